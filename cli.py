@@ -1,0 +1,185 @@
+"""sheets-sync command line: a thin layer over the ``sheets_sync`` library.
+
+Each command parses its options, calls one library function, and reports.
+Expected failures print one ``Error: …`` line and exit with the code the
+README documents; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from functools import wraps
+
+import click
+
+from sheets_sync import SheetsSyncError
+from sheets_sync.backends import DEFAULT_TRACKER, open_backend
+from sheets_sync.schema import load_schema
+from sheets_sync.sources import open_sources
+from sheets_sync.sync import describe, init_tracker, run_sync
+from sheets_sync.timeutil import parse_timestamp
+
+log = logging.getLogger("sheets_sync")
+
+
+def _fail_cleanly(func):
+    """Turn the library's expected errors into one line and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SheetsSyncError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _as_of(value: str | None):
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+tracker_option = click.option(
+    "--tracker", default=DEFAULT_TRACKER, show_default=True, envvar="SHEETS_SYNC_TRACKER",
+    help="A local .xlsx workbook, or a Google spreadsheet id or URL.")
+credentials_option = click.option(
+    "--credentials", type=click.Path(dir_okay=False), envvar="GOOGLE_APPLICATION_CREDENTIALS",
+    help="Service-account key file for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
+schema_option = click.option(
+    "--schema", "schema_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_SCHEMA",
+    help="The tracker's schema (default: sheet_schema.yaml beside cli.py).")
+roster_option = click.option(
+    "--roster", "roster_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_ROSTER",
+    help="Department roster file that seeds the Departments tab (default: departments.yaml).")
+
+
+@click.group()
+@click.option("--verbose", "-v", is_flag=True, help="Say more about what happens.")
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """Keep the social media cell's Tracker in sync with citizens' comments."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@click.option("--source", default=None, envvar="SHEETS_SYNC_SOURCE",
+              help="files:DIR (an export folder), a platform (facebook, instagram, youtube, x) "
+                   "or all. Default: files:examples.")
+@click.option("--dry-run", is_flag=True, help="Print the planned changes; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--as-of", help="Evaluate deadlines at this time (ISO 8601 with offset).")
+@schema_option
+@roster_option
+@click.pass_context
+@_fail_cleanly
+def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path, roster_path):
+    """Add new posts and comments to the tracker, per department.
+
+    Example:
+
+        python cli.py sync --tracker tracker.xlsx --source files:examples
+    """
+    now = _as_of(as_of)
+    schema = load_schema(schema_path)
+    backend = open_backend(tracker, credentials=credentials)
+    sources = open_sources(source)
+    result = run_sync(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run)
+    summary = result.summary()
+    if as_json:
+        if dry_run:
+            summary["planned_changes"] = describe(result.plan.changes, schema)
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not ctx.obj["quiet"]:
+        _print_summary(result, schema, dry_run)
+    if result.source_errors:
+        for line in result.source_errors:
+            click.echo(f"Error: {line}", err=True)
+        sys.exit(5)
+
+
+def _print_summary(result, schema, dry_run: bool) -> None:
+    s = result.summary()
+    verb = "Would add" if dry_run else "Added"
+    for line in result.structure:
+        click.echo(line)
+    if dry_run:
+        lines = describe(result.plan.changes, schema)
+        click.echo(f"Dry run on {s['tracker']}: {len(lines)} planned change(s), nothing written.")
+        for line in lines:
+            click.echo(f"  {line}")
+    click.echo(f"{verb} {s['posts_added']} post(s) and {s['comments_added']} comment(s) to "
+               f"{s['tracker']} from {', '.join(s['sources'])}; {s['rows_updated']} row(s) updated.")
+    for department, counts in s["per_department"].items():
+        click.echo(f"  {department:<12} {counts['posts']:>4} post(s) {counts['comments']:>5} comment(s)")
+    if s["held_comments"]:
+        click.echo(f"Held back {s['held']} comment(s):")
+        for line in s["held_comments"]:
+            click.echo(f"  {line}")
+    for line in s["warnings"]:
+        click.echo(f"Warning: {line}")
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@_fail_cleanly
+def init(tracker, credentials, schema_path, roster_path):
+    """Create or repair the tracker's tabs, headers and roster. Safe to run again.
+
+    Example:
+
+        python cli.py init --tracker tracker.xlsx
+    """
+    schema = load_schema(schema_path)
+    backend = open_backend(tracker, credentials=credentials)
+    done = init_tracker(backend, schema, roster_path)
+    if done:
+        for line in done:
+            click.echo(line)
+    else:
+        click.echo(f"{backend.location}: all tabs and headers are in place; nothing to do.")
+
+
+@main.group()
+def sources():
+    """Check the configured sources of posts and comments."""
+
+
+@sources.command("check")
+@click.option("--source", default="all", show_default=True,
+              help="files:DIR, a platform name, or all configured platforms.")
+@_fail_cleanly
+def sources_check(source):
+    """Tell, per source, whether its token works and what it can read.
+
+    Example:
+
+        python cli.py sources check --source facebook
+    """
+    failed = False
+    for src in open_sources(source):
+        check = src.check()
+        mark = "ok  " if check.ok else "FAIL"
+        click.echo(f"{mark} {check.source}: {check.detail}")
+        failed = failed or not check.ok
+    if failed:
+        sys.exit(5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Tracker backends: a local .xlsx workbook, or a Google Sheets spreadsheet."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.backends.xlsx import XlsxBackend
+from sheets_sync.errors import ConfigError
+
+DEFAULT_TRACKER = "tracker.xlsx"
+_SHEET_URL = re.compile(r"https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+_SHEET_ID = re.compile(r"^[A-Za-z0-9_-]{20,}$")
+
+__all__ = ["Backend", "TrackerSession", "XlsxBackend", "open_backend", "spreadsheet_id"]
+
+
+def spreadsheet_id(tracker: str) -> str | None:
+    """The spreadsheet id in a Google Sheets URL or id; None for anything else."""
+    match = _SHEET_URL.match(tracker.strip())
+    if match:
+        return match.group(1)
+    if _SHEET_ID.match(tracker.strip()):
+        return tracker.strip()
+    return None
+
+
+def open_backend(tracker: str | None, *, credentials: str | None = None) -> Backend:
+    """The backend for a ``--tracker`` value: a path ending in .xlsx, or a spreadsheet id/URL."""
+    tracker = (tracker or DEFAULT_TRACKER).strip()
+    if tracker.lower().endswith(".xlsx"):
+        return XlsxBackend(Path(tracker))
+    sheet_id = spreadsheet_id(tracker)
+    if sheet_id is None:
+        raise ConfigError(f"--tracker {tracker!r}: give a path ending in .xlsx, or a Google "
+                          "spreadsheet id or URL (https://docs.google.com/spreadsheets/d/…)")
+    from sheets_sync.backends.gsheets import GoogleSheetsBackend
+
+    return GoogleSheetsBackend(sheet_id, credentials=credentials)

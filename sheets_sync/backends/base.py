@@ -1,0 +1,67 @@
+"""The interface every tracker backend implements (local workbook, Google Sheets).
+
+A run opens a session, reads what it needs, plans, and applies the plan in one
+write. Backends speak in tabs, headers and keys; only they know positions, and
+only between their read and their write, which they protect from other writers
+(a file lock; protected ranges on Google Sheets).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from sheets_sync.roster import Department
+from sheets_sync.schema import Schema
+from sheets_sync.table import Change, Table
+
+
+class TrackerSession(ABC):
+    """One run's access to the tracker. Use as a context manager."""
+
+    schema: Schema
+
+    @abstractmethod
+    def is_new(self) -> bool:
+        """True when the tracker has none of the schema's tabs yet."""
+
+    @abstractmethod
+    def ensure_structure(self, departments: Sequence[Department] = ()) -> list[str]:
+        """Create missing tabs and headers, repair the sheet's furniture; say what was done.
+
+        Safe to run again: an intact tracker gets no changes. Missing headers
+        are added as new columns at the end, so nothing people typed moves.
+        ``departments`` seeds the Departments tab with codes it does not hold.
+        """
+
+    @abstractmethod
+    def read(self, tabs: Sequence[str], *, for_update: bool = False) -> dict[str, Table]:
+        """Read whole tabs by schema name. A tab that does not exist reads as empty.
+
+        With ``for_update`` the session keeps other writers out until
+        :meth:`apply` or :meth:`close`.
+        """
+
+    @abstractmethod
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Write all changes at once; rows found by key, columns by header."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release locks; changes not applied are dropped."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Backend(ABC):
+    """Where the tracker lives."""
+
+    #: Shown to people ("tracker.xlsx", "Google Sheets 1AbC…").
+    location: str
+
+    @abstractmethod
+    def open(self, schema: Schema, *, write: bool) -> TrackerSession:
+        """Open a session; ``write=False`` never changes anything (dry runs)."""

@@ -1,0 +1,313 @@
+"""The local workbook backend: the tracker as an .xlsx file (openpyxl).
+
+The embedded default, for trying the tool without a Google account and for
+offices that keep the tracker on a shared drive. A run holds a lock file next
+to the workbook, refuses to touch a workbook that LibreOffice or Excel has open
+(their own lock files say so), and replaces the file atomically, so a crash
+never leaves half a workbook behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from pathlib import Path
+
+import openpyxl
+from filelock import FileLock, Timeout
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.errors import Busy, TrackerError
+from sheets_sync.roster import Department
+from sheets_sync.schema import Schema, Tab, normalize_header
+from sheets_sync.table import AddRow, Change, Formula, Table, UpdateRow
+from sheets_sync.timeutil import SHEET_FORMAT
+
+# Characters XML 1.0 cannot hold; openpyxl refuses them. Shown as U+FFFD.
+_ILLEGAL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]}
+_HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
+_PEOPLE_FILL = PatternFill("solid", fgColor="FFF2CC")
+_DV_TITLE = "sheets-sync"
+
+
+class XlsxBackend(Backend):
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+
+    def open(self, schema: Schema, *, write: bool) -> XlsxSession:
+        return XlsxSession(self.path, schema, write=write)
+
+
+class XlsxSession(TrackerSession):
+    def __init__(self, path: Path, schema: Schema, *, write: bool) -> None:
+        self.path = path
+        self.schema = schema
+        self.write = write
+        self._lock: FileLock | None = None
+        if path.suffix.lower() != ".xlsx":
+            raise TrackerError(f"{path}: a local tracker must be an .xlsx file")
+        for lock_name in (f".~lock.{path.name}#", f"~${path.name}"):
+            if (path.parent / lock_name).exists():
+                raise TrackerError(
+                    f"{path}: the workbook is open in LibreOffice or Excel ({lock_name} exists); "
+                    "save and close it, then run again (if no one has it open, delete that file)")
+        if write:
+            self._lock = FileLock(str(path) + ".lock")
+            try:
+                self._lock.acquire(timeout=0)
+            except Timeout:
+                raise Busy(f"{path}: another sheets-sync run is writing this tracker; "
+                           "this run changed nothing, try again when it ends") from None
+        try:
+            self.wb = self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self) -> openpyxl.Workbook:
+        if not self.path.exists():
+            wb = openpyxl.Workbook()
+            wb.remove(wb.active)
+            return wb
+        try:
+            return openpyxl.load_workbook(self.path)
+        except PermissionError:
+            raise TrackerError(f"{self.path}: permission denied; check the file's permissions") from None
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+            raise TrackerError(
+                f"{self.path}: not a readable .xlsx workbook ({type(exc).__name__}); restore it "
+                "from a backup, or move it away and run `python cli.py init` for a new one") from None
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # -- structure ---------------------------------------------------------------
+
+    def is_new(self) -> bool:
+        titles = {normalize_header(t) for t in self.wb.sheetnames}
+        return not any(normalize_header(tab.title) in titles for tab in self.schema.tabs.values())
+
+    def _sheet(self, tab: Tab):
+        for title in self.wb.sheetnames:
+            if normalize_header(title) == normalize_header(tab.title):
+                return self.wb[title]
+        return None
+
+    def ensure_structure(self, departments: Sequence[Department] = ()) -> list[str]:
+        done: list[str] = []
+        for tab in self.schema.tabs.values():
+            ws = self._sheet(tab)
+            if ws is None:
+                ws = self.wb.create_sheet(tab.title)
+                done.append(f"created tab {tab.title!r}")
+            header = [_text(c.value) for c in ws[1]] if ws.max_row >= 1 else []
+            have = {normalize_header(h) for h in header if h}
+            last = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
+            added = []
+            for column in tab.columns:
+                if normalize_header(column.header) not in have:
+                    last += 1
+                    ws.cell(1, last).value = column.header
+                    added.append(column.header)
+            if added and len(added) < len(tab.columns):
+                done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
+            self._furnish(ws, tab)
+        if departments:
+            ws = self._sheet(self.schema.tab("departments"))
+            table = self._table(ws)
+            have = {r.get("code").strip().upper() for r in table.records(self.schema.tab("departments"))}
+            missing = [d for d in departments if d.code not in have]
+            if missing:
+                self._apply_rows(ws, self.schema.tab("departments"),
+                                 [AddRow("departments", d.as_row()) for d in missing])
+                done.append(f"added {len(missing)} department(s) to {ws.title!r}")
+        return done
+
+    def _furnish(self, ws, tab: Tab) -> None:
+        """Frozen header, readable widths, dropdowns: what makes the tab usable."""
+        positions = self._positions(ws)
+        ws.freeze_panes = "A2"
+        ws.sheet_state = "hidden" if tab.hidden else "visible"
+        for column in tab.columns:
+            index = positions.get(normalize_header(column.header))
+            if index is None:
+                continue
+            letter = get_column_letter(index)
+            ws.column_dimensions[letter].width = round(column.width / 7)
+            head = ws.cell(1, index)
+            head.font = Font(bold=True)
+            head.fill = _PEOPLE_FILL if column.owner == "people" else _HEADER_FILL
+            head.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.data_validations.dataValidation = [
+            dv for dv in ws.data_validations.dataValidation if dv.promptTitle != _DV_TITLE]
+        choices = {"status": self.schema.status_names, "category": self.schema.category_names}
+        for field_name, values in choices.items():
+            try:
+                header = tab.header_of(field_name)
+            except KeyError:
+                continue
+            index = positions.get(normalize_header(header))
+            if index is None or tab.name not in ("comments",):
+                continue
+            letter = get_column_letter(index)
+            dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"',
+                                allow_blank=True, showErrorMessage=True,
+                                promptTitle=_DV_TITLE, errorTitle=f"{header}",
+                                error=f"Choose one of: {', '.join(values)}")
+            dv.add(f"{letter}2:{letter}1048576")
+            ws.add_data_validation(dv)
+        if ws.max_row >= 1 and ws.max_column >= 1:
+            ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(ws.max_row, 2)}"
+
+    # -- reading -----------------------------------------------------------------
+
+    def read(self, tabs: Sequence[str], *, for_update: bool = False) -> dict[str, Table]:
+        out = {}
+        for name in tabs:
+            tab = self.schema.tab(name)
+            ws = self._sheet(tab)
+            out[name] = self._table(ws) if ws is not None else Table(tab.title, [])
+        return out
+
+    def _table(self, ws) -> Table:
+        rows = ws.iter_rows(values_only=True)
+        header = [_text(v) for v in next(rows, ())]
+        table = Table(ws.title, header)
+        for number, row in enumerate(rows, start=2):
+            values = [_text(v) for v in row]
+            if any(values):
+                table.rows.append(values)
+                table.row_numbers.append(number)
+        return table
+
+    @staticmethod
+    def _positions(ws) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for cell in ws[1]:
+            key = normalize_header(_text(cell.value))
+            if key and key not in out:
+                out[key] = cell.column
+        return out
+
+    # -- writing -----------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        if not self.write:
+            raise TrackerError("this session is read-only (dry run)")
+        by_tab: dict[str, list[Change]] = {}
+        for change in changes:
+            by_tab.setdefault(change.tab, []).append(change)
+        for name, tab_changes in by_tab.items():
+            tab = self.schema.tab(name)
+            ws = self._sheet(tab)
+            if ws is None:
+                raise TrackerError(f"tab {tab.title!r} is missing (deleted or renamed?); restore it, "
+                                   "or run `python cli.py init` to create an empty one")
+            self._apply_rows(ws, tab, tab_changes)
+        self._save()
+
+    def _apply_rows(self, ws, tab: Tab, changes: Sequence[Change]) -> None:
+        positions = self._positions(ws)
+
+        def column_of(field_name: str) -> int:
+            header = tab.header_of(field_name)
+            index = positions.get(normalize_header(header))
+            if index is None:
+                raise TrackerError(f"tab {ws.title!r}: column {header!r} not found in row 1; "
+                                   "restore the header or run `python cli.py init`")
+            return index
+
+        rows_by_key: dict[tuple, int] | None = None
+        next_row = _last_used_row(ws) + 1
+        for change in changes:
+            if isinstance(change, AddRow):
+                row = next_row
+                next_row += 1
+            elif isinstance(change, UpdateRow):
+                if rows_by_key is None:
+                    rows_by_key = self._rows_by_key(ws, tab, positions)
+                row = rows_by_key.get(tuple(change.key))
+                if row is None:
+                    raise TrackerError(f"tab {ws.title!r}: row {change.key} vanished during the run; "
+                                       "nothing was written, run again")
+            else:  # pragma: no cover
+                raise TypeError(change)
+            for field_name, value in change.values.items():
+                _set_cell(ws.cell(row, column_of(field_name)), value)
+
+    def _rows_by_key(self, ws, tab: Tab, positions: dict[str, int]) -> dict[tuple, int]:
+        columns = [positions[normalize_header(tab.header_of(k))] for k in tab.key]
+        out: dict[tuple, int] = {}
+        for number, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+            key = tuple(_text(row[c - 1]).strip() if c - 1 < len(row) else "" for c in columns)
+            if all(key):
+                out.setdefault(key, number)
+        return out
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        try:
+            self.wb.save(tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except PermissionError:
+            raise TrackerError(f"{self.path}: permission denied while saving; nothing was changed") from None
+        except OSError as exc:
+            raise TrackerError(f"{self.path}: could not save ({exc.strerror}); nothing was changed") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _last_used_row(ws) -> int:
+    last = 1
+    for number, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+        if any(v not in (None, "") for v in row):
+            last = number
+    return last
+
+
+def _set_cell(cell, value) -> None:
+    if isinstance(value, Formula):
+        cell.value = value.text
+        return
+    text = str(value).translate(_ILLEGAL)
+    cell.value = text if text else None
+    if text:
+        # openpyxl turns a string starting with "=" into a formula; citizen text
+        # must stay text, and the quote prefix tells Excel/LibreOffice so too.
+        cell.data_type = "s"
+        if text[0] in "=+-@":
+            cell.quotePrefix = True
+
+
+def _text(value) -> str:
+    """A cell's value as the text a person sees."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value.strftime(SHEET_FORMAT)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

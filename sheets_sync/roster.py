@@ -1,0 +1,234 @@
+"""Departments and the rules that route a post to one of them.
+
+The roster's home is the tracker's Departments tab: the cell edits it where
+everyone can see it, and every run (cron included, on any machine) reads the
+current one. ``departments.yaml`` seeds the tab at ``init``; rows the cell has
+changed in the sheet are never overwritten from the file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.yamlfile import load_yaml
+
+DEFAULT_ROSTER = Path(__file__).resolve().parent.parent / "departments.yaml"
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+_EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+LIST_FIELDS = ("nodal_officers", "hashtags", "keywords_en", "keywords_mr", "keywords_hi", "accounts")
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name_en: str
+    name_mr: str = ""
+    head: str = ""
+    nodal_officers: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    keywords_en: tuple[str, ...] = ()
+    keywords_mr: tuple[str, ...] = ()
+    keywords_hi: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return self.keywords_en + self.keywords_mr + self.keywords_hi
+
+    def as_row(self) -> dict[str, str]:
+        """The Departments tab's cells for this department (lists comma-separated)."""
+        row = {"code": self.code, "name_en": self.name_en, "name_mr": self.name_mr, "head": self.head}
+        for name in LIST_FIELDS:
+            row[name] = ", ".join(getattr(self, name))
+        return row
+
+
+class Roster:
+    """The departments, by code, with routing."""
+
+    def __init__(self, departments: Iterable[Department]) -> None:
+        self.departments: dict[str, Department] = {}
+        for d in departments:
+            self.departments[d.code] = d
+        self._rules = _compile_rules(self.departments.values())
+
+    def __contains__(self, code: str) -> bool:
+        return code in self.departments
+
+    def __iter__(self):
+        return iter(self.departments.values())
+
+    def __len__(self) -> int:
+        return len(self.departments)
+
+    def get(self, code: str) -> Department | None:
+        return self.departments.get(code)
+
+    def resolve(self, text: str) -> str | None:
+        """A department code from what a person typed: code or name, any case."""
+        wanted = text.strip().casefold()
+        if not wanted:
+            return None
+        for d in self.departments.values():
+            if wanted in (d.code.casefold(), d.name_en.casefold(), d.name_mr.casefold()):
+                return d.code
+        # "SWM — Solid Waste Management" as a dropdown might show it.
+        head = re.split(r"\s+[—-]\s+", wanted, maxsplit=1)[0]
+        for d in self.departments.values():
+            if head == d.code.casefold():
+                return d.code
+        return None
+
+    def route(self, text: str, account: str = "") -> tuple[str | None, str]:
+        """Route a post: (department code or None, why) using the roster's rules.
+
+        Accounts win over hashtags, hashtags over keywords; within a kind, the
+        department with most matches wins, and a tie is not guessed (None).
+        """
+        if account:
+            owners = [d.code for d in self.departments.values()
+                      if account.casefold() in (a.casefold() for a in d.accounts)]
+            if len(owners) == 1:
+                return owners[0], f"account {account}"
+        tags = {t.casefold() for t in re.findall(r"#[\w\u0900-\u097F]+", text)}
+        tokens = tokenize(text)
+        folded = " ".join(tokens)
+        for kind in ("hashtag", "keyword"):
+            scores: dict[str, list[str]] = {}
+            for code, rule_kind, needle in self._rules:
+                if rule_kind != kind:
+                    continue
+                hit = (needle in tags) if kind == "hashtag" else _keyword_hit(needle, tokens, folded)
+                if hit:
+                    scores.setdefault(code, []).append(needle)
+            if scores:
+                best = max(len(v) for v in scores.values())
+                winners = [c for c, v in scores.items() if len(v) == best]
+                if len(winners) == 1:
+                    return winners[0], f"{kind} {scores[winners[0]][0]}"
+                return None, f"{kind}s of {', '.join(sorted(winners))} tie"
+        return None, "no rule matched"
+
+
+def tokenize(text: str) -> list[str]:
+    """Split into lower-case words; Devanagari vowel signs stay inside their word."""
+    out, word = [], []
+    for ch in text.casefold():
+        if ch.isalnum() or unicodedata.category(ch).startswith("M"):
+            word.append(ch)
+        elif word:
+            out.append("".join(word))
+            word = []
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def _keyword_hit(needle: str, tokens: list[str], folded: str) -> bool:
+    parts = tokenize(needle)
+    if not parts:  # a symbol or emoji keyword
+        return needle in folded
+    if len(parts) == 1:
+        # A word-start match: Marathi inflects by suffix (कचरा → कचऱ्याची is not
+        # caught, but पाणी → पाणीपुरवठा is), English plurals too (pothole → potholes).
+        return any(t.startswith(parts[0]) for t in tokens)
+    return f" {' '.join(parts)} " in f" {folded} " or " ".join(parts) in folded
+
+
+def _compile_rules(departments: Iterable[Department]) -> list[tuple[str, str, str]]:
+    rules = []
+    for d in departments:
+        for tag in d.hashtags:
+            rules.append((d.code, "hashtag", "#" + tag.lstrip("#").casefold()))
+        for word in d.keywords:
+            if word.strip():
+                rules.append((d.code, "keyword", word.strip().casefold()))
+    return rules
+
+
+# --- loading -----------------------------------------------------------------
+
+
+def load_roster_file(path: Path | str | None = None) -> Roster:
+    """Read ``departments.yaml``; report every problem at once with its line."""
+    path = Path(path) if path else DEFAULT_ROSTER
+    data, loc = load_yaml(path, "department roster")
+    items = data.get("departments") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}:1: the roster needs a 'departments:' list")
+    problems, departments = [], []
+    for i, item in enumerate(items):
+        where = loc.where("departments", i)
+        if not isinstance(item, dict):
+            problems.append(f"{where}: each department is a mapping with code, name_en, …")
+            continue
+        dept, errs = department_from_mapping(item)
+        problems += [f"{where}: {e}" for e in errs]
+        if dept:
+            departments.append(dept)
+    problems += _duplicates(departments, str(path))
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{path}: {len(problems)} problems: " + "; ".join(problems))
+    return Roster(departments)
+
+
+def roster_from_rows(rows: list[tuple[int, Mapping[str, str]]], tab_title: str) -> tuple[Roster, list[str]]:
+    """Read the Departments tab. Bad rows are skipped with a warning naming the row.
+
+    A typo in one department's row must not stop 55 others from syncing, so
+    problems here are warnings (shown in the summary and the Sync Log).
+    """
+    departments, warnings = [], []
+    for row_number, row in rows:
+        if not any(str(v).strip() for v in row.values()):
+            continue
+        dept, errs = department_from_mapping(row)
+        if errs:
+            warnings.append(f"{tab_title} row {row_number}: {errs[0]}; row ignored until fixed")
+            continue
+        departments.append(dept)
+    dupes = _duplicates(departments, tab_title)
+    if dupes:
+        raise TrackerError(dupes[0] + "; fix the Departments tab")
+    return Roster(departments), warnings
+
+
+def department_from_mapping(item: Mapping) -> tuple[Department | None, list[str]]:
+    errs = []
+    code = str(item.get("code") or "").strip().upper()
+    name_en = str(item.get("name_en") or "").strip()
+    if not _CODE_RE.match(code):
+        errs.append(f"department code {code!r} must be 2-10 capital letters or digits, e.g. SWM")
+    if not name_en:
+        errs.append(f"department {code or '?'} needs an English name (name_en)")
+    lists = {}
+    for name in LIST_FIELDS:
+        value = item.get(name) or []
+        if isinstance(value, str):
+            value = [v.strip() for v in re.split(r"[,;\n]", value) if v.strip()]
+        elif not isinstance(value, list):
+            errs.append(f"{code}: {name} must be a list")
+            value = []
+        lists[name] = tuple(str(v).strip() for v in value if str(v).strip())
+    head = str(item.get("head") or "").strip()
+    for email in ((head,) if head else ()) + lists["nodal_officers"]:
+        if not _EMAIL_RE.match(email):
+            errs.append(f"{code}: {email!r} is not an e-mail address")
+    if errs:
+        return None, errs
+    return Department(code, name_en, str(item.get("name_mr") or "").strip(), head, **lists), []
+
+
+def _duplicates(departments: list[Department], where: str) -> list[str]:
+    seen, problems = set(), []
+    for d in departments:
+        if d.code in seen:
+            problems.append(f"{where}: department code {d.code} appears twice")
+        seen.add(d.code)
+    return problems

@@ -1,0 +1,276 @@
+"""The tracker's schema (``sheet_schema.yaml``): tabs, columns, owners, statuses, categories.
+
+Loading validates the whole file and reports every problem at once, each with
+the line to fix, so the cell fixes the file in one go.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sheets_sync.errors import ConfigError
+from sheets_sync.yamlfile import Located, load_yaml
+
+DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "sheet_schema.yaml"
+OWNERS = ("job", "people")
+
+# The tabs and fields the engine relies on; the schema may add more columns.
+REQUIRED_FIELDS = {
+    "posts": ["platform", "post_id", "posted_at", "department", "routed_by", "text", "url"],
+    "comments": [
+        "platform", "comment_id", "post_id", "parent_id", "department", "commented_at",
+        "author", "text", "url", "by_page", "category", "due_at", "status", "reply",
+        "replied_by", "notes",
+    ],
+    "departments": ["code", "name_en", "name_mr", "head", "nodal_officers", "hashtags",
+                    "keywords_en", "keywords_mr", "keywords_hi", "accounts"],
+    "sync_log": ["run_at", "command", "source", "posts_added", "comments_added",
+                 "rows_updated", "held", "errors"],
+    "sync_state": ["source", "checkpoint", "updated_at"],
+}
+
+
+def normalize_header(text: str) -> str:
+    """How headers are compared: case, repeated spaces and edges do not matter."""
+    return " ".join(str(text).split()).casefold()
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    header: str
+    owner: str  # "job" or "people"
+    seed: bool = False  # people-owned, but the job writes its first value
+    width: int = 120
+    help: str = ""
+
+    @property
+    def job_writes(self) -> bool:
+        return self.owner == "job"
+
+
+@dataclass(frozen=True)
+class Tab:
+    name: str  # the schema's name for it ("comments")
+    title: str  # what people see on the tab ("Comments")
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    hidden: bool = False
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    def column(self, field_name: str) -> Column:
+        for c in self.columns:
+            if c.field == field_name:
+                return c
+        raise KeyError(field_name)
+
+    def header_of(self, field_name: str) -> str:
+        return self.column(field_name).header
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    open: bool
+    meaning: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    marathi: str
+    reply_within_hours: float
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Schema:
+    path: Path
+    timezone: str
+    statuses: tuple[Status, ...]
+    categories: tuple[Category, ...]
+    tabs: dict[str, Tab]
+    unassigned: str = "Unassigned"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def tab(self, name: str) -> Tab:
+        return self.tabs[name]
+
+    @property
+    def default_status(self) -> str:
+        return self.statuses[0].name
+
+    def status(self, text: str) -> Status | None:
+        wanted = normalize_header(text)
+        for s in self.statuses:
+            if normalize_header(s.name) == wanted:
+                return s
+        return None
+
+    def category(self, text: str) -> Category | None:
+        wanted = normalize_header(text)
+        for c in self.categories:
+            if wanted in (normalize_header(c.name), normalize_header(c.marathi)):
+                return c
+        return None
+
+    @property
+    def status_names(self) -> list[str]:
+        return [s.name for s in self.statuses]
+
+    @property
+    def category_names(self) -> list[str]:
+        return [c.name for c in self.categories]
+
+
+_FIELD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def load_schema(path: Path | str | None = None) -> Schema:
+    """Load and validate the schema; raise ConfigError listing every problem."""
+    path = Path(path) if path else DEFAULT_SCHEMA
+    data, loc = load_yaml(path, "schema")
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the schema must be a mapping with 'tabs', 'statuses', 'categories'")
+    schema = _build(path, data, loc, problems)
+    if problems:
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        raise ConfigError(f"{path}: {len(problems)} problems: " + "; ".join(problems))
+    assert schema is not None
+    return schema
+
+
+def _build(path: Path, data: dict, loc: Located, problems: list[str]) -> Schema | None:
+    def problem(keys: tuple, text: str) -> None:
+        problems.append(f"{loc.where(*keys)}: {text}")
+
+    for key in ("tabs", "statuses", "categories"):
+        if key not in data:
+            problem((), f"missing '{key}'")
+    timezone = data.get("timezone", "Asia/Kolkata")
+    if timezone != "Asia/Kolkata":
+        problem(("timezone",), f"timezone {timezone!r} is not supported; use Asia/Kolkata")
+
+    statuses = []
+    for i, item in enumerate(_as_list(data.get("statuses"), ("statuses",), problem)):
+        if not isinstance(item, dict) or not str(item.get("name") or "").strip():
+            problem(("statuses", i), "each status needs a 'name'")
+            continue
+        is_open = item.get("open", False)
+        if not isinstance(is_open, bool):
+            problem(("statuses", i, "open"), "'open' must be true or false")
+        statuses.append(Status(str(item["name"]).strip(), bool(is_open), str(item.get("meaning", ""))))
+    _unique([normalize_header(s.name) for s in statuses], ("statuses",), "status", problem)
+    if statuses and not statuses[0].open:
+        problem(("statuses", 0), f"the first status ({statuses[0].name!r}) is given to new "
+                "comments and must be open: true")
+
+    categories = []
+    for i, item in enumerate(_as_list(data.get("categories"), ("categories",), problem)):
+        if not isinstance(item, dict) or not str(item.get("name") or "").strip():
+            problem(("categories", i), "each category needs a 'name'")
+            continue
+        hours = item.get("reply_within_hours")
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+            problem(("categories", i, "reply_within_hours"),
+                    f"category {item['name']!r}: reply_within_hours must be a positive number of hours")
+            hours = 1
+        words = item.get("keywords") or []
+        if not isinstance(words, list):
+            problem(("categories", i, "keywords"), "keywords must be a list")
+            words = []
+        categories.append(Category(str(item["name"]).strip(), str(item.get("marathi", "")),
+                                   float(hours), tuple(str(w) for w in words)))
+    _unique([c.name for c in categories], ("categories",), "category", problem)
+
+    tabs: dict[str, Tab] = {}
+    raw_tabs = data.get("tabs")
+    if raw_tabs is not None and not isinstance(raw_tabs, dict):
+        problem(("tabs",), "'tabs' must be a mapping of tab names")
+        raw_tabs = {}
+    for name in REQUIRED_FIELDS:
+        if raw_tabs is not None and name not in raw_tabs:
+            problem(("tabs",), f"tab '{name}' is missing")
+    titles: list[str] = []
+    for name, raw in (raw_tabs or {}).items():
+        tab = _build_tab(name, raw, loc, problem)
+        if tab:
+            tabs[name] = tab
+            titles.append(normalize_header(tab.title))
+    _unique(titles, ("tabs",), "tab title", problem)
+    unassigned = str(data.get("unassigned") or "Unassigned")
+    return Schema(path, timezone, tuple(statuses), tuple(categories), tabs, unassigned,
+                  extra={k: v for k, v in data.items() if k not in
+                         ("version", "timezone", "statuses", "categories", "tabs", "unassigned")})
+
+
+def _build_tab(name, raw, loc, problem) -> Tab | None:
+    where = ("tabs", name)
+    if not isinstance(raw, dict):
+        problem(where, f"tab '{name}' must be a mapping with 'title' and 'columns'")
+        return None
+    title = str(raw.get("title") or "").strip()
+    if not title:
+        problem(where, f"tab '{name}' needs a 'title'")
+    elif any(ch in title for ch in "[]*?:/\\") or len(title) > 100:
+        problem(where + ("title",), f"tab title {title!r} has a character or length a spreadsheet refuses")
+    columns = []
+    for i, item in enumerate(_as_list(raw.get("columns"), where + ("columns",), problem)):
+        at = where + ("columns", i)
+        if not isinstance(item, dict):
+            problem(at, "each column is a mapping with field, header and owner")
+            continue
+        fname = str(item.get("field") or "")
+        header = str(item.get("header") or "").strip()
+        owner = item.get("owner")
+        if not _FIELD_RE.match(fname):
+            problem(at, f"column {i + 1} of tab '{name}': 'field' must be a lower-case name like post_id")
+        if not header:
+            problem(at, f"column '{fname}' of tab '{name}' needs a 'header'")
+        if owner not in OWNERS:
+            problem(at + ("owner",) if "owner" in item else at,
+                    f"column '{fname}' of tab '{name}': owner must be 'job' or 'people', not {owner!r}")
+        seed = item.get("seed", False)
+        if seed and owner == "job":
+            problem(at + ("seed",), f"column '{fname}': 'seed' only applies to people-owned columns")
+        width = item.get("width", 120)
+        if isinstance(width, bool) or not isinstance(width, int) or not 20 <= width <= 2000:
+            problem(at + ("width",), f"column '{fname}': width must be a whole number of pixels, 20 to 2000")
+            width = 120
+        columns.append(Column(fname, header, str(owner), bool(seed), width, str(item.get("help", ""))))
+    _unique([c.field for c in columns], where + ("columns",), f"field in tab '{name}'", problem)
+    _unique([normalize_header(c.header) for c in columns], where + ("columns",),
+            f"header in tab '{name}'", problem)
+    fields = {c.field for c in columns}
+    for required in REQUIRED_FIELDS.get(name, []):
+        if required not in fields:
+            problem(where + ("columns",), f"tab '{name}' needs a column with field '{required}'")
+    key = raw.get("key", [])
+    if not isinstance(key, list) or any(k not in fields for k in key):
+        problem(where + ("key",), f"tab '{name}': key must list fields of its columns")
+        key = []
+    return Tab(name, title, tuple(key), tuple(columns), bool(raw.get("hidden", False)))
+
+
+def _as_list(value, keys, problem) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problem(keys, "must be a list")
+        return []
+    return value
+
+
+def _unique(values: list[str], keys, what: str, problem) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            problem(keys, f"duplicate {what} {v!r}")
+        seen.add(v)

@@ -1,0 +1,217 @@
+"""The file source: an export folder with posts and comments as CSV or JSON Lines.
+
+The folder holds ``posts.csv`` and ``comments.csv`` (or ``posts.jsonl`` and
+``comments.jsonl``). Every problem names the file, the line and the column;
+the whole folder is checked before anything is returned, so a bad file
+changes nothing in the tracker.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from sheets_sync.errors import InputError
+from sheets_sync.models import PLATFORMS, Comment, Post
+from sheets_sync.sources.base import Batch, Source, SourceCheck
+from sheets_sync.timeutil import parse_timestamp
+
+POST_COLUMNS = ("platform", "post_id", "posted_at", "text", "url", "department")
+COMMENT_COLUMNS = ("platform", "comment_id", "post_id", "parent_id", "author", "author_id",
+                   "commented_at", "text", "url", "by_page")
+OPTIONAL = {"department", "by_page"}
+_TRUE = {"true", "yes", "1", "y"}
+_FALSE = {"false", "no", "0", "n", ""}
+
+
+class FileSource(Source):
+    """Posts and comments from an export folder (the embedded default)."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.name = f"files:{self.folder.name or self.folder}"
+
+    def fetch(self, checkpoint: str | None) -> Batch:
+        # An export is a full picture: it is read whole every time and the
+        # engine skips what the tracker already holds, so no checkpoint.
+        if not self.folder.is_dir():
+            raise InputError(f"{self.folder}: export folder not found; pass --source files:DIR")
+        posts = [self._post(rec, where) for rec, where in self._records("posts", POST_COLUMNS)]
+        comments = [self._comment(rec, where)
+                    for rec, where in self._records("comments", COMMENT_COLUMNS)]
+        batch = Batch(posts=_dedupe(posts, "post"), comments=_dedupe(comments, "comment"))
+        return batch
+
+    def check(self) -> SourceCheck:
+        try:
+            batch = self.fetch(None)
+        except InputError as exc:
+            return SourceCheck(self.name, False, str(exc))
+        return SourceCheck(self.name, True,
+                           f"{len(batch.posts)} posts and {len(batch.comments)} comments in {self.folder}")
+
+    # -- reading ---------------------------------------------------------------
+
+    def _records(self, stem: str, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+        csv_path, jsonl_path = self.folder / f"{stem}.csv", self.folder / f"{stem}.jsonl"
+        if csv_path.exists() and jsonl_path.exists():
+            raise InputError(f"{self.folder}: both {stem}.csv and {stem}.jsonl exist; keep one")
+        if csv_path.exists():
+            yield from _read_csv(csv_path, columns)
+        elif jsonl_path.exists():
+            yield from _read_jsonl(jsonl_path, columns)
+        elif stem == "comments":
+            return  # posts without comments yet is a valid export
+        else:
+            raise InputError(f"{self.folder}: no {stem}.csv or {stem}.jsonl in the export folder")
+
+    def _post(self, rec: dict, where: str) -> Post:
+        platform = _platform(rec, where)
+        return Post(
+            platform=platform,
+            post_id=_required(rec, "post_id", where),
+            posted_at=_time(rec, "posted_at", where),
+            text=rec.get("text") or "",
+            url=(rec.get("url") or "").strip(),
+            department=(rec.get("department") or "").strip().upper(),
+            origin=where,
+        )
+
+    def _comment(self, rec: dict, where: str) -> Comment:
+        return Comment(
+            platform=_platform(rec, where),
+            comment_id=_required(rec, "comment_id", where),
+            post_id=_required(rec, "post_id", where),
+            parent_id=(rec.get("parent_id") or "").strip(),
+            author=(rec.get("author") or "").strip(),
+            author_id=(rec.get("author_id") or "").strip(),
+            commented_at=_time(rec, "commented_at", where),
+            text=rec.get("text") or "",
+            url=(rec.get("url") or "").strip(),
+            by_page=_flag(rec, "by_page", where),
+            origin=where,
+        )
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        try:
+            reader = csv.reader(handle, strict=True)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path}: empty file; the first line must be the header "
+                                 f"{','.join(columns)}")
+            header = [h.strip().lower() for h in header]
+            _check_header(path, header, columns)
+            line = reader.line_num
+            for row in reader:
+                where = f"{path.name} line {line + 1}"
+                line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise InputError(f"{path}: line {reader.line_num}: has {len(row)} fields, "
+                                     f"the header has {len(header)}; check the quoting")
+                yield dict(zip(header, row, strict=True)), where
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text; save the file as UTF-8 (CSV UTF-8)") from None
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def _read_jsonl(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        where = f"{path.name} line {number}"
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise InputError(f"{path}: line {number}: each line must be a JSON object")
+        missing = [c for c in columns if c not in rec and c not in OPTIONAL]
+        if missing:
+            raise InputError(f"{path}: line {number}: missing field {missing[0]!r}")
+        yield {k: _jsonl_text(v) for k, v in rec.items()}, where
+
+
+def _jsonl_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_header(path: Path, header: list[str], columns: tuple[str, ...]) -> None:
+    for column in columns:
+        if column not in header and column not in OPTIONAL:
+            raise InputError(f"{path}: line 1: missing column {column!r}; the header must be "
+                             f"{','.join(columns)}")
+    seen = set()
+    for h in header:
+        if h in seen:
+            raise InputError(f"{path}: line 1: column {h!r} appears twice")
+        seen.add(h)
+
+
+def _platform(rec: dict, where: str) -> str:
+    value = (rec.get("platform") or "").strip().lower()
+    if value == "twitter":
+        value = "x"
+    if value not in PLATFORMS:
+        raise InputError(f"{where}: column 'platform': unknown platform {value!r}; "
+                         f"use one of {', '.join(PLATFORMS)}")
+    return value
+
+
+def _required(rec: dict, column: str, where: str) -> str:
+    value = (rec.get(column) or "").strip()
+    if not value:
+        raise InputError(f"{where}: column {column!r} is empty; every row needs one")
+    return value
+
+
+def _time(rec: dict, column: str, where: str):
+    value = rec.get(column) or ""
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise InputError(f"{where}: column {column!r}: {exc}") from None
+
+
+def _flag(rec: dict, column: str, where: str) -> bool:
+    value = (rec.get(column) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"{where}: column {column!r}: {value!r} is not true or false")
+
+
+def _dedupe(records: list, what: str) -> list:
+    """Drop exact repeats (an export may overlap itself); refuse conflicting ones."""
+    seen: dict = {}
+    out = []
+    for rec in records:
+        first = seen.get(rec.key)
+        if first is None:
+            seen[rec.key] = rec
+            out.append(rec)
+        elif first != rec:
+            raise InputError(f"{rec.origin}: {what} id {rec.key[1]!r} ({rec.key[0]}) appears again "
+                             f"with different values (first at {first.origin}); keep one")
+    return out

@@ -1,0 +1,174 @@
+"""Running a sync: read the tracker, fetch from the sources, plan, apply in one write."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.errors import InputError, SourceError, TrackerError
+from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_sync
+from sheets_sync.roster import load_roster_file, roster_from_rows
+from sheets_sync.schema import Schema
+from sheets_sync.sources.base import Batch, Source
+from sheets_sync.table import AddRow, Change, Table, UpdateRow, require_headers
+from sheets_sync.timeutil import now_ist, to_sheet
+
+SYNC_TABS = ("posts", "comments", "departments", "sync_state")
+
+
+@dataclass
+class SyncResult:
+    tracker: str
+    sources: list[str]
+    plan: Plan
+    dry_run: bool
+    structure: list[str] = field(default_factory=list)
+    source_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        out = {"tracker": self.tracker, "sources": self.sources, "dry_run": self.dry_run}
+        out.update(self.plan.summary())
+        out["source_errors"] = list(self.source_errors)
+        out["structure"] = list(self.structure)
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+
+def run_by() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def init_tracker(backend: Backend, schema: Schema, roster_path: Path | str | None = None,
+                 *, now: datetime | None = None) -> list[str]:
+    """Create or repair the tracker's tabs, headers and roster; safe to run again."""
+    roster = load_roster_file(roster_path)
+    with backend.open(schema, write=True) as session:
+        done = session.ensure_structure(list(roster))
+        if done:
+            session.apply([AddRow("sync_log", {
+                "run_at": _stamp(now), "command": "init", "source": "",
+                "errors": "; ".join(done), "run_by": run_by()})])
+    return done
+
+
+def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
+             roster_path: Path | str | None = None, now: datetime | None = None,
+             dry_run: bool = False, command: str = "sync") -> SyncResult:
+    """Add new posts and comments to the tracker; return what was (or would be) done."""
+    started = time.monotonic()
+    now = now or now_ist()
+    with backend.open(schema, write=not dry_run) as session:
+        structure = _prepare(session, schema, roster_path, dry_run)
+        # Checkpoints are read before fetching, so slow platforms never hold the lock.
+        checkpoints = _checkpoints(session.read(["sync_state"])["sync_state"], schema)
+        batches, source_errors = _fetch(sources, checkpoints)
+        tables = session.read(SYNC_TABS, for_update=not dry_run)
+        view = _view(tables, schema, roster_path, session.is_new())
+        plan = plan_sync(view, batches, schema, now, command=command)
+        seconds = time.monotonic() - started
+        if not dry_run:
+            log = log_row(plan, command=command, source=", ".join(s.name for s in sources),
+                          now=now, seconds=seconds, run_by=run_by(), errors=source_errors)
+            session.apply([*plan.changes, log])
+    return SyncResult(backend.location, [s.name for s in sources], plan, dry_run, structure,
+                      source_errors, time.monotonic() - started)
+
+
+def describe(changes: Sequence[Change], schema: Schema) -> list[str]:
+    """One line per planned change, for --dry-run."""
+    lines = []
+    for change in changes:
+        tab = schema.tab(change.tab)
+        if isinstance(change, AddRow):
+            v = change.values
+            if change.tab == "posts":
+                lines.append(f"add post {v['platform']} {v['post_id']} → {v['department']} "
+                             f"({v['routed_by']})")
+            elif change.tab == "comments":
+                text = v["text"].replace("\n", " ")
+                lines.append(f"add comment {v['platform']} {v['comment_id']} → {v['department']} "
+                             f"[{v['category']}] {text[:60]!r}")
+            else:
+                lines.append(f"add row to {tab.title}: " + ", ".join(
+                    f"{k}={str(x)[:40]}" for k, x in change.values.items()))
+        elif isinstance(change, UpdateRow):
+            values = ", ".join(f"{tab.header_of(k)} → {str(x)[:60]!r}" for k, x in change.values.items())
+            lines.append(f"update {tab.title} {' '.join(change.key)}: {values}"
+                         + (f" ({change.reason})" if change.reason else ""))
+    return lines
+
+
+def _prepare(session: TrackerSession, schema: Schema, roster_path, dry_run: bool) -> list[str]:
+    if not session.is_new():
+        return []
+    if dry_run:
+        return ["would create the tracker's tabs (run `python cli.py init` or a sync without --dry-run)"]
+    return session.ensure_structure(list(load_roster_file(roster_path)))
+
+
+def _fetch(sources: Sequence[Source], checkpoints: dict[str, str]) -> tuple[dict[str, Batch], list[str]]:
+    batches: dict[str, Batch] = {}
+    errors: list[str] = []
+    for source in sources:
+        try:
+            batches[source.name] = source.fetch(checkpoints.get(source.name))
+        except InputError:
+            # Bad data changes nothing: the whole run stops before any write.
+            raise
+        except SourceError as exc:
+            if len(sources) == 1:
+                raise
+            errors.append(f"{source.name}: {exc}")
+    return batches, errors
+
+
+def _checkpoints(table: Table, schema: Schema) -> dict[str, str]:
+    tab = schema.tab("sync_state")
+    if not table.header:
+        return {}
+    require_headers(table, tab)
+    return {r.get("source").strip(): r.get("checkpoint") for r in table.records(tab)
+            if r.get("source").strip()}
+
+
+def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool) -> TrackerView:
+    warnings: list[str] = []
+    if not is_new:
+        for name in SYNC_TABS:
+            table = tables[name]
+            tab = schema.tab(name)
+            if not table.header:
+                raise TrackerError(
+                    f"tab {tab.title!r} is missing (deleted or renamed?); restore it from the "
+                    "spreadsheet's version history or rename it back, or run "
+                    "`python cli.py init` to create an empty one")
+            require_headers(table, tab)
+    posts_tab, comments_tab = schema.tab("posts"), schema.tab("comments")
+    posts = index_records(tables["posts"].records(posts_tab), posts_tab.key, posts_tab.title, warnings)
+    comments = index_records(tables["comments"].records(comments_tab), comments_tab.key,
+                             comments_tab.title, warnings)
+    dept_tab = schema.tab("departments")
+    rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]
+    roster, roster_warnings = roster_from_rows(rows, dept_tab.title)
+    warnings += roster_warnings
+    if not len(roster):
+        roster = load_roster_file(roster_path)
+        if not is_new:
+            warnings.append(f"the {dept_tab.title} tab has no departments; routed with the roster "
+                            "file instead (run `python cli.py init` to fill the tab)")
+    return TrackerView(posts, comments, roster, _checkpoints(tables["sync_state"], schema), warnings)
+
+
+def _stamp(now: datetime | None) -> str:
+    return to_sheet(now or now_ist())

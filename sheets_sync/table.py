@@ -1,0 +1,102 @@
+"""What a backend reads (tables of text) and what the planner asks it to write (changes).
+
+Both are in the users' terms: rows are found by their key (the platform and
+the post or comment id), columns by their header. Positions only exist inside
+a backend, for the moment between its read and its write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sheets_sync.errors import TrackerError
+from sheets_sync.schema import Tab, normalize_header
+
+
+@dataclass
+class Table:
+    """One tab as read: its header row and its data rows, all cells as text."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    # The sheet row number (1-based) of each entry of ``rows``.
+    row_numbers: list[int] = field(default_factory=list)
+
+    def positions(self) -> dict[str, int]:
+        """Normalised header → 0-based column index (the first one wins)."""
+        out: dict[str, int] = {}
+        for i, h in enumerate(self.header):
+            key = normalize_header(h)
+            if key and key not in out:
+                out[key] = i
+        return out
+
+    def missing_headers(self, tab: Tab) -> list[str]:
+        have = self.positions()
+        return [c.header for c in tab.columns if normalize_header(c.header) not in have]
+
+    def records(self, tab: Tab, fields: list[str] | None = None) -> list[Record]:
+        """Rows as field → text, for the schema's columns that are present."""
+        pos = self.positions()
+        wanted = [c for c in tab.columns if fields is None or c.field in fields]
+        index = [(c.field, pos[normalize_header(c.header)]) for c in wanted
+                 if normalize_header(c.header) in pos]
+        out = []
+        for number, row in zip(self.row_numbers, self.rows, strict=True):
+            values = {name: (row[i] if i < len(row) else "") for name, i in index}
+            if any(v.strip() for v in values.values()):
+                out.append(Record(number, values))
+        return out
+
+
+@dataclass
+class Record:
+    row: int  # sheet row number when read; for messages only
+    values: dict[str, str]
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def key(self, tab: Tab) -> tuple[str, ...]:
+        return tuple(self.values.get(k, "").strip() for k in tab.key)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A cell the job deliberately fills with a formula of its own (never citizen text)."""
+
+    text: str
+
+
+CellValue = str | Formula
+
+
+@dataclass(frozen=True)
+class AddRow:
+    tab: str  # the schema's tab name
+    values: Mapping[str, CellValue]  # field → value; fields left out stay empty
+
+
+@dataclass(frozen=True)
+class UpdateRow:
+    tab: str
+    key: tuple[str, ...]
+    values: Mapping[str, CellValue]  # only the fields to change
+    reason: str = ""
+
+
+Change = AddRow | UpdateRow
+
+
+def require_headers(table: Table, tab: Tab) -> None:
+    """A tab whose headers were renamed or deleted stops the run with a way out."""
+    missing = table.missing_headers(tab)
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        raise TrackerError(
+            f"tab {tab.title!r}: column{'s' if len(missing) > 1 else ''} {names} not found in row 1 "
+            "(renamed or deleted?); restore the header, or run `python cli.py init` to add it back "
+            "as a new column"
+        )

@@ -1,0 +1,58 @@
+"""Times: parsed from what sources give, stored in IST in a form people read and sort."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+IST = ZoneInfo("Asia/Kolkata")
+
+# What the tracker shows: sortable as text, readable, minutes are precise enough
+# for reply deadlines counted in hours.
+SHEET_FORMAT = "%Y-%m-%d %H:%M"
+
+# Graph API writes offsets without a colon ("+0000"); fromisoformat in 3.11
+# accepts that, but not a space-separated "+05:30" suffix or lower-case "z".
+_OFFSET_RE = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an ISO 8601 time that carries an offset; raise ValueError otherwise."""
+    text = text.strip()
+    if not _OFFSET_RE.search(text):
+        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-11-20T10:15:00+05:30)")
+    if text[-1] in "zZ":
+        text = text[:-1] + "+00:00"
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:  # pragma: no cover - guarded by the regex above
+        raise ValueError(f"{text!r} has no UTC offset")
+    return value
+
+
+def to_sheet(value: datetime) -> str:
+    """Format an aware datetime as the tracker shows it (IST)."""
+    return value.astimezone(IST).strftime(SHEET_FORMAT)
+
+
+def from_sheet(text: str) -> datetime | None:
+    """Read a time the tracker shows (IST); None when empty or unreadable.
+
+    People may retype a time, so seconds and an ISO ``T`` are accepted too.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    for fmt in (SHEET_FORMAT, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=IST)
+        except ValueError:
+            continue
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
+
+
+def now_ist() -> datetime:
+    return datetime.now(IST)

@@ -1,0 +1,64 @@
+"""Load YAML while remembering the line of every value, for error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sheets_sync.errors import ConfigError
+
+
+class Located:
+    """Maps a path inside a YAML document (("tabs", "posts", "columns", 3)) to its line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[tuple, int] = {}
+
+    def line(self, *keys: Any) -> int:
+        # Fall back to the nearest enclosing value that has a line.
+        while keys:
+            if keys in self.lines:
+                return self.lines[keys]
+            keys = keys[:-1]
+        return self.lines.get((), 1)
+
+    def where(self, *keys: Any) -> str:
+        return f"{self.path}:{self.line(*keys)}"
+
+
+def load_yaml(path: Path, what: str) -> tuple[Any, Located]:
+    """Parse ``path``; a missing or malformed file is a one-line ConfigError."""
+    located = Located(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found; pass the right path or restore the file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{line}: {what} is not valid YAML: {problem}") from None
+    if node is None:
+        return None, located
+    return _construct(node, (), located), located
+
+
+def _construct(node: yaml.Node, keys: tuple, located: Located) -> Any:
+    located.lines[keys] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            result[key] = _construct(value_node, keys + (key,), located)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, keys + (i,), located) for i, item in enumerate(node.value)]
+    loader = yaml.SafeLoader("")
+    return loader.construct_object(node, deep=True)
