@@ -19,7 +19,8 @@ from sheets_sync.sources.base import Batch
 from sheets_sync.table import AddRow, Change, Record, UpdateRow
 from sheets_sync.timeutil import to_sheet
 
-# Google Sheets refuses more than 50,000 characters in a cell; keep room for the note.
+# Google Sheets refuses more than 50,000 characters in a cell (Excel keeps 32,767);
+# backends say which applies, and longer text is cut with a note.
 CELL_LIMIT = 50_000
 _TRUNCATED = "\n… [cut here: {n} more characters; the full comment is at the link]"
 
@@ -83,7 +84,7 @@ def index_records(records: Iterable[Record], key_fields: tuple[str, ...], title:
 
 
 def plan_sync(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, now: datetime,
-              *, command: str = "sync", run_by: str = "") -> Plan:
+              *, command: str = "sync", cell_limit: int = CELL_LIMIT) -> Plan:
     """What to add and update so the tracker holds every post and comment in ``batches``."""
     plan = Plan(warnings=list(view.warnings))
     stamp = to_sheet(now)
@@ -120,7 +121,7 @@ def plan_sync(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, n
                 "posted_at": to_sheet(post.posted_at),
                 "department": department,
                 "routed_by": why,
-                "text": cell_text(post.text),
+                "text": cell_text(post.text, cell_limit),
                 "url": post.url,
                 "added_at": stamp,
             }))
@@ -142,8 +143,9 @@ def plan_sync(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, n
                 continue
             new_comments.add(comment.key)
             category = classify(comment, schema)
-            plan.changes.append(AddRow("comments", _comment_row(
-                comment, department, category, schema, own_status, stamp)))
+            row = _comment_row(comment, department, category, schema, own_status, stamp)
+            row["text"] = cell_text(comment.text, cell_limit)
+            plan.changes.append(AddRow("comments", row))
             plan.comments_added[department] += 1
 
     for key, rec in view.comments.items():
@@ -177,17 +179,17 @@ def log_row(plan: Plan, *, command: str, source: str, now: datetime, seconds: fl
         "comments_added": str(sum(plan.comments_added.values())),
         "rows_updated": str(plan.rows_updated),
         "held": str(len(plan.held)),
-        "errors": cell_text(text) if text else "",
+        "errors": cell_text(text, 30_000) if text else "",
         "seconds": f"{seconds:.1f}",
         "run_by": run_by,
     })
 
 
-def cell_text(text: str) -> str:
+def cell_text(text: str, limit: int = CELL_LIMIT) -> str:
     """Citizen text as a cell can hold it: whole when it fits, else cut with a note."""
-    if len(text) <= CELL_LIMIT:
+    if len(text) <= limit:
         return text
-    keep = CELL_LIMIT - len(_TRUNCATED.format(n=len(text)))
+    keep = limit - len(_TRUNCATED.format(n=len(text)))
     return text[:keep] + _TRUNCATED.format(n=len(text) - keep)
 
 
@@ -228,7 +230,7 @@ def _comment_row(comment: Comment, department: str, category: str, schema: Schem
         "commented_at": to_sheet(comment.commented_at),
         "author": comment.author,
         "author_id": comment.author_id,
-        "text": cell_text(comment.text),
+        "text": comment.text,
         "url": comment.url,
         "by_page": "yes" if comment.by_page else "",
         "category": category,

@@ -20,6 +20,11 @@ from sheets_sync.table import AddRow, Change, Table, UpdateRow, require_headers
 from sheets_sync.timeutil import now_ist, to_sheet
 
 SYNC_TABS = ("posts", "comments", "departments", "sync_state")
+# The columns planning needs; the rest (citizen text above all) is not read back.
+SYNC_FIELDS = {
+    "posts": ["platform", "post_id", "department"],
+    "comments": ["platform", "comment_id", "post_id", "department"],
+}
 
 
 @dataclass
@@ -73,9 +78,9 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
         # Checkpoints are read before fetching, so slow platforms never hold the lock.
         checkpoints = _checkpoints(session.read(["sync_state"])["sync_state"], schema)
         batches, source_errors = _fetch(sources, checkpoints)
-        tables = session.read(SYNC_TABS, for_update=not dry_run)
+        tables = session.read(SYNC_TABS, for_update=not dry_run, fields=SYNC_FIELDS)
         view = _view(tables, schema, roster_path, session.is_new())
-        plan = plan_sync(view, batches, schema, now, command=command)
+        plan = plan_sync(view, batches, schema, now, command=command, cell_limit=session.cell_limit)
         seconds = time.monotonic() - started
         if not dry_run:
             log = log_row(plan, command=command, source=", ".join(s.name for s in sources),

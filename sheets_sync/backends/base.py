@@ -9,7 +9,7 @@ only between their read and their write, which they protect from other writers
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema
@@ -20,6 +20,8 @@ class TrackerSession(ABC):
     """One run's access to the tracker. Use as a context manager."""
 
     schema: Schema
+    #: The most characters one cell holds (Google Sheets: 50,000; Excel: 32,767).
+    cell_limit: int = 50_000
 
     @abstractmethod
     def is_new(self) -> bool:
@@ -35,9 +37,12 @@ class TrackerSession(ABC):
         """
 
     @abstractmethod
-    def read(self, tabs: Sequence[str], *, for_update: bool = False) -> dict[str, Table]:
-        """Read whole tabs by schema name. A tab that does not exist reads as empty.
+    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
+        """Read tabs by schema name. A tab that does not exist reads as empty.
 
+        ``fields`` may name, per tab, the only columns the caller needs; a
+        backend may then leave the other cells empty (to save bytes).
         With ``for_update`` the session keeps other writers out until
         :meth:`apply` or :meth:`close`.
         """

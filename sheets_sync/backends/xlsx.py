@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -47,6 +47,7 @@ class XlsxBackend(Backend):
 
 
 class XlsxSession(TrackerSession):
+    cell_limit = 32_767  # Excel's limit; openpyxl would cut silently
     def __init__(self, path: Path, schema: Schema, *, write: bool) -> None:
         self.path = path
         self.schema = schema
@@ -171,7 +172,9 @@ class XlsxSession(TrackerSession):
 
     # -- reading -----------------------------------------------------------------
 
-    def read(self, tabs: Sequence[str], *, for_update: bool = False) -> dict[str, Table]:
+    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
+        # The whole workbook is in memory and locked already: fields change nothing.
         out = {}
         for name in tabs:
             tab = self.schema.tab(name)

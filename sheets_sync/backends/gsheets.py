@@ -1,0 +1,721 @@
+"""The Google Sheets backend, through gspread's HTTP client and google-auth.
+
+A steady-state sync costs four Sheets API requests, however many rows or
+departments it touches:
+
+1. ``spreadsheets.get``: tabs, grid sizes, protections, header rows and the
+   Sync State tab (checkpoints), in one call.
+2. ``spreadsheets.batchUpdate``: the run's lock — a temporary protected range
+   on each tab whose rows it updates by position. While it stands, a person's
+   edit there (a sort, an inserted row, a typed cell) is refused by Google with
+   a visible message instead of being lost or shifting rows under the job.
+3. ``values:batchGet``: the header rows again (to notice a column moved just
+   before the lock) and only the columns the plan needs.
+4. ``spreadsheets.batchUpdate``: every new row (``appendCells``, which Google
+   places after the last row at that moment), every changed cell
+   (``updateCells`` at positions read under the lock), and the lock's removal,
+   atomically. Text goes in as ``stringValue``: never parsed as a formula.
+
+A payload over about 2 MB is split; the lock and the checkpoints go with the
+last part, so a checkpoint never advances past rows that were not written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import gspread
+import requests
+from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+from google.oauth2 import service_account
+from gspread.exceptions import APIError
+
+from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.errors import Busy, ConfigError, TrackerError
+from sheets_sync.roster import Department
+from sheets_sync.schema import Schema, Tab, normalize_header
+from sheets_sync.table import AddRow, Change, Formula, Table, UpdateRow
+
+log = logging.getLogger(__name__)
+
+SCOPES = (
+    "https://www.googleapis.com/auth/spreadsheets",
+    "https://www.googleapis.com/auth/drive",
+)
+ENDPOINT_ENV = "SHEETS_SYNC_API_ENDPOINT"
+LOCK_PREFIX = "sheets-sync lock"
+# A lock older than this was left by a run that died; the next run removes it.
+STALE_LOCK = timedelta(minutes=10)
+MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
+TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
+# The tabs the job updates by row position; only these are locked.
+LOCKED_TABS = ("posts", "comments")
+
+
+def load_credentials(path: str | os.PathLike | None) -> service_account.Credentials:
+    """Read a service-account key; every failure names the file and what to do."""
+    path = path or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path:
+        raise ConfigError("no Google credentials: pass --credentials KEY.json or set "
+                          "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: credentials file not found; pass --credentials with the "
+                          "service-account key file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the credentials file "
+                          f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigError(f"{path}: not a JSON key file; download the service account's key "
+                          "as JSON from the Google Cloud console") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise ConfigError(f"{path}: not a service-account key (its \"type\" must be "
+                          "\"service_account\"); see credentials.example.json")
+    missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
+    if missing:
+        raise ConfigError(f"{path}: the key has no {missing[0]!r}; download a new key file")
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    except (ValueError, GoogleAuthError):
+        # The message of these errors can quote the key; never show it.
+        raise ConfigError(f"{path}: the private key in the file cannot be read; download a "
+                          "new key file") from None
+
+
+class RetryingHTTPClient(gspread.HTTPClient):
+    """gspread's client with timeouts and a bounded, jittered retry.
+
+    gspread's own BackOffHTTPClient never gives up and retries writes that
+    may already have been applied. Here reads and quota refusals (429, never
+    applied) are retried; a write that failed after it may have reached Google
+    raises :class:`UncertainWrite` so the caller can check before resending.
+    """
+
+    attempts = 6
+    base_delay = 1.0
+    max_delay = 32.0
+
+    def __init__(self, auth, session=None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(auth, session)
+        self.sleep = sleep
+        self.timeout = TIMEOUT
+
+    def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None):
+        safe = method.lower() == "get"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return super().request(method, endpoint, params=params, data=data, json=json,
+                                       files=files, headers=headers)
+            except APIError as exc:
+                code = exc.response.status_code
+                retry = code == 429 or (code >= 500 and safe)
+                if code >= 500 and not safe:
+                    raise UncertainWrite(f"HTTP {code}") from exc
+                if not retry or attempt == self.attempts:
+                    raise
+            except (requests.ConnectionError, requests.Timeout, TransportError) as exc:
+                if not safe:
+                    raise UncertainWrite(type(exc).__name__) from exc
+                if attempt == self.attempts:
+                    raise TrackerError(f"Google Sheets did not answer after {attempt} tries "
+                                       f"({type(exc).__name__}); check the network and run again") from None
+            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+            self.sleep(delay / 2 + random.uniform(0, delay / 2))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class UncertainWrite(Exception):
+    """A write failed in a way that leaves unknown whether Google applied it."""
+
+
+def _endpoint_session(credentials) -> requests.Session:
+    from google.auth.transport.requests import AuthorizedSession
+
+    session = AuthorizedSession(credentials)
+    base = os.environ.get(ENDPOINT_ENV, "").strip()
+    if base:
+        from sheets_sync.endpoint import EndpointAdapter
+
+        adapter = EndpointAdapter(base)
+        for prefix in ("https://sheets.googleapis.com/", "https://www.googleapis.com/"):
+            session.mount(prefix, adapter)
+    return session
+
+
+class GoogleSheetsBackend(Backend):
+    def __init__(self, spreadsheet_id: str, *, credentials: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.spreadsheet_id = spreadsheet_id
+        self.credentials_path = credentials
+        self.location = f"Google Sheets {spreadsheet_id}"
+        self.sleep = sleep
+
+    def open(self, schema: Schema, *, write: bool) -> GoogleSheetsSession:
+        creds = load_credentials(self.credentials_path)
+        client = RetryingHTTPClient(creds, _endpoint_session(creds), sleep=self.sleep)
+        return GoogleSheetsSession(self, client, creds.service_account_email, schema, write=write)
+
+
+@dataclass
+class SheetInfo:
+    sheet_id: int
+    title: str
+    rows: int
+    columns: int
+    hidden: bool = False
+    frozen_rows: int = 0
+    protections: list[dict] = field(default_factory=list)
+
+
+class GoogleSheetsSession(TrackerSession):
+    def __init__(self, backend: GoogleSheetsBackend, client: RetryingHTTPClient, identity: str,
+                 schema: Schema, *, write: bool) -> None:
+        self.backend = backend
+        self.id = backend.spreadsheet_id
+        self.client = client
+        self.identity = identity
+        self.schema = schema
+        self.write = write
+        self.run_id = uuid.uuid4().hex[:12]
+        self.locks: list[int] = []
+        self.sheets: dict[str, SheetInfo] = {}  # normalised title → info
+        self.headers: dict[str, list[str]] = {}  # schema tab name → header row
+        self.prefetched: dict[str, Table] = {}
+        self.row_of: dict[str, dict[tuple, int]] = {}  # tab → key → 0-based row index
+        self._load_metadata()
+
+    # -- requests ------------------------------------------------------------------
+
+    def _call(self, what: str, func, *args, **kwargs):
+        """One API call; Google's refusals become one-line TrackerErrors."""
+        try:
+            return func(*args, **kwargs)
+        except APIError as exc:
+            raise self._explain(exc, what) from None
+        except RefreshError as exc:
+            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "refused"
+            raise ConfigError(f"Google refused the service-account key ({reason.split(':')[0]}); "
+                              "check the key file is current and not revoked") from None
+
+    def _explain(self, exc: APIError, what: str) -> TrackerError:
+        code = exc.response.status_code
+        message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
+        if code == 404:
+            return TrackerError(f"spreadsheet {self.id} not found; check the id or URL in --tracker")
+        if code == 403 and "protected" in message.lower():
+            return TrackerError(f"{what}: Google refused an edit of a protected range ({message}); "
+                                f"add {self.identity} as an editor of that protection")
+        if code == 403:
+            return TrackerError(f"spreadsheet {self.id} is not shared with {self.identity}: open it "
+                                f"in Google Sheets, click Share, and add {self.identity} as Editor")
+        if code == 401:
+            return TrackerError("Google did not accept the credentials (401); check the key file")
+        if code == 429:
+            return TrackerError(f"{what}: Google's quota is exhausted even after retries "
+                                "(60 requests a minute per user); run again in a minute")
+        return TrackerError(f"{what}: Google Sheets answered {code}: {message or 'no details'}")
+
+    def _get(self, params: dict) -> dict:
+        return self._call("reading the spreadsheet", self.client.spreadsheets_get, self.id, params)
+
+    def _batch_update(self, requests_: list[dict], what: str) -> dict:
+        return self._call(what, self.client.batch_update, self.id, {"requests": requests_})
+
+    # -- metadata (request 1) -------------------------------------------------------
+
+    _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
+                    "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
+
+    def _load_metadata(self) -> None:
+        ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()]
+        ranges.append(_quote(self.schema.tab("sync_state").title))
+        fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue))))"
+        try:
+            meta = self._call_raw(lambda: self.client.spreadsheets_get(
+                self.id, {"ranges": ranges, "fields": fields}))
+        except _ParseRange:
+            # A schema tab is missing: list every tab, read what exists.
+            meta = self._get({"fields": self._META_FIELDS})
+        for sheet in meta.get("sheets", []):
+            props = sheet["properties"]
+            grid = props.get("gridProperties", {})
+            info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
+                             grid.get("columnCount", 26), props.get("hidden", False),
+                             grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []))
+            self.sheets[normalize_header(info.title)] = info
+            rows = _grid_rows(sheet.get("data", []))
+            tab = self._tab_titled(info.title)
+            if tab is not None and "data" in sheet:
+                self.headers[tab.name] = rows[0] if rows else []
+                if tab.name == "sync_state":
+                    self.prefetched["sync_state"] = _table(info.title, rows, first_row=1)
+
+    def _call_raw(self, func):
+        try:
+            return func()
+        except APIError as exc:
+            message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
+            if exc.response.status_code == 400 and "Unable to parse range" in message:
+                raise _ParseRange() from None
+            raise self._explain(exc, "reading the spreadsheet") from None
+        except RefreshError:
+            raise ConfigError("Google refused the service-account key; check the key file is "
+                              "current and not revoked") from None
+
+    def _tab_titled(self, title: str) -> Tab | None:
+        for tab in self.schema.tabs.values():
+            if normalize_header(tab.title) == normalize_header(title):
+                return tab
+        return None
+
+    def _sheet(self, tab: Tab) -> SheetInfo | None:
+        return self.sheets.get(normalize_header(tab.title))
+
+    def is_new(self) -> bool:
+        return not any(self._sheet(tab) for tab in self.schema.tabs.values())
+
+    # -- structure ------------------------------------------------------------------
+
+    def ensure_structure(self, departments: Sequence[Department] = ()) -> list[str]:
+        if not self.write:
+            raise TrackerError("this session is read-only (dry run)")
+        done: list[str] = []
+        requests_: list[dict] = []
+        existing = [tab for tab in self.schema.tabs.values() if self._sheet(tab)]
+        missing_headers = [tab for tab in existing if tab.name not in self.headers]
+        wanted = list(missing_headers)
+        if departments and self._sheet(self.schema.tab("departments")):
+            wanted.append(self.schema.tab("departments"))
+        current = self._batch_read_whole(wanted) if wanted else {}
+        for name, table in current.items():
+            self.headers[name] = table.header
+        used_ids = {s.sheet_id for s in self.sheets.values()}
+        for tab in self.schema.tabs.values():
+            sheet = self._sheet(tab)
+            if sheet is None:
+                sheet_id = _new_sheet_id(used_ids)
+                sheet = SheetInfo(sheet_id, tab.title, 1000, max(26, len(tab.columns)), tab.hidden, 1)
+                requests_.append({"addSheet": {"properties": {
+                    "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden,
+                    "gridProperties": {"rowCount": 1000, "columnCount": sheet.columns,
+                                       "frozenRowCount": 1}}}})
+                self.sheets[normalize_header(tab.title)] = sheet
+                self.headers[tab.name] = []
+                done.append(f"created tab {tab.title!r}")
+            header = list(self.headers.get(tab.name, []))
+            have = {normalize_header(h) for h in header if h}
+            added = [c.header for c in tab.columns if normalize_header(c.header) not in have]
+            if added:
+                start = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
+                if start + len(added) > sheet.columns:
+                    extra = start + len(added) - sheet.columns
+                    requests_.append({"appendDimension": {"sheetId": sheet.sheet_id,
+                                                          "dimension": "COLUMNS", "length": extra}})
+                    sheet.columns += extra
+                requests_.append(_update_cells(sheet.sheet_id, 0, start, [added]))
+                header = header[:start] + [""] * (start - len(header)) + added
+                self.headers[tab.name] = header
+                if len(added) < len(tab.columns):
+                    done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
+            requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
+        if departments:
+            dept_tab = self.schema.tab("departments")
+            table = current.get("departments")
+            have_codes = set()
+            if table is not None:
+                have_codes = {r.get("code").strip().upper() for r in table.records(dept_tab)}
+            new = [d for d in departments if d.code not in have_codes]
+            if new:
+                sheet = self._sheet(dept_tab)
+                requests_.append(self._append_cells(dept_tab, sheet, [AddRow("departments", d.as_row())
+                                                                      for d in new]))
+                done.append(f"added {len(new)} department(s) to {dept_tab.title!r}")
+        if requests_:
+            self._batch_update(requests_, "setting up the tracker's tabs")
+        return done
+
+    def _furniture(self, tab: Tab, sheet: SheetInfo, header: list[str], *, fresh: bool) -> list[dict]:
+        """Frozen header, widths, bold header, dropdowns; only where missing or just added."""
+        out = []
+        if sheet.frozen_rows != 1 or sheet.hidden != tab.hidden:
+            out.append({"updateSheetProperties": {
+                "properties": {"sheetId": sheet.sheet_id, "hidden": tab.hidden,
+                               "gridProperties": {"frozenRowCount": 1}},
+                "fields": "hidden,gridProperties.frozenRowCount"}})
+            sheet.frozen_rows, sheet.hidden = 1, tab.hidden
+        if not fresh:
+            return out
+        positions = _positions(header)
+        out.append({"repeatCell": {
+            "range": {"sheetId": sheet.sheet_id, "startRowIndex": 0, "endRowIndex": 1},
+            "cell": {"userEnteredFormat": {"textFormat": {"bold": True}, "wrapStrategy": "WRAP"}},
+            "fields": "userEnteredFormat(textFormat.bold,wrapStrategy)"}})
+        for column in tab.columns:
+            index = positions.get(normalize_header(column.header))
+            if index is None:
+                continue
+            out.append({"updateDimensionProperties": {
+                "range": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
+                          "startIndex": index, "endIndex": index + 1},
+                "properties": {"pixelSize": column.width}, "fields": "pixelSize"}})
+        if tab.name == "comments":
+            for field_name, values in (("status", self.schema.status_names),
+                                       ("category", self.schema.category_names)):
+                index = positions.get(normalize_header(tab.header_of(field_name)))
+                if index is None:
+                    continue
+                out.append({"setDataValidation": {
+                    "range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
+                              "startColumnIndex": index, "endColumnIndex": index + 1},
+                    "rule": {"condition": {"type": "ONE_OF_LIST",
+                                           "values": [{"userEnteredValue": v} for v in values]},
+                             "strict": True, "showCustomUi": True}}})
+        return out
+
+    # -- reading ----------------------------------------------------------------------
+
+    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
+        if for_update and self.write and not self.locks:
+            self._lock([t for t in tabs if t in LOCKED_TABS])
+        if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not for_update:
+            return {"sync_state": self.prefetched["sync_state"]}
+        present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
+        out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
+        out.update(self._batch_read(present, fields or {}))
+        for name, table in out.items():
+            tab = self.schema.tab(name)
+            self.row_of[name] = {}
+            if not tab.key or not table.header:
+                continue
+            positions = table.positions()
+            idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+            if None in idx:
+                continue
+            for number, row in zip(table.row_numbers, table.rows, strict=True):
+                key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+                if all(key):
+                    self.row_of[name].setdefault(key, number - 1)
+        return out
+
+    def _batch_read_whole(self, tabs: Sequence[Tab]) -> dict[str, Table]:
+        if not tabs:
+            return {}
+        response = self._call("reading the tracker", self.client.values_batch_get, self.id,
+                              [_quote(t.title) for t in tabs],
+                              {"valueRenderOption": "FORMATTED_VALUE"})
+        out = {}
+        for tab, vr in zip(tabs, response.get("valueRanges", []), strict=True):
+            out[tab.name] = _table(tab.title, vr.get("values", []), first_row=1)
+        return out
+
+    def _batch_read(self, tabs: Sequence[Tab], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
+        """Header rows plus only the needed columns; whole tabs where no fields are named."""
+        for _ in range(3):
+            ranges, plan = [], []
+            for tab in tabs:
+                wanted = fields.get(tab.name)
+                header = self.headers.get(tab.name)
+                if not wanted or header is None:
+                    plan.append((tab, None, len(ranges)))
+                    ranges.append(_quote(tab.title))
+                    continue
+                positions = _positions(header)
+                cols = sorted({positions[normalize_header(tab.header_of(f))] for f in wanted
+                               if normalize_header(tab.header_of(f)) in positions})
+                plan.append((tab, cols, len(ranges)))
+                ranges.append(f"{_quote(tab.title)}!1:1")
+                ranges += [f"{_quote(tab.title)}!{_col(c)}2:{_col(c)}" for c in cols]
+            if not ranges:
+                return {}
+            response = self._call("reading the tracker", self.client.values_batch_get, self.id,
+                                  ranges, {"valueRenderOption": "FORMATTED_VALUE"})
+            value_ranges = response.get("valueRanges", [])
+            out, moved = {}, False
+            for tab, cols, at in plan:
+                if cols is None:
+                    table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
+                    self.headers[tab.name] = table.header
+                    out[tab.name] = table
+                    continue
+                header_rows = value_ranges[at].get("values", [])
+                header = header_rows[0] if header_rows else []
+                if header != self.headers.get(tab.name):
+                    # Someone moved or renamed a column since request 1: read again.
+                    self.headers[tab.name] = header
+                    moved = True
+                    continue
+                columns = {c: [r[0] if r else "" for r in value_ranges[at + 1 + i].get("values", [])]
+                           for i, c in enumerate(cols)}
+                length = max((len(v) for v in columns.values()), default=0)
+                table = Table(tab.title, list(header))
+                width = len(header)
+                for i in range(length):
+                    row = [""] * width
+                    for c, values in columns.items():
+                        if i < len(values):
+                            row[c] = values[i]
+                    if any(row):
+                        table.rows.append(row)
+                        table.row_numbers.append(i + 2)
+                out[tab.name] = table
+            if not moved:
+                return out
+        raise TrackerError("the tracker's columns keep moving while the job reads them; run again")
+
+    # -- the lock (request 2) ----------------------------------------------------------
+
+    def _lock(self, names: Sequence[str]) -> None:
+        now = datetime.now(UTC)
+        requests_, stale = [], 0
+        for sheet in self.sheets.values():
+            for pr in sheet.protections:
+                description = pr.get("description", "")
+                if not description.startswith(LOCK_PREFIX):
+                    continue
+                started = _lock_time(description)
+                if started and now - started < STALE_LOCK:
+                    raise Busy(f"another sheets-sync run is writing this tracker (since "
+                               f"{started:%H:%M} UTC); this run changed nothing, try again when it ends")
+                requests_.append({"deleteProtectedRange": {"protectedRangeId": pr["protectedRangeId"]}})
+                stale += 1
+        description = f"{LOCK_PREFIX} {self.run_id} {now.isoformat(timespec='seconds')}"
+        tabs = [self.schema.tab(n) for n in names if self._sheet(self.schema.tab(n))]
+        for tab in tabs:
+            requests_.append({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": self._sheet(tab).sheet_id},
+                "description": description,
+                "warningOnly": False,
+                "editors": {"users": [self.identity]}}}})
+        if not tabs:
+            return
+        if stale:
+            log.warning("removed %d lock(s) left by a run that did not finish", stale)
+        try:
+            reply = self._batch_update(requests_, "locking the tracker for the write")
+        except UncertainWrite:
+            reply = None
+        if reply is None:
+            self.locks = self._find_locks(description)
+        else:
+            self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
+                          for r in reply.get("replies", []) if "addProtectedRange" in r]
+
+    def _find_locks(self, description: str) -> list[int]:
+        meta = self._get({"fields": "sheets.protectedRanges(protectedRangeId,description)"})
+        return [pr["protectedRangeId"] for s in meta.get("sheets", [])
+                for pr in s.get("protectedRanges", []) if pr.get("description") == description]
+
+    def close(self) -> None:
+        if self.locks:
+            try:
+                self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks],
+                                   "releasing the lock")
+            except Exception:  # noqa: BLE001 - the next run removes a stale lock
+                log.warning("could not remove this run's lock; the next run will")
+            self.locks = []
+
+    # -- writing (request 4) --------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        if not self.write:
+            raise TrackerError("this session is read-only (dry run)")
+        # Checkpoints and the log go last: if a big write is split and breaks
+        # half-way, no checkpoint claims rows that were not written.
+        tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
+        body = [c for c in changes if c.tab not in ("sync_state", "sync_log")]
+        requests_ = self._write_requests(body)
+        chunks = _chunks(requests_, MAX_PAYLOAD)
+        chunks[-1] += self._write_requests(tail)
+        chunks[-1] += [{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks]
+        for number, chunk in enumerate(chunks, start=1):
+            if chunk:
+                self._send_write(chunk, last=number == len(chunks))
+        self.locks = []
+
+    def _write_requests(self, changes: Sequence[Change]) -> list[dict]:
+        adds: dict[str, list[AddRow]] = {}
+        requests_: list[dict] = []
+        for change in changes:
+            if isinstance(change, AddRow):
+                adds.setdefault(change.tab, []).append(change)
+        for name, rows in adds.items():
+            tab = self.schema.tab(name)
+            sheet = self._sheet(tab)
+            if sheet is None:
+                raise TrackerError(f"tab {tab.title!r} is missing (deleted or renamed?); restore it, "
+                                   "or run `python cli.py init` to create an empty one")
+            # Chunk big appends so no single request grows past the payload limit.
+            for start in range(0, len(rows), 500):
+                requests_.append(self._append_cells(tab, sheet, rows[start:start + 500]))
+        for change in changes:
+            if isinstance(change, UpdateRow):
+                requests_ += self._update_row(change)
+        return requests_
+
+    def _send_write(self, chunk: list[dict], *, last: bool) -> None:
+        for attempt in range(3):
+            try:
+                self._batch_update(chunk, "writing to the tracker")
+                return
+            except UncertainWrite:
+                if not last or not self.locks:
+                    raise TrackerError("the connection to Google broke while writing; run again "
+                                       "(rows already written are not added twice)") from None
+                # The lock goes away with the write, atomically: if it is gone, the write landed.
+                remaining = set(self._find_locks_by_id())
+                if not remaining & set(self.locks):
+                    return
+                log.warning("write not applied (attempt %d); sending it again", attempt + 1)
+        raise TrackerError("could not write to the tracker after 3 tries; run again")
+
+    def _find_locks_by_id(self) -> list[int]:
+        meta = self._get({"fields": "sheets.protectedRanges.protectedRangeId"})
+        return [pr["protectedRangeId"] for s in meta.get("sheets", []) for pr in s.get("protectedRanges", [])]
+
+    def _append_cells(self, tab: Tab, sheet: SheetInfo, rows: Sequence[AddRow]) -> dict:
+        positions = self._field_positions(tab)
+        width = max(positions.values()) + 1 if positions else 0
+        data = []
+        for change in rows:
+            cells = [{} for _ in range(width)]
+            for name, value in change.values.items():
+                if name in positions and value != "":
+                    cells[positions[name]] = {"userEnteredValue": _cell_value(value)}
+            data.append({"values": cells})
+        return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": "userEnteredValue"}}
+
+    def _update_row(self, change: UpdateRow) -> list[dict]:
+        tab = self.schema.tab(change.tab)
+        sheet = self._sheet(tab)
+        row = self.row_of.get(change.tab, {}).get(tuple(change.key))
+        if sheet is None or row is None:
+            raise TrackerError(f"tab {tab.title!r}: row {' '.join(change.key)} was not found when "
+                               "writing; nothing was written, run again")
+        positions = self._field_positions(tab)
+        out = []
+        for name, value in change.values.items():
+            cell = {"userEnteredValue": _cell_value(value)} if value != "" else {}
+            out.append(_update_cells(sheet.sheet_id, row, positions[name], [[cell]], raw_cells=True))
+        return out
+
+    def _field_positions(self, tab: Tab) -> dict[str, int]:
+        header = self.headers.get(tab.name)
+        if header is None:
+            raise TrackerError(f"tab {tab.title!r} was not read; run again")
+        positions = _positions(header)
+        out = {}
+        for column in tab.columns:
+            index = positions.get(normalize_header(column.header))
+            if index is not None:
+                out[column.field] = index
+        return out
+
+
+class _ParseRange(Exception):
+    pass
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _quote(title: str) -> str:
+    """A sheet title as A1 notation wants it: quoted, with quotes doubled."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _col(index: int) -> str:
+    """0-based column index → letters (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _positions(header: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = normalize_header(h)
+        if key and key not in out:
+            out[key] = i
+    return out
+
+
+def _grid_rows(data: list[dict]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for block in data:
+        for row in block.get("rowData", []):
+            rows.append([str(v.get("formattedValue", "")) for v in row.get("values", [])])
+    return rows
+
+
+def _table(title: str, values: list[list], *, first_row: int) -> Table:
+    header = [str(v) for v in values[0]] if values else []
+    table = Table(title, header)
+    for offset, row in enumerate(values[1:], start=1):
+        cells = [str(v) for v in row]
+        if any(c.strip() for c in cells):
+            table.rows.append(cells)
+            table.row_numbers.append(first_row + offset)
+    return table
+
+
+def _cell_value(value) -> dict:
+    if isinstance(value, Formula):
+        return {"formulaValue": value.text}
+    return {"stringValue": str(value)}
+
+
+def _update_cells(sheet_id: int, row: int, column: int, values: list[list], *, raw_cells=False) -> dict:
+    rows = [{"values": [c if raw_cells else {"userEnteredValue": _cell_value(c)} for c in r]}
+            for r in values]
+    return {"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": column},
+                            "rows": rows, "fields": "userEnteredValue"}}
+
+
+def _chunks(requests_: list[dict], limit: int) -> list[list[dict]]:
+    chunks: list[list[dict]] = [[]]
+    size = 0
+    for request in requests_:
+        n = len(json.dumps(request, ensure_ascii=False).encode("utf-8"))
+        if chunks[-1] and size + n > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(request)
+        size += n
+    return chunks
+
+
+def _new_sheet_id(used: set[int]) -> int:
+    while True:
+        candidate = secrets.randbelow(2**31 - 1) + 1
+        if candidate not in used:
+            used.add(candidate)
+            return candidate
+
+
+_LOCK_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+00:00)?)$")
+
+
+def _lock_time(description: str) -> datetime | None:
+    match = _LOCK_TIME.search(description)
+    if not match:
+        return None
+    value = datetime.fromisoformat(match.group(1))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

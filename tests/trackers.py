@@ -1,0 +1,126 @@
+"""One harness per backend, so every engine test runs against both.
+
+A harness builds the backend and plays the part of the people: it types in
+cells, sorts, inserts rows and moves columns the way a person would, going
+around the job (openpyxl on the workbook; the fake's own API on Google).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from sheets_sync.backends.xlsx import XlsxBackend, _text
+
+
+class XlsxHarness:
+    kind = "xlsx"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "tracker.xlsx"
+        self.tracker_arg = str(self.path)
+        self.env: dict[str, str] = {}
+
+    def backend(self):
+        return XlsxBackend(self.path)
+
+    # -- looking -------------------------------------------------------------
+    def values(self, title: str) -> list[list[str]]:
+        wb = openpyxl.load_workbook(self.path)
+        ws = wb[title]
+        rows = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        while rows and not any(rows[-1]):
+            rows.pop()
+        return [r[: _width(rows)] for r in rows]
+
+    def tab_titles(self) -> list[str]:
+        return openpyxl.load_workbook(self.path).sheetnames
+
+    def raw_cell(self, title: str, key_header: str, key: str, header: str):
+        """(value, is_formula) as stored."""
+        wb = openpyxl.load_workbook(self.path)
+        ws = wb[title]
+        head = [c.value for c in ws[1]]
+        k, h = head.index(key_header) + 1, head.index(header) + 1
+        for row in range(2, ws.max_row + 1):
+            if ws.cell(row, k).value == key:
+                cell = ws.cell(row, h)
+                return cell.value, cell.data_type == "f"
+        raise KeyError(key)
+
+    # -- people's edits ----------------------------------------------------------
+    def _edit(self, fn) -> None:
+        wb = openpyxl.load_workbook(self.path)
+        fn(wb)
+        wb.save(self.path)
+
+    def type_in(self, title: str, key_header: str, key: str, header: str, value: str) -> None:
+        def edit(wb):
+            ws = wb[title]
+            head = [c.value for c in ws[1]]
+            k, h = head.index(key_header) + 1, head.index(header) + 1
+            for row in range(2, ws.max_row + 1):
+                if ws.cell(row, k).value == key:
+                    ws.cell(row, h).value = value
+                    return
+            raise KeyError(key)
+        self._edit(edit)
+
+    def sort(self, title: str, header: str, *, descending: bool = False) -> None:
+        def edit(wb):
+            ws = wb[title]
+            head = [c.value for c in ws[1]]
+            h = head.index(header)
+            rows = [list(r) for r in ws.iter_rows(min_row=2, values_only=True) if any(r)]
+            rows.sort(key=lambda r: str(r[h] or ""), reverse=descending)
+            for r in range(2, ws.max_row + 1):
+                for c in range(1, ws.max_column + 1):
+                    ws.cell(r, c).value = None
+            for i, row in enumerate(rows, start=2):
+                for j, v in enumerate(row, start=1):
+                    ws.cell(i, j).value = v
+        self._edit(edit)
+
+    def insert_rows(self, title: str, at: int, count: int = 1) -> None:
+        self._edit(lambda wb: wb[title].insert_rows(at, count))
+
+    def delete_row(self, title: str, at: int) -> None:
+        self._edit(lambda wb: wb[title].delete_rows(at, 1))
+
+    def move_column(self, title: str, header: str, to: int) -> None:
+        """Move the column with ``header`` to 1-based position ``to``."""
+        def edit(wb):
+            ws = wb[title]
+            grid = [list(r) for r in ws.iter_rows(values_only=True)]
+            h = grid[0].index(header)
+            for row in grid:
+                row += [None] * (len(grid[0]) - len(row))
+                row.insert(to - 1, row.pop(h))
+            for i, row in enumerate(grid, start=1):
+                for j, v in enumerate(row, start=1):
+                    ws.cell(i, j).value = v
+        self._edit(edit)
+
+    def rename_header(self, title: str, old: str, new: str) -> None:
+        def edit(wb):
+            for cell in wb[title][1]:
+                if cell.value == old:
+                    cell.value = new
+        self._edit(edit)
+
+    def delete_tab(self, title: str) -> None:
+        self._edit(lambda wb: wb.remove(wb[title]))
+
+
+def _width(rows: list[list[str]]) -> int:
+    return max((max((i + 1 for i, v in enumerate(r) if v), default=0) for r in rows), default=0)
+
+
+def records(values: list[list[str]]) -> list[dict[str, str]]:
+    """Rows of a tab as header → value."""
+    if not values:
+        return []
+    header = values[0]
+    return [dict(zip(header, row + [""] * (len(header) - len(row)), strict=False)) for row in values[1:]
+            if any(row)]
