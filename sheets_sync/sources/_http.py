@@ -1,0 +1,244 @@
+"""The HTTP client every platform source shares.
+
+It owns what all four platforms need the same way:
+
+- every request has a timeout (connect, read);
+- temporary failures (5xx, dropped connections, timeouts, answers that are
+  not JSON, and whatever a platform's error mapper calls temporary) are
+  retried with capped exponential backoff and jitter, then reported as a
+  :class:`~sheets_sync.errors.SourceError`; the sleep function is injectable
+  so tests never sleep;
+- platform errors are turned into the project's exceptions by a per-platform
+  *error mapper* (a plain function of the response);
+- tokens travel in request headers, never in URLs, so they cannot show up in
+  URLs that requests, urllib3 or our own messages print; every message built
+  from what a server said is still passed through :meth:`HttpClient.redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from sheets_sync.errors import SourceError
+
+log = logging.getLogger("sheets_sync.sources")
+
+#: (connect, read) seconds. A platform that has not answered in 30 s is down
+#: for our purposes; the retry loop gives it a few more chances.
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A token and the environment variable it came from.
+
+    The value never appears in ``repr`` or ``str``: only the variable's name
+    does, which is what a person needs to know to renew it.
+    """
+
+    name: str
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.name}=***)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a platform answered, reduced to what the error mappers read."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any  # the parsed JSON body, or None when it was not JSON
+
+
+class Transient(Exception):
+    """Raised (returned) by an error mapper for a failure worth retrying.
+
+    ``final`` is what the caller gets once the attempts run out.
+    """
+
+    def __init__(self, final: SourceError, retry_after: float | None = None) -> None:
+        super().__init__(str(final))
+        self.final = final
+        self.retry_after = retry_after
+
+
+class ApiError(SourceError):
+    """A platform refused one request for a reason a source may handle itself.
+
+    ``code`` is the platform's numeric code (Graph), ``reason`` its word
+    (YouTube ``errors[0].reason``, X problem type, or our own label such as
+    ``"after-cursor"``).
+    """
+
+    def __init__(self, message: str, *, status: int, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.reason = reason
+
+
+ErrorMapper = Callable[[Response, str], Exception]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to wait before giving up on a temporary failure."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, rand: Callable[[], float]) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (0-based).
+
+        Exponential, capped, with "equal jitter": half the step is fixed, half
+        random, so many cron jobs that failed together do not retry together.
+        """
+        step = min(self.max_delay, self.base_delay * (2**attempt))
+        return step / 2 + rand() * step / 2
+
+
+class HttpClient:
+    """GET JSON from one platform, with retries and error mapping."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        map_error: ErrorMapper,
+        secrets: Iterable[str] = (),
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rand: Callable[[], float] = random.random,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.service = service  # "Facebook", "YouTube": used in messages
+        self.base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._map_error = map_error
+        self._secrets = tuple(s for s in secrets if s)
+        self._sleep = sleep
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._rand = rand
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.service!r}, {self.base_url!r})"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret this client holds replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, what: str) -> dict:
+        """GET ``base_url/path`` and return the JSON object it answers.
+
+        ``what`` says in words what is being read ("comments of post 1_2"),
+        for messages. Raises the mapped exception for platform errors and
+        :class:`SourceError` once temporary failures outlast the retries.
+        """
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        attempts = max(1, self.retry.attempts)
+        last_problem: SourceError | None = None
+        retry_after: float | None = None
+        for attempt in range(attempts):
+            if attempt:
+                wait = self.retry.delay(attempt - 1, self._rand)
+                if retry_after is not None:
+                    wait = max(wait, min(retry_after, self.retry.max_delay))
+                log.info(
+                    "%s: %s failed (%s); retry %d of %d in %.1f s",
+                    self.service,
+                    what,
+                    last_problem,
+                    attempt,
+                    attempts - 1,
+                    wait,
+                )
+                self._sleep(wait)
+            retry_after = None
+            log.debug("%s: GET %s %s", self.service, url, dict(params or {}))
+            try:
+                raw = self._session.get(url, params=params, headers=self._headers, timeout=self.timeout)
+            except requests.Timeout:
+                last_problem = SourceError(f"{self.service}: {what}: no answer within {self.timeout[1]:g} s")
+                continue
+            except requests.RequestException as exc:
+                # Dropped connections, resets, truncated bodies. The exception
+                # text carries the URL; our URLs hold no token, but redact anyway.
+                last_problem = SourceError(
+                    f"{self.service}: {what}: connection failed "
+                    f"({type(exc).__name__}: {self.redact(_first_line(exc))})"
+                )
+                continue
+            try:
+                data = raw.json()
+            except ValueError:
+                data = None
+            response = Response(raw.status_code, raw.headers, data)
+            if raw.status_code == 200 and isinstance(data, dict):
+                return data
+            if raw.status_code == 200:
+                problem: Exception = Transient(
+                    SourceError(
+                        f"{self.service}: {what}: the answer was not a JSON object "
+                        f"(HTTP 200, {len(raw.content)} bytes)"
+                    )
+                )
+            else:
+                problem = self._map_error(response, what)
+            if isinstance(problem, Transient):
+                last_problem = _sanitised(problem.final, self.redact)
+                retry_after = problem.retry_after
+                continue
+            raise _sanitised(problem, self.redact)
+        assert last_problem is not None
+        # Same class as the last problem (a throttle that outlasts the retries
+        # is still RateLimited), with the story of the retries added.
+        last_problem.args = (
+            f"{last_problem} (gave up after {attempts} attempts; "
+            "the next run starts again from the last checkpoint)",
+        )
+        raise last_problem
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else ""
+
+
+def _sanitised(exc: Exception, redact: Callable[[str], str]) -> Exception:
+    """``exc`` with its message passed through ``redact`` (same class, same fields)."""
+    text = str(exc)
+    clean = redact(text)
+    if clean != text:
+        exc.args = (clean,)
+    return exc
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A payload value as JSON (strings quoted), shortened, for messages."""
+    return json_or_text(json.dumps(value, ensure_ascii=False), limit)
+
+
+def json_or_text(value: Any, limit: int = 200) -> str:
+    """A short printable rendering of a payload fragment, for messages."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
