@@ -209,13 +209,13 @@ class YouTubeSource(PlatformSource):
         if not isinstance(video_id, str) or not video_id:
             harvest.warn(
                 f"youtube: skipped upload {raw.get('id', '?')} without a video id "
-                f"({json_or_text(snippet.get('title', ''), 60)})"
+                f"({shown(snippet.get('title', ''))})"
             )
             return None
         posted_at = _time(details.get("videoPublishedAt"))
         if posted_at is None:
             harvest.warn(
-                f"youtube: skipped video {video_id} ({json_or_text(snippet.get('title', ''), 60)}):"
+                f"youtube: skipped video {video_id} ({shown(snippet.get('title', ''))}):"
                 " no publish time — it is private, deleted or not yet published"
             )
             return None
