@@ -16,6 +16,9 @@ class Located:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lines: dict[tuple, int] = {}
+        # Mistakes YAML itself lets through (a key given twice: the later one
+        # would silently win); the loader reports them with its own problems.
+        self.problems: list[str] = []
 
     def line(self, *keys: Any) -> int:
         # Fall back to the nearest enclosing value that has a line.
@@ -44,6 +47,10 @@ def load_yaml(path: Path, what: str) -> tuple[Any, Located]:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and opened and mark and opened.line != mark.line:
+            # An unclosed bracket or quote is found lines later; name where it began.
+            problem += f" ({context} that starts on line {opened.line + 1})"
         raise ConfigError(f"{path}{line}: {what} is not valid YAML: {problem}") from None
     if node is None:
         return None, located
@@ -51,11 +58,21 @@ def load_yaml(path: Path, what: str) -> tuple[Any, Located]:
 
 
 def _construct(node: yaml.Node, keys: tuple, located: Located) -> Any:
-    located.lines[keys] = node.start_mark.line + 1
+    located.lines.setdefault(keys, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result = {}
         for key_node, value_node in node.value:
             key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in result:
+                # YAML lets the later one win without a word; say so instead.
+                located.problems.append(
+                    f"{located.path}:{line}: {key!r} is given twice (also on line "
+                    f"{located.lines[keys + (key,)]}), keep only one")
+                for old in [k for k in located.lines if k[:len(keys) + 1] == keys + (key,)]:
+                    del located.lines[old]
+            # A value's line is its key's line: "tabs:" rather than the first tab under it.
+            located.lines[keys + (key,)] = line
             result[key] = _construct(value_node, keys + (key,), located)
         return result
     if isinstance(node, yaml.SequenceNode):
