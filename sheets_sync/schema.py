@@ -135,13 +135,14 @@ def load_schema(path: Path | str | None = None) -> Schema:
     """Load and validate the schema; raise ConfigError listing every problem."""
     path = Path(path) if path else DEFAULT_SCHEMA
     data, loc = load_yaml(path, "schema")
-    problems: list[str] = []
+    problems: list[str] = list(loc.problems)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the schema must be a mapping with 'tabs', 'statuses', 'categories'")
     schema = _build(path, data, loc, problems)
     if problems:
         if len(problems) == 1:
             raise ConfigError(problems[0])
+        problems.sort(key=_line_of)  # in the order of the file, to fix top to bottom
         raise ConfigError(f"{path}: {len(problems)} problems: " + "; ".join(problems))
     assert schema is not None
     return schema
@@ -167,9 +168,10 @@ def _build(path: Path, data: dict, loc: Located, problems: list[str]) -> Schema 
         if not isinstance(is_open, bool):
             problem(("statuses", i, "open"), "'open' must be true or false")
         statuses.append(Status(str(item["name"]).strip(), bool(is_open), str(item.get("meaning", ""))))
-    _unique([normalize_header(s.name) for s in statuses], ("statuses",), "status", problem)
+    _unique([(normalize_header(s.name), ("statuses", i)) for i, s in enumerate(statuses)],
+            "status {}", problem, loc)
     if statuses and not statuses[0].open:
-        problem(("statuses", 0), f"the first status ({statuses[0].name!r}) is given to new "
+        problem(("statuses", 0, "open"), f"the first status ({statuses[0].name!r}) is given to new "
                 "comments and must be open: true")
 
     categories = []
@@ -188,7 +190,7 @@ def _build(path: Path, data: dict, loc: Located, problems: list[str]) -> Schema 
             words = []
         categories.append(Category(str(item["name"]).strip(), str(item.get("marathi", "")),
                                    float(hours), tuple(str(w) for w in words)))
-    _unique([c.name for c in categories], ("categories",), "category", problem)
+    _unique([(c.name, ("categories", i)) for i, c in enumerate(categories)], "category {}", problem, loc)
 
     tabs: dict[str, Tab] = {}
     raw_tabs = data.get("tabs")
@@ -198,13 +200,13 @@ def _build(path: Path, data: dict, loc: Located, problems: list[str]) -> Schema 
     for name in REQUIRED_FIELDS:
         if raw_tabs is not None and name not in raw_tabs:
             problem(("tabs",), f"tab '{name}' is missing")
-    titles: list[str] = []
+    titles: list[tuple[str, tuple]] = []
     for name, raw in (raw_tabs or {}).items():
         tab = _build_tab(name, raw, loc, problem)
         if tab:
             tabs[name] = tab
-            titles.append(normalize_header(tab.title))
-    _unique(titles, ("tabs",), "tab title", problem)
+            titles.append((normalize_header(tab.title), ("tabs", name, "title")))
+    _unique(titles, "tab title {}", problem, loc)
     unassigned = str(data.get("unassigned") or "Unassigned")
     return Schema(path, timezone, tuple(statuses), tuple(categories), tabs, unassigned,
                   extra={k: v for k, v in data.items() if k not in
@@ -222,6 +224,7 @@ def _build_tab(name, raw, loc, problem) -> Tab | None:
     elif any(ch in title for ch in "[]*?:/\\") or len(title) > 100:
         problem(where + ("title",), f"tab title {title!r} has a character or length a spreadsheet refuses")
     columns = []
+    places: list[tuple] = []  # where each column is, for duplicates
     for i, item in enumerate(_as_list(raw.get("columns"), where + ("columns",), problem)):
         at = where + ("columns", i)
         if not isinstance(item, dict):
@@ -245,18 +248,28 @@ def _build_tab(name, raw, loc, problem) -> Tab | None:
             problem(at + ("width",), f"column '{fname}': width must be a whole number of pixels, 20 to 2000")
             width = 120
         columns.append(Column(fname, header, str(owner), bool(seed), width, str(item.get("help", ""))))
-    _unique([c.field for c in columns], where + ("columns",), f"field in tab '{name}'", problem)
-    _unique([normalize_header(c.header) for c in columns], where + ("columns",),
-            f"header in tab '{name}'", problem)
+        places.append(at)
+    _unique([(c.field, at) for c, at in zip(columns, places, strict=True)],
+            f"field {{}} in tab '{name}'", problem, loc)
+    _unique([(normalize_header(c.header), at + ("header",)) for c, at in zip(columns, places, strict=True)],
+            f"header {{}} in tab '{name}'", problem, loc)
     fields = {c.field for c in columns}
-    for required in REQUIRED_FIELDS.get(name, []):
-        if required not in fields:
-            problem(where + ("columns",), f"tab '{name}' needs a column with field '{required}'")
+    missing = [f for f in REQUIRED_FIELDS.get(name, []) if f not in fields]
+    if len(missing) == 1:
+        problem(where + ("columns",), f"tab '{name}' needs a column with field '{missing[0]}'")
+    elif missing:
+        problem(where + ("columns",), f"tab '{name}' needs a column for each of the fields "
+                f"{', '.join(missing)}")
     key = raw.get("key", [])
     if not isinstance(key, list) or any(k not in fields for k in key):
         problem(where + ("key",), f"tab '{name}': key must list fields of its columns")
         key = []
     return Tab(name, title, tuple(key), tuple(columns), bool(raw.get("hidden", False)))
+
+
+def _line_of(problem: str) -> int:
+    match = re.match(r".*?:(\d+): ", problem)
+    return int(match.group(1)) if match else 0
 
 
 def _as_list(value, keys, problem) -> list:
@@ -268,9 +281,11 @@ def _as_list(value, keys, problem) -> list:
     return value
 
 
-def _unique(values: list[str], keys, what: str, problem) -> None:
-    seen = set()
-    for v in values:
+def _unique(values: list[tuple[str, tuple]], what: str, problem, loc: Located) -> None:
+    """Report a repeated value at the line of the repeat, naming the line of the first."""
+    seen: dict[str, tuple] = {}
+    for v, keys in values:
         if v in seen:
-            problem(keys, f"duplicate {what} {v!r}")
-        seen.add(v)
+            problem(keys, what.format(repr(v)) + f" appears twice (first on line {loc.line(*seen[v])})")
+        else:
+            seen[v] = keys
