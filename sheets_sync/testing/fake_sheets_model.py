@@ -109,12 +109,15 @@ def float32(x: float) -> float | int:
 
 
 def norm_color(c: dict | None) -> dict:
-    """Drop zero channels (proto3 defaults) and round to float32."""
+    """Google keeps 8 bits per channel (0.5 reads back as 127/255 = 0.49803922), prints
+    float32 and drops zero channels (proto3 defaults)."""
     out = {}
-    for k in ("red", "green", "blue", "alpha"):
-        v = (c or {}).get(k)
+    for k in ("red", "green", "blue"):
+        v = int(float((c or {}).get(k) or 0) * 255 + 1e-6) / 255
         if v:
             out[k] = float32(v)
+    if (c or {}).get("alpha") is not None:
+        out["alpha"] = float32(c["alpha"])
     return out
 
 

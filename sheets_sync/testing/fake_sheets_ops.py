@@ -1281,9 +1281,16 @@ def _merge_cells(ctx: BatchContext, req: dict) -> None:
     for part in parts:
         if part.rows * part.cols < 2:
             continue
+        # Merges inside the new one are replaced; a partial overlap is an error.
+        kept = []
         for m in sheet.merges:
-            if rect_from_grid_range(m, sheet).intersects(part):
+            existing = rect_from_grid_range(m, sheet)
+            if part.contains(existing):
+                continue
+            if existing.intersects(part):
                 raise bad_request("You can't merge cells that are already merged.")
+            kept.append(m)
+        sheet.merges = kept
         # Merging keeps only the top-left value, like the UI.
         for (r, c), cell in list(sheet.cells.items()):
             if part.r0 <= r < part.r1 and part.c0 <= c < part.c1 and (r, c) != (part.r0,
