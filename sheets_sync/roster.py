@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.errors import ConfigError
 from sheets_sync.yamlfile import load_yaml
 
 DEFAULT_ROSTER = Path(__file__).resolve().parent.parent / "departments.yaml"
@@ -160,21 +160,34 @@ def load_roster_file(path: Path | str | None = None) -> Roster:
     data, loc = load_yaml(path, "department roster")
     items = data.get("departments") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise ConfigError(f"{path}:1: the roster needs a 'departments:' list")
-    problems, departments = [], []
+        raise ConfigError(f"{loc.where('departments')}: the roster needs a 'departments:' list")
+    problems: list[tuple[int, str]] = [(_line_of(p), p) for p in loc.problems]
+    departments = []
+    first_seen: dict[str, int] = {}  # code → line, to name both places of a repeat
     for i, item in enumerate(items):
-        where = loc.where("departments", i)
         if not isinstance(item, dict):
-            problems.append(f"{where}: each department is a mapping with code, name_en, …")
+            problems.append((loc.line("departments", i), f"{loc.where('departments', i)}: each "
+                             "department is a mapping with code, name_en, …"))
             continue
-        dept, errs = department_from_mapping(item)
-        problems += [f"{where}: {e}" for e in errs]
+        dept, errs = _check_department(item)
+        for field_name, text in errs:
+            keys = ("departments", i) + ((field_name,) if field_name in item else ())
+            problems.append((loc.line(*keys), f"{loc.where(*keys)}: {text}"))
+        code = _code_of(item)
+        if code:
+            line = loc.line("departments", i, "code")
+            if code in first_seen:
+                problems.append((line, f"{path}:{line}: department code {code} appears twice "
+                                 f"(first on line {first_seen[code]}), keep one"))
+            else:
+                first_seen[code] = line
         if dept:
             departments.append(dept)
-    problems += _duplicates(departments, str(path))
     if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else
-                          f"{path}: {len(problems)} problems: " + "; ".join(problems))
+        problems.sort(key=lambda p: p[0])  # in the order of the file
+        texts = [text for _, text in problems]
+        raise ConfigError(texts[0] if len(texts) == 1 else
+                          f"{path}: {len(texts)} problems: " + "; ".join(texts))
     return Roster(departments)
 
 
@@ -182,9 +195,11 @@ def roster_from_rows(rows: list[tuple[int, Mapping[str, str]]], tab_title: str) 
     """Read the Departments tab. Bad rows are skipped with a warning naming the row.
 
     A typo in one department's row must not stop 55 others from syncing, so
-    problems here are warnings (shown in the summary and the Sync Log).
+    problems here are warnings (shown in the summary and the Sync Log). A code
+    on two rows (a person copied a row) keeps the first row, as ids do.
     """
     departments, warnings = [], []
+    first_row: dict[str, int] = {}
     for row_number, row in rows:
         if not any(str(v).strip() for v in row.values()):
             continue
@@ -192,43 +207,55 @@ def roster_from_rows(rows: list[tuple[int, Mapping[str, str]]], tab_title: str) 
         if errs:
             warnings.append(f"{tab_title} row {row_number}: {errs[0]}; row ignored until fixed")
             continue
+        if dept.code in first_row:
+            warnings.append(f"{tab_title} row {row_number}: department code {dept.code} is also on "
+                            f"row {first_row[dept.code]}; the job uses row {first_row[dept.code]}, "
+                            "delete the copy")
+            continue
+        first_row[dept.code] = row_number
         departments.append(dept)
-    dupes = _duplicates(departments, tab_title)
-    if dupes:
-        raise TrackerError(dupes[0] + "; fix the Departments tab")
     return Roster(departments), warnings
 
 
 def department_from_mapping(item: Mapping) -> tuple[Department | None, list[str]]:
-    errs = []
-    code = str(item.get("code") or "").strip().upper()
+    dept, errs = _check_department(item)
+    return dept, [text for _, text in errs]
+
+
+def _code_of(item: Mapping) -> str:
+    return str(item.get("code") or "").strip().upper()
+
+
+def _check_department(item: Mapping) -> tuple[Department | None, list[tuple[str, str]]]:
+    """The department, or the problems as (field at fault, message)."""
+    errs: list[tuple[str, str]] = []
+    code = _code_of(item)
     name_en = str(item.get("name_en") or "").strip()
     if not _CODE_RE.match(code):
-        errs.append(f"department code {code!r} must be 2-10 capital letters or digits, e.g. SWM")
+        errs.append(("code", f"department code {code!r} must be 2-10 capital letters or digits, "
+                             "e.g. SWM"))
     if not name_en:
-        errs.append(f"department {code or '?'} needs an English name (name_en)")
+        errs.append(("name_en", f"department {code or '?'} needs an English name (name_en)"))
     lists = {}
     for name in LIST_FIELDS:
         value = item.get(name) or []
         if isinstance(value, str):
             value = [v.strip() for v in re.split(r"[,;\n]", value) if v.strip()]
         elif not isinstance(value, list):
-            errs.append(f"{code}: {name} must be a list")
+            errs.append((name, f"{code}: {name} must be a list"))
             value = []
         lists[name] = tuple(str(v).strip() for v in value if str(v).strip())
     head = str(item.get("head") or "").strip()
-    for email in ((head,) if head else ()) + lists["nodal_officers"]:
+    if head and not _EMAIL_RE.match(head):
+        errs.append(("head", f"{code}: head {head!r} is not an e-mail address"))
+    for email in lists["nodal_officers"]:
         if not _EMAIL_RE.match(email):
-            errs.append(f"{code}: {email!r} is not an e-mail address")
+            errs.append(("nodal_officers", f"{code}: nodal officer {email!r} is not an e-mail address"))
     if errs:
         return None, errs
     return Department(code, name_en, str(item.get("name_mr") or "").strip(), head, **lists), []
 
 
-def _duplicates(departments: list[Department], where: str) -> list[str]:
-    seen, problems = set(), []
-    for d in departments:
-        if d.code in seen:
-            problems.append(f"{where}: department code {d.code} appears twice")
-        seen.add(d.code)
-    return problems
+def _line_of(problem: str) -> int:
+    match = re.match(r".*?:(\d+): ", problem)
+    return int(match.group(1)) if match else 0
