@@ -95,17 +95,17 @@ class Roster:
                       if account.casefold() in (a.casefold() for a in d.accounts)]
             if len(owners) == 1:
                 return owners[0], f"account {account}"
-        tags = {t.casefold() for t in re.findall(r"#[\w\u0900-\u097F]+", text)}
+        folded = _fold(text)
+        tags = set(re.findall(r"#[\w\u0900-\u097F]+", folded))
         tokens = tokenize(text)
-        folded = " ".join(tokens)
         for kind in ("hashtag", "keyword"):
             scores: dict[str, list[str]] = {}
-            for code, rule_kind, needle in self._rules:
+            for code, rule_kind, needle, shown in self._rules:
                 if rule_kind != kind:
                     continue
                 hit = (needle in tags) if kind == "hashtag" else _keyword_hit(needle, tokens, folded)
                 if hit:
-                    scores.setdefault(code, []).append(needle)
+                    scores.setdefault(code, []).append(shown)
             if scores:
                 best = max(len(v) for v in scores.values())
                 winners = [c for c, v in scores.items() if len(v) == best]
@@ -115,10 +115,16 @@ class Roster:
         return None, "no rule matched"
 
 
+def _fold(text: str) -> str:
+    """Text as rules compare it: one Unicode form, no case, and the Marathi
+    eyelash ra (ऱ, as in कचऱ्याची) read as र, so that कचरा's stem finds it."""
+    return unicodedata.normalize("NFC", text).casefold().replace("\u0931", "\u0930")
+
+
 def tokenize(text: str) -> list[str]:
     """Split into lower-case words; Devanagari vowel signs stay inside their word."""
     out, word = [], []
-    for ch in text.casefold():
+    for ch in _fold(text):
         if ch.isalnum() or unicodedata.category(ch).startswith("M"):
             word.append(ch)
         elif word:
@@ -129,25 +135,48 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+# Devanagari dependent vowel signs: where Marathi and Hindi words inflect.
+_VOWEL_SIGNS = {chr(c) for c in range(0x093E, 0x094D)} | {"\u0962", "\u0963"}
+
+
+def _stems(word: str) -> tuple[str, ...]:
+    """The word, and its stem when it ends in a vowel sign that inflection changes
+    (रस्ता → रस्त finds रस्त्यावरील, खड्डे → खड्ड finds खड्ड्यांमुळे). Stems of
+    fewer than three letters are not used: पानी → पान would find leaves and pages."""
+    if word and word[-1] in _VOWEL_SIGNS:
+        stem = word[:-1]
+        if sum(1 for ch in stem if not unicodedata.category(ch).startswith("M")) >= 3:
+            return (word, stem)
+    return (word,)
+
+
 def _keyword_hit(needle: str, tokens: list[str], folded: str) -> bool:
+    """A keyword's words in a row, the last one matched at the start of a word:
+    Marathi inflects by suffix (पाणी → पाणीपुरवठा), English plurals too
+    (pothole → potholes, water supply → water supply's)."""
     parts = tokenize(needle)
     if not parts:  # a symbol or emoji keyword
         return needle in folded
-    if len(parts) == 1:
-        # A word-start match: Marathi inflects by suffix (कचरा → कचऱ्याची is not
-        # caught, but पाणी → पाणीपुरवठा is), English plurals too (pothole → potholes).
-        return any(t.startswith(parts[0]) for t in tokens)
-    return f" {' '.join(parts)} " in f" {folded} " or " ".join(parts) in folded
+    *head, last = parts
+    starts = _stems(last)
+    n = len(head)
+    for i in range(len(tokens) - n):
+        if tokens[i:i + n] == head and tokens[i + n].startswith(starts):
+            return True
+    return False
 
 
-def _compile_rules(departments: Iterable[Department]) -> list[tuple[str, str, str]]:
+def _compile_rules(departments: Iterable[Department]) -> list[tuple[str, str, str, str]]:
+    """(code, kind, what to look for, what to show in "Routed by")."""
     rules = []
     for d in departments:
         for tag in d.hashtags:
-            rules.append((d.code, "hashtag", "#" + tag.lstrip("#").casefold()))
+            tag = "#" + tag.strip().lstrip("#")
+            if len(tag) > 1:
+                rules.append((d.code, "hashtag", _fold(tag), tag))
         for word in d.keywords:
             if word.strip():
-                rules.append((d.code, "keyword", word.strip().casefold()))
+                rules.append((d.code, "keyword", _fold(word.strip()), word.strip()))
     return rules
 
 
