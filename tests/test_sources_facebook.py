@@ -338,3 +338,12 @@ def test_token_never_appears_in_errors_reprs_or_logs(fake_graph, caplog):
     assert caplog.records  # requests were logged ...
     assert not [t for t in texts if token in t]  # ... and the token is in none of it
     assert "echo ***" in str(texts)
+
+
+def test_a_time_far_in_the_future_does_not_move_the_checkpoint(fake_graph):
+    seed(fake_graph)
+    fake_graph.add_comment("111_3", "3_future", at(days=2), "a clock gone wrong")
+    batch = make_source("facebook", fake_graph).fetch(None)
+    assert "3_future" in {c.comment_id for c in batch.comments}  # still passed on
+    # ... but the checkpoint stays at the newest trustworthy time.
+    assert json.loads(batch.checkpoint)["newest"] == at(hours=-2).isoformat()

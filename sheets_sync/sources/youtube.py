@@ -43,7 +43,7 @@ from sheets_sync.timeutil import parse_timestamp
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
-RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
+RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 AUTH_REASONS = frozenset({"keyInvalid", "keyExpired", "authError", "accessNotConfigured", "ipRefererBlocked"})
 
 
@@ -113,10 +113,10 @@ class YouTubeSource(PlatformSource):
             return AuthError(
                 f"YouTube rejected the credential in {self.secret.name} ({said}): {self._renew()}"
             )
-        if reason in RETRY_REASONS or response.status == 429:
-            return Transient(RateLimited(f"YouTube throttled reading {what} ({said})"))
         if response.status >= 500:
             return Transient(SourceError(f"YouTube: {what}: {said}"))
+        if reason in RETRY_REASONS or response.status == 429:
+            return Transient(RateLimited(f"YouTube throttled reading {what} ({said})"))
         return ApiError(f"YouTube refused to give {what} ({said})", status=response.status, reason=reason)
 
     # reading ----------------------------------------------------------------------
