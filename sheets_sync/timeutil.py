@@ -22,9 +22,16 @@ def parse_timestamp(text: str) -> datetime:
     text = text.strip()
     if not _OFFSET_RE.search(text):
         raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-11-20T10:15:00+05:30)")
+    shown = text
     if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        # "month must be in 1..12" alone does not say which value was wrong.
+        reason = "" if "isoformat" in str(exc) else f" ({exc})"
+        raise ValueError(f"{shown!r} is not a valid date and time{reason}; "
+                         "write e.g. 2026-11-20T10:15:00+05:30") from None
     if value.tzinfo is None:  # pragma: no cover - guarded by the regex above
         raise ValueError(f"{text!r} has no UTC offset")
     return value
