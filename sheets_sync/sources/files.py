@@ -9,6 +9,7 @@ changes nothing in the tracker.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,57 +96,68 @@ class FileSource(Source):
         )
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+def _read_text(path: Path) -> str:
+    """The file as text; bytes that are not UTF-8 are named by line and column."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    with handle:
-        try:
-            reader = csv.reader(handle, strict=True)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{path}: empty file; the first line must be the header "
-                                 f"{','.join(columns)}")
-            header = [h.strip().lower() for h in header]
-            _check_header(path, header, columns)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"{path} line {line}, column {column}: not UTF-8 text (byte "
+                         f"0x{data[exc.start]:02x}); save the file as UTF-8 (Excel: CSV UTF-8)") from None
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"{path}: empty file; the first line must be the header "
+                             f"{','.join(columns)}")
+        header = [h.strip().lower() for h in header]
+        _check_header(path, header, columns)
+        line = reader.line_num
+        for row in reader:
+            # A quoted cell may span lines: a record is named by its first line.
+            where = f"{path} line {line + 1}"
             line = reader.line_num
-            for row in reader:
-                where = f"{path.name} line {line + 1}"
-                line = reader.line_num
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    raise InputError(f"{path}: line {reader.line_num}: has {len(row)} fields, "
-                                     f"the header has {len(header)}; check the quoting")
-                yield dict(zip(header, row, strict=True)), where
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text; save the file as UTF-8 (CSV UTF-8)") from None
-        except csv.Error as exc:
-            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputError(f"{where}: has {len(row)} fields, the header has {len(header)}; "
+                                 "check the quoting and the commas")
+            yield dict(zip(header, row, strict=True)), where
+    except csv.Error as exc:
+        raise InputError(f"{path} line {reader.line_num}: {exc}; check the quoting") from None
 
 
 def _read_jsonl(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    for number, text in enumerate(lines, start=1):
+    # Split on line feeds only: JSON strings may hold U+2028 and other characters
+    # that str.splitlines() would treat as line ends.
+    for number, text in enumerate(_read_text(path).split("\n"), start=1):
         if not text.strip():
             continue
-        where = f"{path.name} line {number}"
+        where = f"{path} line {number}"
         try:
             rec = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
+            raise InputError(f"{where}, column {exc.colno}: not valid JSON ({exc.msg})") from None
         if not isinstance(rec, dict):
-            raise InputError(f"{path}: line {number}: each line must be a JSON object")
+            raise InputError(f"{where}: each line must be a JSON object {{...}}")
         missing = [c for c in columns if c not in rec and c not in OPTIONAL]
         if missing:
-            raise InputError(f"{path}: line {number}: missing field {missing[0]!r}")
-        yield {k: _jsonl_text(v) for k, v in rec.items()}, where
+            raise InputError(f"{where}: missing field {missing[0]!r}")
+        out = {}
+        for key, value in rec.items():
+            if isinstance(value, dict | list):
+                raise InputError(f"{where}: field {key!r} must be text, a number or true/false, "
+                                 f"not {'an object' if isinstance(value, dict) else 'a list'}")
+            out[key] = _jsonl_text(value)
+        yield out, where
 
 
 def _jsonl_text(value) -> str:
@@ -159,12 +171,12 @@ def _jsonl_text(value) -> str:
 def _check_header(path: Path, header: list[str], columns: tuple[str, ...]) -> None:
     for column in columns:
         if column not in header and column not in OPTIONAL:
-            raise InputError(f"{path}: line 1: missing column {column!r}; the header must be "
+            raise InputError(f"{path} line 1: missing column {column!r}; the header must be "
                              f"{','.join(columns)}")
     seen = set()
     for h in header:
         if h in seen:
-            raise InputError(f"{path}: line 1: column {h!r} appears twice")
+            raise InputError(f"{path} line 1: column {h!r} appears twice")
         seen.add(h)
 
 
