@@ -123,15 +123,14 @@ def _prepare(session: TrackerSession, schema: Schema, roster_path, dry_run: bool
 
 
 def _fetch(sources: Sequence[Source], checkpoints: dict[str, str]) -> tuple[dict[str, Batch], list[str]]:
+    """Fetch every source. With one source its failure stops the run before any write;
+    with several, a failing one is reported and the others' rows are still written."""
     batches: dict[str, Batch] = {}
     errors: list[str] = []
     for source in sources:
         try:
             batches[source.name] = source.fetch(checkpoints.get(source.name))
-        except InputError:
-            # Bad data changes nothing: the whole run stops before any write.
-            raise
-        except SourceError as exc:
+        except (InputError, SourceError) as exc:
             if len(sources) == 1:
                 raise
             errors.append(f"{source.name}: {exc}")

@@ -124,3 +124,96 @@ def records(values: list[list[str]]) -> list[dict[str, str]]:
     header = values[0]
     return [dict(zip(header, row + [""] * (len(header) - len(row)), strict=False)) for row in values[1:]
             if any(row)]
+
+
+OWNER = "cell.head@mahapalika.example"  # owns the spreadsheet, as the cell does
+PERSON = "swm.nodal@mahapalika.example"  # a department officer with edit access
+
+
+class GoogleHarness:
+    """A spreadsheet on the local Sheets API fake, reached by the real gspread and google-auth."""
+
+    kind = "google"
+
+    @classmethod
+    def make(cls, request, tmp_path: Path) -> GoogleHarness:
+        server = request.getfixturevalue("fake_sheets_env")
+        key = request.getfixturevalue("service_account_key")
+        from tests.fake_sheets_fixtures import JOB_EMAIL
+
+        return cls(server, key, JOB_EMAIL)
+
+    def __init__(self, server, key: Path, job_email: str) -> None:
+        self.server = server
+        self.key = key
+        self.sid = server.create_spreadsheet("Social media tracker", OWNER)
+        server.share(self.sid, job_email, "writer")
+        server.share(self.sid, PERSON, "writer")
+        self.tracker_arg = self.sid
+        self.env = {"SHEETS_SYNC_API_ENDPOINT": server.url, "GOOGLE_APPLICATION_CREDENTIALS": str(key)}
+        self.person = server.as_user(PERSON)
+
+    def backend(self):
+        from sheets_sync.backends.gsheets import GoogleSheetsBackend
+
+        return GoogleSheetsBackend(self.sid, credentials=str(self.key), sleep=lambda s: None)
+
+    # -- looking -------------------------------------------------------------
+    def values(self, title: str) -> list[list[str]]:
+        rows = [[str(v) for v in r] for r in self.server.get_values(self.sid, _q(title))]
+        width = _width(rows)
+        return [r + [""] * (width - len(r)) for r in rows]
+
+    def tab_titles(self) -> list[str]:
+        return [s.title for s in self.server.spreadsheet(self.sid).ordered_sheets()]
+
+    def raw_cell(self, title: str, key_header: str, key: str, header: str):
+        row, col = self._find(title, key_header, key, header)
+        cell = self.server.spreadsheet(self.sid).sheet_by_title(title).get(row, col)
+        value = self.server.get_values(self.sid, f"{_q(title)}!{_letter(col)}{row + 1}", "FORMULA")
+        return value[0][0], cell.formula is not None
+
+    def _find(self, title: str, key_header: str, key: str, header: str) -> tuple[int, int]:
+        rows = self.values(title)
+        k, h = rows[0].index(key_header), rows[0].index(header)
+        for i, row in enumerate(rows[1:], start=1):
+            if row[k] == key:
+                return i, h
+        raise KeyError(key)
+
+    # -- people's edits ----------------------------------------------------------
+    def type_in(self, title, key_header, key, header, value) -> None:
+        row, col = self._find(title, key_header, key, header)
+        self.person.edit(self.sid, f"{_q(title)}!{_letter(col)}{row + 1}", [[value]], raw=True)
+
+    def sort(self, title, header, *, descending=False) -> None:
+        col = self.values(title)[0].index(header)
+        self.person.sort(self.sid, title, col, ascending=not descending)
+
+    def insert_rows(self, title, at, count=1) -> None:
+        self.person.insert_rows(self.sid, title, at - 1, count)
+
+    def delete_row(self, title, at) -> None:
+        self.person.delete_rows(self.sid, title, at - 1, 1)
+
+    def move_column(self, title, header, to) -> None:
+        h = self.values(title)[0].index(header)
+        target = to - 1
+        self.person.move_columns(self.sid, title, h, 1, target if target < h else target + 1)
+
+    def rename_header(self, title, old, new) -> None:
+        col = self.values(title)[0].index(old)
+        self.person.edit(self.sid, f"{_q(title)}!{_letter(col)}1", [[new]], raw=True)
+
+    def delete_tab(self, title) -> None:
+        self.person.delete_sheet(self.sid, title)
+
+
+def _q(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _letter(col: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(col + 1)

@@ -42,6 +42,7 @@ from google.oauth2 import service_account
 from gspread.exceptions import APIError
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.endpoint import session_for
 from sheets_sync.errors import Busy, ConfigError, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
@@ -53,7 +54,6 @@ SCOPES = (
     "https://www.googleapis.com/auth/spreadsheets",
     "https://www.googleapis.com/auth/drive",
 )
-ENDPOINT_ENV = "SHEETS_SYNC_API_ENDPOINT"
 LOCK_PREFIX = "sheets-sync lock"
 # A lock older than this was left by a run that died; the next run removes it.
 STALE_LOCK = timedelta(minutes=10)
@@ -142,20 +142,6 @@ class UncertainWrite(Exception):
     """A write failed in a way that leaves unknown whether Google applied it."""
 
 
-def _endpoint_session(credentials) -> requests.Session:
-    from google.auth.transport.requests import AuthorizedSession
-
-    session = AuthorizedSession(credentials)
-    base = os.environ.get(ENDPOINT_ENV, "").strip()
-    if base:
-        from sheets_sync.endpoint import EndpointAdapter
-
-        adapter = EndpointAdapter(base)
-        for prefix in ("https://sheets.googleapis.com/", "https://www.googleapis.com/"):
-            session.mount(prefix, adapter)
-    return session
-
-
 class GoogleSheetsBackend(Backend):
     def __init__(self, spreadsheet_id: str, *, credentials: str | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -166,7 +152,8 @@ class GoogleSheetsBackend(Backend):
 
     def open(self, schema: Schema, *, write: bool) -> GoogleSheetsSession:
         creds = load_credentials(self.credentials_path)
-        client = RetryingHTTPClient(creds, _endpoint_session(creds), sleep=self.sleep)
+        # SHEETS_SYNC_API_ENDPOINT, when set, redirects every Sheets and Drive call.
+        client = RetryingHTTPClient(creds, session_for(credentials=creds), sleep=self.sleep)
         return GoogleSheetsSession(self, client, creds.service_account_email, schema, write=write)
 
 
