@@ -305,6 +305,7 @@ class FakeSheetsServer:
         self._log: list[dict] = []
         self._token_log: list[dict] = []
         self._hooks: list[Callable[[RequestInfo, str], None]] = []
+        self.hook_errors: list[Exception] = []  # exceptions raised by on_request hooks
         self._windows: dict[tuple[str, str], deque] = {}
         self.config = _Config()
         self._httpd: ThreadingHTTPServer | None = None
@@ -350,6 +351,7 @@ class FakeSheetsServer:
             self._log.clear()
             self._token_log.clear()
             self._hooks.clear()
+            self.hook_errors.clear()
             self._windows.clear()
             self.config = _Config()
 
@@ -414,7 +416,8 @@ class FakeSheetsServer:
 
         The callback runs on the server thread, outside the state lock, so it may change
         spreadsheets through :meth:`as_user` (people editing between or during the job's
-        requests).  Returns a function that removes the hook.
+        requests).  Exceptions it raises are collected in ``hook_errors`` and do not affect
+        the answer to the request.  Returns a function that removes the hook.
         """
         self._hooks.append(callback)
         return lambda: self._hooks.remove(callback) if callback in self._hooks else None
@@ -610,8 +613,7 @@ class FakeSheetsServer:
                                body)
             self._check_quota(identity, kind)
             self._fault(h.command, path, "before")
-            for hook in list(self._hooks):
-                hook(info, "before")
+            self._run_hooks(info, "before")
             try:
                 if not isinstance(body, dict):
                     raise ApiError(400, "Invalid JSON payload received.")
@@ -620,12 +622,20 @@ class FakeSheetsServer:
             except ApiError as e:
                 status, out = e.code, e.body()
             info.status = status
-            for hook in list(self._hooks):
-                hook(info, "after")
+            self._run_hooks(info, "after")
             self._fault(h.command, path, "after")
             return status, out
         except ApiError as e:
             return e.code, e.body()
+
+    def _run_hooks(self, info: RequestInfo, phase: str) -> None:
+        # A failing hook (e.g. a person's edit refused by protection) must not change the
+        # answer to the job's request: keep the error for the test to inspect.
+        for hook in list(self._hooks):
+            try:
+                hook(info, phase)
+            except Exception as e:  # noqa: BLE001 - reported through hook_errors
+                self.hook_errors.append(e)
 
     def _route(self, method: str, raw_path: str) -> tuple[str, str, dict] | None:
         for m, regex, name, kind in _COMPILED:
