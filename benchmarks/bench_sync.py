@@ -94,7 +94,9 @@ def run_child(url: str, key: str, sheet: str, departments: list[str], new: int, 
     out = subprocess.run([sys.executable, __file__, "--child", "--sheet", sheet, "--key", key,
                           "--new", str(new), "--offset", str(offset),
                           "--departments", json.dumps(departments)],
-                         env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+                         env=env, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise SystemExit(f"the measured sync failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
