@@ -503,6 +503,40 @@ def test_sort_insert_delete_move_hide(fake_sheets, sheet):
     assert meta["data"][0]["columnMetadata"][0] == {"pixelSize": 100, "hiddenByUser": True}
 
 
+def test_row_developer_metadata_follows_its_row(fake_sheets, sheet):
+    ws = sheet.sheet1
+    ws.update(values=[["id"], ["c2"], ["c1"]], range_name="A1", value_input_option="RAW")
+    reply = sheet.batch_update({"requests": [{"createDeveloperMetadata": {"developerMetadata": {
+        "metadataKey": "comment", "metadataValue": cid, "visibility": "DOCUMENT",
+        "location": {"dimensionRange": {"sheetId": 0, "dimension": "ROWS",
+                                        "startIndex": row, "endIndex": row + 1}}}}}
+        for row, cid in ((1, "c2"), (2, "c1"))]})
+    created = reply["replies"][0]["createDeveloperMetadata"]["developerMetadata"]
+    assert created["location"] == {"locationType": "ROW", "dimensionRange": {
+        "dimension": "ROWS", "startIndex": 1, "endIndex": 2}}
+    fake_sheets.sort(sheet.id, ALICE, "Sheet1", "A")  # c1 now on row index 1
+    fake_sheets.insert_rows(sheet.id, ALICE, "Sheet1", 1)  # and now on row index 2
+
+    def row_of(cid: str) -> int:
+        found = api(fake_sheets, "POST", f"/v4/spreadsheets/{sheet.id}/developerMetadata:search",
+                    json={"dataFilters": [{"developerMetadataLookup": {
+                        "metadataKey": "comment", "metadataValue": cid}}]}).json()
+        (match,) = found["matchedDeveloperMetadata"]
+        return match["developerMetadata"]["location"]["dimensionRange"]["startIndex"]
+
+    assert (row_of("c1"), row_of("c2")) == (2, 3)
+    assert ws.get_all_values() == [["id"], [""], ["c1"], ["c2"]]
+    grid = sheet.fetch_sheet_metadata({"fields": "sheets.data.rowMetadata.developerMetadata."
+                                       "metadataValue", "ranges": "Sheet1!A3:A4"})
+    assert grid["sheets"][0]["data"][0]["rowMetadata"] == [
+        {"developerMetadata": [{"metadataValue": "c1"}]},
+        {"developerMetadata": [{"metadataValue": "c2"}]}]
+    fake_sheets.delete_rows(sheet.id, ALICE, "Sheet1", 2)
+    gone = api(fake_sheets, "POST", f"/v4/spreadsheets/{sheet.id}/developerMetadata:search",
+               json={"dataFilters": [{"developerMetadataLookup": {"metadataValue": "c1"}}]})
+    assert gone.json() == {}
+
+
 # --------------------------------------------------------------------------- gspread + log
 
 

@@ -17,7 +17,8 @@ What it serves (one port, both path families):
   The JWT is decoded, not verified; its ``iss`` (the key's ``client_email``) becomes the
   identity behind the opaque access token it returns.
 * ``/v4/spreadsheets...`` -- spreadsheets.get/create/batchUpdate, values.get/batchGet/
-  update/batchUpdate/append/clear/batchClear (see :mod:`.fake_sheets_ops`).
+  update/batchUpdate/append/clear/batchClear, developerMetadata get/search
+  (see :mod:`.fake_sheets_ops` for the batchUpdate requests).
 * ``/drive/v3/files...`` -- create, get, list (``q`` with ``mimeType``/``name``),
   delete, and permissions create/list/delete (gspread's ``share``).
 * ``/_fake/...`` -- test control: ``GET/DELETE /_fake/requests``, ``GET
@@ -256,6 +257,10 @@ _ROUTES = [
      "write"),
     ("POST", rf"^/v4/spreadsheets/{_SHEET_ID}/values:batchClear$", "values_batch_clear",
      "write"),
+    ("POST", rf"^/v4/spreadsheets/{_SHEET_ID}/developerMetadata:search$", "metadata_search",
+     "read"),
+    ("GET", rf"^/v4/spreadsheets/{_SHEET_ID}/developerMetadata/(?P<mid>[^/]+)$", "metadata_get",
+     "read"),
     ("POST", rf"^/v4/spreadsheets/{_SHEET_ID}/values/(?P<range>.+):append$", "values_append",
      "write"),
     ("POST", rf"^/v4/spreadsheets/{_SHEET_ID}/values/(?P<range>.+):clear$", "values_clear",
@@ -770,6 +775,13 @@ class FakeSheetsServer:
 
     def _h_sheets_batch_update(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._write(g["sid"], who, lambda b: ops.batch_update(b, who, body))
+
+    def _h_metadata_search(self, who: str, g: dict, q: dict, body: dict) -> dict:
+        return self._read(g["sid"], who, lambda b: ops.search_developer_metadata(b, who, body))
+
+    def _h_metadata_get(self, who: str, g: dict, q: dict, body: dict) -> dict:
+        return self._read(g["sid"], who,
+                          lambda b: ops.get_developer_metadata(b, who, g["mid"]))
 
     def _h_values_get(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._read(g["sid"], who, lambda b: ops.values_get(b, who, g["range"], q))

@@ -446,6 +446,7 @@ class Spreadsheet:
     properties: dict
     sheets: list = field(default_factory=list)
     named_ranges: list = field(default_factory=list)
+    developer_metadata: list = field(default_factory=list)  # DeveloperMetadata dicts
     permissions: dict = field(default_factory=dict)  # email -> {"id", "role"}
     created: str = ""
     modified: str = ""
@@ -455,6 +456,7 @@ class Spreadsheet:
         new.properties = copy.deepcopy(self.properties)
         new.sheets = [s.clone() for s in self.sheets]
         new.named_ranges = copy.deepcopy(self.named_ranges)
+        new.developer_metadata = copy.deepcopy(self.developer_metadata)
         new.permissions = copy.deepcopy(self.permissions)
         return new
 

@@ -467,7 +467,7 @@ def _protected_out(book: Spreadsheet, identity: str, pr: dict) -> dict:
     return out
 
 
-def _grid_data(sheet: Sheet, rect: Rect) -> dict:
+def _grid_data(book: Spreadsheet, sheet: Sheet, rect: Rect) -> dict:
     data: dict[str, Any] = {}
     if rect.r0:
         data["startRow"] = rect.r0
@@ -489,6 +489,15 @@ def _grid_data(sheet: Sheet, rect: Rect) -> dict:
     data["rowMetadata"] = [_dim_meta(sheet.row_meta.get(r), 21) for r in range(rect.r0, rect.r1)]
     data["columnMetadata"] = [_dim_meta(sheet.col_meta.get(c), 100)
                               for c in range(rect.c0, rect.c1)]
+    for dm in book.developer_metadata:
+        dr = dm["location"].get("dimensionRange")
+        if not dr or dr.get("sheetId", 0) != sheet.sheet_id:
+            continue
+        rows = dr["dimension"] == "ROWS"
+        lo, hi = (rect.r0, rect.r1) if rows else (rect.c0, rect.c1)
+        metas = data["rowMetadata" if rows else "columnMetadata"]
+        for i in range(max(lo, dr["startIndex"]), min(hi, dr["endIndex"])):
+            metas[i - lo].setdefault("developerMetadata", []).append(_dm_out(dm))
     return data
 
 
@@ -537,8 +546,8 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
             continue
         entry: dict[str, Any] = {"properties": _props_out(sheet)}
         if include_grid:
-            entry["data"] = [_grid_data(sheet, r) for r in wanted.get(sheet.sheet_id,
-                                                                       [sheet.whole()])]
+            entry["data"] = [_grid_data(book, sheet, r)
+                             for r in wanted.get(sheet.sheet_id, [sheet.whole()])]
         if sheet.merges:
             entry["merges"] = [grid_range_out(m) for m in sheet.merges]
         if sheet.conditional_formats:
@@ -554,6 +563,11 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
         if sheet.basic_filter:
             entry["basicFilter"] = dict(sheet.basic_filter,
                                         range=grid_range_out(sheet.basic_filter["range"]))
+        sheet_dm = [_dm_out(dm) for dm in book.developer_metadata
+                    if dm["location"].get("sheetId") == sheet.sheet_id
+                    and dm["location"]["locationType"] == "SHEET"]
+        if sheet_dm:
+            entry["developerMetadata"] = sheet_dm
         if sheet.row_groups:
             entry["rowGroups"] = copy.deepcopy(sheet.row_groups)
         if sheet.column_groups:
@@ -565,6 +579,10 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
     if book.named_ranges:
         out["namedRanges"] = [dict(nr, range=grid_range_out(nr["range"]))
                               for nr in book.named_ranges]
+    book_dm = [_dm_out(dm) for dm in book.developer_metadata
+               if dm["location"]["locationType"] == "SPREADSHEET"]
+    if book_dm:
+        out["developerMetadata"] = book_dm
     out["spreadsheetUrl"] = f"https://docs.google.com/spreadsheets/d/{book.id}/edit"
     return out
 
@@ -648,6 +666,16 @@ def transform_dimension(book: Spreadsheet, sheet: Sheet, dim: str,
         sheet.basic_filter = None
     sheet.filter_views = [fv for fv in sheet.filter_views if fix(fv["range"])]
     book.named_ranges = [nr for nr in book.named_ranges if fix(nr["range"])]
+    kept_dm = []
+    for dm in book.developer_metadata:
+        dr = dm["location"].get("dimensionRange")
+        if dr and dr.get("sheetId", 0) == sheet.sheet_id and dr["dimension"] == dim:
+            span = move_span(dr["startIndex"], dr["endIndex"])
+            if span is None:
+                continue  # The rows/columns it was on are gone.
+            dr["startIndex"], dr["endIndex"] = span
+        kept_dm.append(dm)
+    book.developer_metadata = kept_dm
     groups = sheet.row_groups if rows else sheet.column_groups
     for g in list(groups):
         span = move_span(g["range"]["startIndex"], g["range"]["endIndex"])
@@ -736,6 +764,7 @@ def sort_range(book: Spreadsheet, identity: str, sheet: Sheet, rect: Rect,
     rows = []
     for r in range(rect.r0, rect.r1):
         rows.append([sheet.get(r, c) for c in range(rect.c0, rect.c1)])
+    original = list(rows)
 
     def key_for(spec: dict) -> Callable:
         col = spec.get("dimensionIndex", 0) - rect.c0
@@ -768,6 +797,16 @@ def sort_range(book: Spreadsheet, identity: str, sheet: Sheet, rect: Rect,
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
             sheet.put(rect.r0 + i, rect.c0 + j, cell)
+    if rect.c0 == 0 and rect.c1 == sheet.col_count:
+        # Row metadata travels with its row when whole rows are sorted.
+        new_row = {id(row): rect.r0 + i for i, row in enumerate(rows)}
+        old_row = {rect.r0 + i: new_row[id(row)] for i, row in enumerate(original)}
+        for dm in book.developer_metadata:
+            dr = dm["location"].get("dimensionRange")
+            if (dr and dr.get("sheetId", 0) == sheet.sheet_id and dr["dimension"] == "ROWS"
+                    and dr["endIndex"] - dr["startIndex"] == 1 and dr["startIndex"] in old_row):
+                dr["startIndex"] = old_row[dr["startIndex"]]
+                dr["endIndex"] = dr["startIndex"] + 1
 
 
 # --------------------------------------------------------------------------- batchUpdate
@@ -1379,7 +1418,113 @@ def _cut_paste(ctx: BatchContext, req: dict) -> None:
         dst_sheet.put(r0 + i, c0 + j, _paste(cell, paste_type, dst_sheet.get(r0 + i, c0 + j)))
 
 
+# --------------------------------------------------------------------------- developer metadata
+
+
+def _dm_out(dm: dict) -> dict:
+    out = copy.deepcopy(dm)
+    dr = out["location"].get("dimensionRange")
+    if dr is not None and not dr.get("sheetId"):
+        dr.pop("sheetId", None)
+    return out
+
+
+def _dm_location(book: Spreadsheet, loc: dict) -> dict:
+    if loc.get("spreadsheet"):
+        return {"locationType": "SPREADSHEET", "spreadsheet": True}
+    if "sheetId" in loc:
+        return {"locationType": "SHEET", "sheetId": _sheet_of(book, loc).sheet_id}
+    if "dimensionRange" in loc:
+        sheet, dim, start, end = _dim_range(book, loc["dimensionRange"])
+        return {"locationType": "ROW" if dim == "ROWS" else "COLUMN",
+                "dimensionRange": {"sheetId": sheet.sheet_id, "dimension": dim,
+                                   "startIndex": start, "endIndex": end}}
+    raise bad_request("A location for the developer metadata must be specified.")
+
+
+def dm_matches(book: Spreadsheet, dm: dict, data_filter: dict) -> bool:
+    """A DataFilter's ``developerMetadataLookup`` against one DeveloperMetadata."""
+    lookup = data_filter.get("developerMetadataLookup")
+    if lookup is None:
+        raise bad_request("Only developerMetadataLookup data filters are supported by the fake.")
+    for key in ("metadataId", "metadataKey", "metadataValue", "visibility"):
+        if key in lookup and dm.get(key) != lookup[key]:
+            return False
+    if lookup.get("locationType") and dm["location"]["locationType"] != lookup["locationType"]:
+        return False
+    if "metadataLocation" in lookup:
+        want = _dm_location(book, lookup["metadataLocation"])
+        have = dm["location"]
+        if lookup.get("locationMatchingStrategy") == "INTERSECTING_LOCATION" and (
+                "dimensionRange" in want and "dimensionRange" in have):
+            a, b = want["dimensionRange"], have["dimensionRange"]
+            return (a["sheetId"], a["dimension"]) == (b["sheetId"], b["dimension"]) and (
+                a["startIndex"] < b["endIndex"] and b["startIndex"] < a["endIndex"])
+        return want == have
+    return True
+
+
+def _create_developer_metadata(ctx: BatchContext, req: dict) -> dict:
+    asked = req.get("developerMetadata") or {}
+    if not asked.get("metadataKey"):
+        raise bad_request("A developer metadata key must be specified.")
+    if asked.get("visibility") not in ("DOCUMENT", "PROJECT"):
+        raise bad_request("A developer metadata visibility must be specified.")
+    dm_id = asked.get("metadataId") or random_id()
+    if any(d["metadataId"] == dm_id for d in ctx.book.developer_metadata):
+        raise bad_request(f"Developer metadata with id {dm_id} already exists.")
+    dm = {"metadataId": dm_id, "metadataKey": asked["metadataKey"]}
+    if asked.get("metadataValue") is not None:
+        dm["metadataValue"] = asked["metadataValue"]
+    dm["location"] = _dm_location(ctx.book, asked.get("location") or {})
+    dm["visibility"] = asked["visibility"]
+    ctx.book.developer_metadata.append(dm)
+    return {"createDeveloperMetadata": {"developerMetadata": _dm_out(dm)}}
+
+
+def _update_developer_metadata(ctx: BatchContext, req: dict) -> dict:
+    filters = req.get("dataFilters") or []
+    asked = req.get("developerMetadata") or {}
+    changed = []
+    for dm in ctx.book.developer_metadata:
+        if any(dm_matches(ctx.book, dm, f) for f in filters):
+            update = dict(asked)
+            if "location" in update:
+                update["location"] = _dm_location(ctx.book, update["location"])
+            apply_mask_update(dm, update, req.get("fields") or "")
+            changed.append(_dm_out(dm))
+    return {"updateDeveloperMetadata": {"developerMetadata": changed}}
+
+
+def _delete_developer_metadata(ctx: BatchContext, req: dict) -> dict:
+    flt = req.get("dataFilter") or {}
+    gone = [dm for dm in ctx.book.developer_metadata if dm_matches(ctx.book, dm, flt)]
+    ctx.book.developer_metadata = [dm for dm in ctx.book.developer_metadata if dm not in gone]
+    return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": [_dm_out(d) for d in gone]}}
+
+
+def search_developer_metadata(book: Spreadsheet, identity: str, body: dict) -> dict:
+    """``developerMetadata:search``."""
+    filters = body.get("dataFilters") or []
+    matched = []
+    for dm in book.developer_metadata:
+        hits = [f for f in filters if dm_matches(book, dm, f)]
+        if hits:
+            matched.append({"developerMetadata": _dm_out(dm), "dataFilters": hits})
+    return {"matchedDeveloperMetadata": matched} if matched else {}
+
+
+def get_developer_metadata(book: Spreadsheet, identity: str, metadata_id: str) -> dict:
+    for dm in book.developer_metadata:
+        if str(dm["metadataId"]) == str(metadata_id):
+            return _dm_out(dm)
+    raise ApiError(404, f"No developer metadata with ID: {metadata_id}")
+
+
 HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
+    "createDeveloperMetadata": _create_developer_metadata,
+    "updateDeveloperMetadata": _update_developer_metadata,
+    "deleteDeveloperMetadata": _delete_developer_metadata,
     "addSheet": _add_sheet,
     "deleteSheet": _delete_sheet,
     "updateSheetProperties": _update_sheet_properties,
