@@ -171,6 +171,9 @@ def test_grid_limits_and_parse_errors(fake_sheets, sheet):
     assert error_of(exc.value) == {
         "code": 400, "status": "INVALID_ARGUMENT",
         "message": "Range ('Sheet1'!A1001) exceeds grid limits. Max rows: 1000, max columns: 26"}
+    r = api(fake_sheets, "GET", f"/v4/spreadsheets/{sheet.id}/values/Sheet1!A1:B1001")
+    assert r.json()["error"]["message"] == ("Range ('Sheet1'!A1:B1001) exceeds grid limits. "
+                                            "Max rows: 1000, max columns: 26")
     r = api(fake_sheets, "GET", f"/v4/spreadsheets/{sheet.id}/values/NOPE!A5:F15")
     assert r.json()["error"]["message"] == "Unable to parse range: NOPE!A5:F15"
     r = api(fake_sheets, "POST", f"/v4/spreadsheets/{sheet.id}:batchUpdate", json={

@@ -48,6 +48,8 @@ strings, as ``urllib.parse.parse_qs`` gives), ``status`` (``None`` when the conn
 was dropped), ``identity``, ``request_bytes``, ``response_bytes``, plus
 ``spreadsheet_id``, ``kind`` (``read``/``write``/``drive``) and ``time``.  Token requests
 are logged apart (``server.token_requests``), so ``len(server.requests)`` counts API calls.
+Edits made through the Python API (:meth:`FakeSheetsServer.as_user`) are not HTTP requests
+and are not logged.
 """
 
 from __future__ import annotations
@@ -323,8 +325,8 @@ class FakeSheetsServer:
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-sheets",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
+                                        name="fake-sheets", daemon=True)
         self._thread.start()
         return self
 
@@ -482,7 +484,9 @@ class FakeSheetsServer:
                                        "role": role}
 
     def spreadsheet(self, spreadsheet_id: str) -> Spreadsheet:
-        """The live state object (read it; change it through :meth:`as_user`)."""
+        """The current state, for reading in assertions.  Every write replaces the object
+        (writes apply to a copy), so fetch it again after a write; change state through
+        :meth:`as_user` so permission and protection checks apply."""
         return self._books[spreadsheet_id]
 
     def spreadsheet_ids(self) -> list[str]:
@@ -713,7 +717,7 @@ class FakeSheetsServer:
             claims = _jwt_claims(form.get("assertion", [""])[0])
             if claims and claims.get("iss"):
                 token = self.token_for(claims["iss"])
-                status, out = 200, {"access_token": token, "expires_in": 3599,
+                status, out = 200, {"access_token": token, "expires_in": 3600,
                                     "token_type": "Bearer"}
                 entry["identity"] = claims["iss"]
         entry["status"] = status

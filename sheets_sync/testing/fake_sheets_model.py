@@ -170,7 +170,7 @@ def col_index(letters: str) -> int:
 
 _CELL_RE = re.compile(r"^([A-Za-z]{0,3})(\d{0,7})$")
 _PLAIN_TITLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LOOKS_LIKE_REF = re.compile(r"^([A-Za-z]{1,3}\d+|R\d*C\d*|[A-Za-z]{1,3}|\d+)$", re.I)
+_LOOKS_LIKE_REF = re.compile(r"^([A-Za-z]{1,3}\d+|R\d*C\d*)$", re.I)  # D3, R1C1
 
 
 def quote_title(title: str, always: bool = False) -> str:

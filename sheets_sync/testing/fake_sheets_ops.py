@@ -160,8 +160,7 @@ def resolve(book: Spreadsheet, range_text: str) -> tuple[Sheet, Rect]:
 def value_range(book: Spreadsheet, range_text: str, major: str, option: str,
                 dt_option: str) -> dict:
     sheet, rect = resolve(book, range_text)
-    rect = Rect(rect.sheet_id, rect.r0, min(rect.r1, sheet.row_count), rect.c0,
-                min(rect.c1, sheet.col_count))
+    check_grid(sheet, rect)  # Open ends (A:C, A2:C) were clipped; explicit ones must fit.
     out: dict[str, Any] = {"range": rect.a1(sheet.title), "majorDimension": major}
     outer = range(rect.c0, rect.c1) if major == "COLUMNS" else range(rect.r0, rect.r1)
     inner = range(rect.r0, rect.r1) if major == "COLUMNS" else range(rect.c0, rect.c1)
@@ -537,8 +536,7 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
     wanted: dict[int, list[Rect]] = {}
     for text in ranges:
         sheet, rect = resolve(book, text)
-        rect = Rect(rect.sheet_id, rect.r0, min(rect.r1, sheet.row_count), rect.c0,
-                    min(rect.c1, sheet.col_count))
+        check_grid(sheet, rect)
         wanted.setdefault(sheet.sheet_id, []).append(rect)
     sheets_out = []
     for sheet in book.ordered_sheets():
