@@ -181,5 +181,72 @@ def sources_check(source):
         sys.exit(5)
 
 
+# --- reports and scheduling (issue 5) ---
+
+
+def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
+    """A time for --since/--until: a date (a whole IST day), 'YYYY-MM-DD HH:MM' (IST) or ISO 8601."""
+    if value is None:
+        return None
+    from datetime import datetime, timedelta
+
+    from sheets_sync.timeutil import IST, from_sheet
+
+    text = value.strip()
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=IST)
+        return day + timedelta(days=1) if end_of_day else day
+    except ValueError:
+        pass
+    found = from_sheet(text)
+    if found is None:
+        raise click.BadParameter(f"{value!r}: give a date (2026-11-20), an IST time (2026-11-20 10:00) "
+                                 "or ISO 8601 with an offset", param_hint=option)
+    return found
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
+@click.option("--department", "-d", multiple=True, help="Only this department code (repeatable).")
+@click.pass_context
+@_fail_cleanly
+def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json, as_csv, department):
+    """List comments past their reply deadline, per department, oldest first.
+
+    Reads the tracker only. Exit code 0 whether or not anything is overdue.
+
+    Example:
+
+        python cli.py overdue --tracker tracker.xlsx --as-of 2026-11-26T18:00:00+05:30
+    """
+    from sheets_sync.report import OVERDUE_COLUMNS, load_deadlines, overdue_rows, overdue_text, rows_csv
+    from sheets_sync.timeutil import now_ist
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    when = _as_of(as_of) or now_ist()
+    schema = load_schema(schema_path)
+    backend = open_backend(tracker, credentials=credentials)
+    snap, deadlines = load_deadlines(backend, schema, when, roster_path=roster_path)
+    if department:
+        wanted = {d.strip().upper() for d in department}
+        deadlines = [d for d in deadlines if d.department.upper() in wanted]
+    if as_json:
+        click.echo(json.dumps({"tracker": backend.location, "as_of": when.isoformat(),
+                               "overdue": overdue_rows(deadlines)}, ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo(rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS), nl=False)
+    elif not ctx.obj["quiet"]:
+        click.echo(overdue_text(deadlines, snap.roster, when))
+        for line in snap.warnings:
+            click.echo(f"Warning: {line}", err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,482 @@
+"""Reply deadlines and overdue comments: pure functions of the tracker's rows and a time.
+
+A comment that needs a reply is due ``reply_within_hours`` after it was
+written (its category's number in ``sheet_schema.yaml``, or the department's
+override in the schema's ``deadlines:`` section), counted either on the wall
+clock or, when the cell turns ``office_hours_only`` on, in office hours only:
+working days, office hours, Maharashtra public holidays. Past due and still
+unanswered is overdue, at level 1 (the department's business); past
+``escalate_after`` times the deadline it is level 2 (the cell and the
+Additional Commissioner's office are told).
+
+Nothing here reads or writes anything: the sheet side (flags, pending tabs)
+and the reports call :func:`evaluate` with the rows they read and a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sheets_sync.errors import ConfigError
+from sheets_sync.roster import Roster
+from sheets_sync.schema import Category, Schema, normalize_header
+from sheets_sync.table import Record
+from sheets_sync.timeutil import IST, from_sheet
+from sheets_sync.yamlfile import load_yaml
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TRUE = {"yes", "true", "y", "1", "✓", "✔"}
+# The longest stretch of days the office-hours arithmetic will walk before it
+# decides the calendar has no working time at all (a configuration mistake).
+_MAX_DAYS = 3 * 366
+
+LEVEL_NAMES = {0: "", 1: "overdue", 2: "escalated"}
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    """How due times are counted; built from the schema's ``deadlines:`` section."""
+
+    office_hours_only: bool = False
+    working_days: frozenset[int] = frozenset(range(5))  # Monday = 0
+    # Saturdays of the month that are off when Saturday is a working day
+    # (many offices close the 2nd and 4th): numbers 1–5.
+    saturdays_off: frozenset[int] = frozenset()
+    office_start: time = time(9, 45)
+    office_end: time = time(18, 15)
+    public_holidays: bool = True  # Maharashtra public holidays (the holidays package)
+    extra_holidays: frozenset[date] = frozenset()  # local holidays the cell declares
+    escalate_after: float = 2.0
+    no_reply_statuses: frozenset[str] = frozenset({"not required"})  # normalised status names
+    # Department code → category name → hours, overriding the schema's categories.
+    department_hours: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+
+    # -- the calendar ----------------------------------------------------------
+
+    def is_working_day(self, day: date) -> bool:
+        if day.weekday() not in self.working_days:
+            return False
+        if day.weekday() == 5 and self.saturdays_off and (day.day - 1) // 7 + 1 in self.saturdays_off:
+            return False
+        if day in self.extra_holidays:
+            return False
+        return not (self.public_holidays and is_public_holiday(day))
+
+    def is_office_time(self, moment: datetime) -> bool:
+        """True when ``moment`` (any zone) falls in office hours of a working day, edges included."""
+        local = moment.astimezone(IST)
+        return (self.is_working_day(local.date())
+                and self.office_start <= local.time().replace(tzinfo=None) <= self.office_end)
+
+    def add_hours(self, start: datetime, hours: float) -> datetime:
+        """``start`` + ``hours``, counted on the wall clock or in office hours only (IST)."""
+        if not self.office_hours_only:
+            return start.astimezone(IST) + timedelta(hours=hours)
+        remaining = timedelta(hours=hours)
+        cursor = start.astimezone(IST)
+        day = cursor.date()
+        for _ in range(_MAX_DAYS + math.ceil(hours / 24) * 7):
+            if self.is_working_day(day):
+                opens = datetime.combine(day, self.office_start, IST)
+                closes = datetime.combine(day, self.office_end, IST)
+                begin = max(cursor, opens)
+                if begin <= closes:
+                    if remaining <= closes - begin:
+                        return begin + remaining
+                    remaining -= closes - begin
+            day += timedelta(days=1)
+            cursor = datetime.combine(day, time(0), IST)
+        raise ConfigError("deadlines: the working calendar has no office time for years ahead; "
+                          "check working_days, saturdays_off and extra_holidays in sheet_schema.yaml")
+
+    # -- deadlines ---------------------------------------------------------------
+
+    def reply_within_hours(self, category: Category, department: str = "") -> float:
+        for code, overrides in self.department_hours:
+            if code == department:
+                for name, hours in overrides:
+                    if name == category.name:
+                        return hours
+        return category.reply_within_hours
+
+    def due_at(self, commented_at: datetime, category: Category, department: str = "") -> datetime:
+        """When a reply is due (IST); the sheet side writes this into the Reply due column."""
+        return self.add_hours(commented_at, self.reply_within_hours(category, department))
+
+    def escalates_at(self, commented_at: datetime, category: Category, department: str = "") -> datetime:
+        """When an unanswered comment reaches level 2 (``escalate_after`` × the deadline)."""
+        hours = self.reply_within_hours(category, department) * self.escalate_after
+        return self.add_hours(commented_at, hours)
+
+    def describe(self) -> str:
+        """One line for people: how deadlines are counted."""
+        if not self.office_hours_only:
+            counted = "on the clock (nights, weekends and holidays count)"
+        else:
+            days = ", ".join(WEEKDAYS[d].capitalize() for d in sorted(self.working_days))
+            extra = (f" except the {', '.join(_ordinal(n) for n in sorted(self.saturdays_off))} Saturday"
+                     if self.saturdays_off and 5 in self.working_days else "")
+            holidays = " and Maharashtra public holidays" if self.public_holidays else ""
+            counted = (f"in office hours {self.office_start:%H:%M}–{self.office_end:%H:%M} IST, "
+                       f"{days}{extra}, without {len(self.extra_holidays)} local holiday(s){holidays}")
+        return f"deadlines counted {counted}; escalated past {self.escalate_after:g}× the deadline"
+
+
+@functools.lru_cache(maxsize=4096)
+def is_public_holiday(day: date) -> bool:
+    """Maharashtra's public holidays as the ``holidays`` package lists them."""
+    return day in _maharashtra_holidays()
+
+
+@functools.lru_cache(maxsize=1)
+def _maharashtra_holidays():
+    import holidays
+
+    # holidays >= 0.50 knows India's states; "MH" is Maharashtra (Gudi Padwa,
+    # Maharashtra Day, Shivaji Maharaj Jayanti on top of the national days).
+    return holidays.India(subdiv="MH")
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+# --- evaluation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommentDeadline:
+    """Where one comment stands at ``as_of``."""
+
+    platform: str
+    comment_id: str
+    department: str
+    category: str
+    commented_at: datetime | None
+    due_at: datetime | None  # None: needs no reply, or its time is unreadable
+    escalates_at: datetime | None
+    by_page: bool  # written by the corporation's own account
+    needs_reply: bool
+    answered: bool
+    answered_at: datetime | None  # None when unanswered, or answered at an unknown time
+    answered_how: str  # "page reply", "status", "reply text" or ""
+    is_open: bool  # needs a reply and has none yet
+    overdue: bool
+    late_hours: float  # wall-clock hours past due (0 when not overdue)
+    level: int  # 0 not overdue, 1 past due, 2 past escalate_after × the deadline
+    status: str = ""
+    row: int = 0
+    post_id: str = ""
+    author: str = ""
+    text: str = ""
+    url: str = ""
+    note: str = ""  # a problem with the row (unreadable time, unknown status)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.platform, self.comment_id)
+
+    @property
+    def on_time(self) -> bool | None:
+        """Answered within the deadline? None while that is not known yet."""
+        if not self.needs_reply or self.due_at is None:
+            return None
+        if self.answered_at is not None:
+            return self.answered_at <= self.due_at
+        if self.overdue:
+            return False
+        return None
+
+    @property
+    def reply_hours(self) -> float | None:
+        if self.answered_at is None or self.commented_at is None:
+            return None
+        return max(0.0, (self.answered_at - self.commented_at).total_seconds() / 3600)
+
+    def as_dict(self) -> dict[str, Any]:
+        from sheets_sync.timeutil import to_sheet
+
+        def t(value):
+            return to_sheet(value) if value else ""
+
+        return {
+            "department": self.department, "platform": self.platform, "comment_id": self.comment_id,
+            "post_id": self.post_id, "category": self.category, "status": self.status,
+            "commented_at": t(self.commented_at), "due_at": t(self.due_at),
+            "escalates_at": t(self.escalates_at), "late_hours": round(self.late_hours, 1),
+            "level": self.level, "answered_at": t(self.answered_at), "author": self.author,
+            "text": self.text, "url": self.url, "row": self.row, "note": self.note,
+        }
+
+
+def evaluate(records: Iterable[Record], schema: Schema, as_of: datetime, *,
+             roster: Roster | None = None, rules: DeadlineRules | None = None) -> list[CommentDeadline]:
+    """Every comment row's deadline state at ``as_of``, in the order of ``records``.
+
+    ``records`` are the Comments tab's rows (``Table.records(schema.tab("comments"))``).
+    A row read twice (same platform and id) is evaluated once, from its first row.
+    """
+    rules = rules or deadline_rules(schema)
+    rows = [r for r in records if r.get("comment_id").strip()]
+    page_replies = _page_replies(rows, as_of)
+    out: list[CommentDeadline] = []
+    seen: set[tuple[str, str]] = set()
+    for rec in rows:
+        key = (rec.get("platform").strip(), rec.get("comment_id").strip())
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(_evaluate_one(rec, key, schema, rules, roster, page_replies, as_of))
+    return out
+
+
+def overdue(deadlines: Iterable[CommentDeadline]) -> list[CommentDeadline]:
+    """The overdue ones, per department (by code), oldest due time first."""
+    late = [d for d in deadlines if d.overdue]
+    return sorted(late, key=lambda d: (d.department, d.due_at, d.platform, d.comment_id))
+
+
+def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster: Roster | None,
+                  page_replies: Mapping[tuple[str, str], datetime], as_of: datetime) -> CommentDeadline:
+    notes: list[str] = []
+    department = rec.get("department").strip()
+    if roster is not None and department:
+        department = roster.resolve(department) or department
+    category = schema.category(rec.get("category")) if rec.get("category").strip() else None
+    if category is None:
+        if rec.get("category").strip():
+            notes.append(f"category {rec.get('category').strip()!r} is not one of "
+                         f"{', '.join(schema.category_names)}; counted as {schema.categories[-1].name}")
+        category = schema.categories[-1]
+    commented_at = from_sheet(rec.get("commented_at"))
+    status_text = rec.get("status").strip()
+    status = schema.status(status_text) if status_text else None
+    if status_text and status is None:
+        notes.append(f"status {status_text!r} is not one of {', '.join(schema.status_names)}; "
+                     "counted as open")
+    by_page = rec.get("by_page").strip().casefold() in _TRUE
+    needs_reply = not by_page and normalize_header(status_text) not in rules.no_reply_statuses
+
+    answered_how = ""
+    answered_at = page_replies.get(key)
+    if answered_at is not None:
+        answered_how = "page reply"
+    elif status is not None and not status.open:
+        answered_how = "status"
+    elif rec.get("reply").strip():
+        answered_how = "reply text"
+    if answered_at is None and answered_how:
+        # A time people (or the sheet side) recorded, when the schema has such a column.
+        answered_at = from_sheet(rec.get("replied_at"))
+        if answered_at is not None and answered_at > as_of:
+            # Evaluating a past moment: that answer had not come yet.
+            answered_how, answered_at = "", None
+    answered = bool(answered_how) and needs_reply
+
+    due = escalates = None
+    if needs_reply:
+        if commented_at is None:
+            notes.append(f"time {rec.get('commented_at')!r} is not readable; no deadline")
+        else:
+            due = rules.due_at(commented_at, category, department)
+            escalates = rules.escalates_at(commented_at, category, department)
+    is_open = needs_reply and not answered
+    is_overdue = is_open and due is not None and as_of > due
+    late = (as_of - due).total_seconds() / 3600 if is_overdue and due else 0.0
+    level = 0
+    if is_overdue:
+        level = 2 if escalates is not None and as_of > escalates else 1
+    return CommentDeadline(
+        platform=key[0], comment_id=key[1], department=department, category=category.name,
+        commented_at=commented_at, due_at=due, escalates_at=escalates, by_page=by_page,
+        needs_reply=needs_reply,
+        answered=answered, answered_at=answered_at if answered else None,
+        answered_how=answered_how if answered else "", is_open=is_open, overdue=is_overdue,
+        late_hours=late, level=level, status=status.name if status else status_text, row=rec.row,
+        post_id=rec.get("post_id").strip(), author=rec.get("author"), text=rec.get("text"),
+        url=rec.get("url").strip(), note="; ".join(notes))
+
+
+def _page_replies(rows: list[Record], as_of: datetime) -> dict[tuple[str, str], datetime]:
+    """(platform, comment id) → the time of the corporation's first reply under it by ``as_of``."""
+    out: dict[tuple[str, str], datetime] = {}
+    for rec in rows:
+        parent = rec.get("parent_id").strip()
+        if not parent or rec.get("by_page").strip().casefold() not in _TRUE:
+            continue
+        at = from_sheet(rec.get("commented_at"))
+        if at is None or at > as_of:
+            continue
+        key = (rec.get("platform").strip(), parent)
+        if key not in out or at < out[key]:
+            out[key] = at
+    return out
+
+
+# --- configuration ---------------------------------------------------------------------
+
+DEADLINE_KEYS = ("office_hours_only", "working_days", "saturdays_off", "office_hours", "public_holidays",
+                 "extra_holidays", "escalate_after", "no_reply_statuses", "departments")
+
+
+def deadline_rules(schema: Schema) -> DeadlineRules:
+    """The rules of the schema's ``deadlines:`` section (defaults when it is absent)."""
+    raw = schema.extra.get("deadlines")
+    if raw is None:
+        return DeadlineRules()
+    try:
+        return parse_deadlines(raw, schema)
+    except ConfigError:
+        # Again, with the file's lines, so each message names the line to fix.
+        return parse_deadlines(raw, schema, _lines(schema.path))
+
+
+def _lines(path):
+    try:
+        return load_yaml(path, "schema")[1]
+    except ConfigError:
+        return None
+
+
+def parse_deadlines(raw: Any, schema: Schema, loc=None) -> DeadlineRules:
+    """Validate a ``deadlines:`` mapping; every problem reported at once with its line."""
+    problems: list[str] = []
+
+    def problem(keys: tuple, text: str) -> None:
+        where = loc.where("deadlines", *keys) if loc is not None else f"{schema.path}: deadlines"
+        problems.append(f"{where}: {text}")
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{loc.where('deadlines') if loc else schema.path}: 'deadlines' must be a "
+                          "mapping (office_hours_only, working_days, office_hours, …)")
+    for k in raw:
+        if k not in DEADLINE_KEYS:
+            problem((k,), f"unknown setting {k!r} under deadlines; known: {', '.join(DEADLINE_KEYS)}")
+    kw: dict[str, Any] = {}
+    for name in ("office_hours_only", "public_holidays"):
+        if name in raw:
+            if not isinstance(raw[name], bool):
+                problem((name,), f"{name} must be true or false")
+            else:
+                kw[name] = raw[name]
+    if "working_days" in raw:
+        days = _weekdays(raw["working_days"])
+        if days is None:
+            problem(("working_days",), "working_days must list days like [Mon, Tue, Wed, Thu, Fri]")
+        else:
+            kw["working_days"] = days
+    if "saturdays_off" in raw:
+        value = raw["saturdays_off"] or []
+        if not isinstance(value, list) or any(isinstance(n, bool) or n not in (1, 2, 3, 4, 5) for n in value):
+            problem(("saturdays_off",), "saturdays_off lists which Saturdays of the month are off, "
+                    "e.g. [2, 4]")
+        else:
+            kw["saturdays_off"] = frozenset(value)
+    if "office_hours" in raw:
+        hours = raw["office_hours"]
+        if not isinstance(hours, dict) or set(hours) != {"start", "end"}:
+            problem(("office_hours",),
+                    'office_hours needs start and end, e.g. {start: "09:45", end: "18:15"}')
+        else:
+            start, end = _clock(hours["start"]), _clock(hours["end"])
+            if start is None:
+                problem(("office_hours", "start"), f"office_hours start {hours['start']!r} must be "
+                        'a time in quotes, e.g. "09:45"')
+            if end is None:
+                problem(("office_hours", "end"), f"office_hours end {hours['end']!r} must be "
+                        'a time in quotes, e.g. "18:15"')
+            if start and end:
+                if start >= end:
+                    problem(("office_hours",), "office_hours: start must be before end")
+                kw["office_start"], kw["office_end"] = start, end
+    if "extra_holidays" in raw:
+        value = raw["extra_holidays"] or []
+        if not isinstance(value, list) or not all(isinstance(d, date) for d in value):
+            problem(("extra_holidays",), "extra_holidays lists dates like 2026-11-09 (no quotes)")
+        else:
+            kw["extra_holidays"] = frozenset(value)
+    if "escalate_after" in raw:
+        value = raw["escalate_after"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 1:
+            problem(("escalate_after",), "escalate_after must be a number above 1 (2 = twice the deadline)")
+        else:
+            kw["escalate_after"] = float(value)
+    if "no_reply_statuses" in raw:
+        value = raw["no_reply_statuses"] or []
+        names = [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
+        if names is None or len(names) != len(value):
+            problem(("no_reply_statuses",), "no_reply_statuses must list status names")
+        else:
+            for i, name in enumerate(names):
+                status = schema.status(name)
+                if status is None or status.open:
+                    problem(("no_reply_statuses", i), f"{name!r} must be one of the schema's statuses "
+                            "with open: false")
+            kw["no_reply_statuses"] = frozenset(normalize_header(n) for n in names)
+    if "departments" in raw:
+        kw["department_hours"] = _department_hours(raw["departments"] or {}, schema, problem)
+    rules = DeadlineRules(**kw)
+    if not rules.working_days:
+        problem(("working_days",), "working_days must name at least one day")
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{schema.path}: {len(problems)} problems in deadlines: " + "; ".join(problems))
+    return rules
+
+
+def _department_hours(raw, schema: Schema, problem) -> tuple:
+    if not isinstance(raw, dict):
+        problem(("departments",), "departments maps a department code to {category: hours}, "
+                "e.g. SWM: {complaint: 12}")
+        return ()
+    out = []
+    for code, overrides in raw.items():
+        if not isinstance(overrides, dict):
+            problem(("departments", code), f"{code}: give {{category: hours}}, e.g. {{complaint: 12}}")
+            continue
+        items = []
+        for name, hours in overrides.items():
+            category = schema.category(str(name))
+            if category is None:
+                problem(("departments", code, name), f"{code}: {name!r} is not a category "
+                        f"({', '.join(schema.category_names)})")
+                continue
+            if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+                problem(("departments", code, name), f"{code}: hours for {name} must be a positive number")
+                continue
+            if any(have == category.name for have, _ in items):
+                problem(("departments", code, name), f"{code}: {category.name} is given twice; keep one")
+                continue
+            items.append((category.name, float(hours)))
+        out.append((str(code).strip().upper(), tuple(items)))
+    return tuple(out)
+
+
+def _weekdays(value) -> frozenset[int] | None:
+    if not isinstance(value, list):
+        return None
+    out = set()
+    for v in value:
+        name = str(v).strip().casefold()[:3]
+        if name not in WEEKDAYS:
+            return None
+        out.add(WEEKDAYS.index(name))
+    return frozenset(out)
+
+
+def _clock(value) -> time | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip(), "%H:%M").time()
+    except ValueError:
+        return None
+
+
+__all__ = ["CommentDeadline", "DeadlineRules", "LEVEL_NAMES", "deadline_rules", "evaluate",
+           "is_public_holiday", "overdue", "parse_deadlines"]
