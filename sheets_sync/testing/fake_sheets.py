@@ -18,7 +18,7 @@ What it serves (one port, both path families):
   identity behind the opaque access token it returns.
 * ``/v4/spreadsheets...`` -- spreadsheets.get/create/batchUpdate, values.get/batchGet/
   update/batchUpdate/append/clear/batchClear, developerMetadata get/search
-  (see :mod:`.fake_sheets_ops` for the batchUpdate requests).
+  (see :mod:`.fake_sheets_ops` and :mod:`.fake_sheets_batch`).
 * ``/drive/v3/files...`` -- create, get, list (``q`` with ``mimeType``/``name``),
   delete, and permissions create/list/delete (gspread's ``share``).
 * ``/_fake/...`` -- test control: ``GET/DELETE /_fake/requests``, ``GET
@@ -74,6 +74,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from . import fake_sheets_batch as batch
 from . import fake_sheets_ops as ops
 from .fake_sheets_model import (
     DEFAULT_FORMAT,
@@ -778,14 +779,14 @@ class FakeSheetsServer:
             return ops.spreadsheet_json(book, who, [], False)
 
     def _h_sheets_batch_update(self, who: str, g: dict, q: dict, body: dict) -> dict:
-        return self._write(g["sid"], who, lambda b: ops.batch_update(b, who, body))
+        return self._write(g["sid"], who, lambda b: batch.batch_update(b, who, body))
 
     def _h_metadata_search(self, who: str, g: dict, q: dict, body: dict) -> dict:
-        return self._read(g["sid"], who, lambda b: ops.search_developer_metadata(b, who, body))
+        return self._read(g["sid"], who, lambda b: batch.search_developer_metadata(b, who, body))
 
     def _h_metadata_get(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._read(g["sid"], who,
-                          lambda b: ops.get_developer_metadata(b, who, g["mid"]))
+                          lambda b: batch.get_developer_metadata(b, who, g["mid"]))
 
     def _h_values_get(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._read(g["sid"], who, lambda b: ops.values_get(b, who, g["range"], q))
@@ -937,7 +938,7 @@ class FakeUser:
             return sheet.sheet_id
 
     def batch_update(self, spreadsheet_id: str, requests: list[dict]) -> dict:
-        return self.server._write(spreadsheet_id, self.identity, lambda b: ops.batch_update(
+        return self.server._write(spreadsheet_id, self.identity, lambda b: batch.batch_update(
             b, self.identity, {"requests": requests}))
 
     def edit(self, spreadsheet_id: str, range_: str, values: list, raw: bool = False) -> dict:
