@@ -248,5 +248,94 @@ def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json,
             click.echo(f"Warning: {line}", err=True)
 
 
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--since", help="Start of the period: a date (a whole IST day), 'YYYY-MM-DD HH:MM' IST, "
+                              "or ISO 8601. Default: seven days before --until.")
+@click.option("--until", help="End of the period (a date counts the whole day). Default: --as-of.")
+@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the summary as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and the overdue list as JSON.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write a self-contained HTML page with charts to this file.")
+@click.option("--no-tab", is_flag=True, help="Do not update the tracker's Report tab.")
+@click.option("--email", is_flag=True, help="E-mail each department its overdue list, and the cell "
+                                            "and the Additional Commissioner's office the summary.")
+@click.option("--include-empty", is_flag=True, help="With --email: also write to departments with "
+                                                    "nothing overdue.")
+@click.option("--resend", is_flag=True, help="With --email: send even if today's report was sent.")
+@click.pass_context
+@_fail_cleanly
+def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as_of, as_csv, as_json,
+           html_file, no_tab, email, include_empty, resend):
+    """Summarise replies per department over a period, and write the Report tab.
+
+    Received, answered, reply times (median, 90th percentile) and the share
+    answered within the deadline count comments written in the period; open,
+    overdue and escalated are the backlog at --as-of. Exit codes: 0 done,
+    2 settings, 4 tracker, 6 another run holds the lock, 7 some e-mails failed.
+
+    Example:
+
+        python cli.py report --tracker tracker.xlsx --html report.html --email
+    """
+    from pathlib import Path
+
+    from sheets_sync.report import report_csv, report_html, report_json, report_text, run_report
+    from sheets_sync.runlock import run_lock
+    from sheets_sync.timeutil import now_ist
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    if (include_empty or resend) and not email:
+        raise click.UsageError("--include-empty and --resend go with --email")
+    when = _as_of(as_of) or now_ist()
+    start, end = _ist_time(since, "--since"), _ist_time(until, "--until", end_of_day=True)
+    if start and end and start >= end:
+        raise click.BadParameter("--since must be before --until", param_hint="--since")
+    schema = load_schema(schema_path)
+    settings = None
+    if email:
+        from sheets_sync.emailer import SmtpSettings
+
+        settings = SmtpSettings.from_env()  # wrong settings stop the run before anything is written
+    backend = open_backend(tracker, credentials=credentials)
+    writes = not no_tab or email
+    lock = run_lock(backend.location, "report") if writes else None
+    if lock:
+        lock.acquire()
+    try:
+        result, snap = run_report(backend, schema, when, since=start, until=end, roster_path=roster_path,
+                                  write_tab=not no_tab)
+        if html_file:
+            Path(html_file).write_text(report_html(result), encoding="utf-8")
+        if as_json:
+            click.echo(report_json(result))
+        elif as_csv:
+            click.echo(report_csv(result), nl=False)
+        elif not ctx.obj["quiet"]:
+            click.echo(report_text(result))
+        if html_file and not (as_json or as_csv or ctx.obj["quiet"]):
+            click.echo(f"Wrote {html_file}")
+        delivery = None
+        if email:
+            from sheets_sync.emailer import email_reports
+
+            delivery = email_reports(backend, schema, result, snap, settings, include_empty=include_empty,
+                                     resend=resend)
+    finally:
+        if lock:
+            lock.release()
+    if delivery is not None:
+        out = sys.stderr if as_json or as_csv else sys.stdout
+        if not ctx.obj["quiet"] or delivery.failed:
+            for line in delivery.lines():
+                click.echo(line, file=out)
+        delivery.raise_for_failures()
+
+
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@ import csv
 import html
 import io
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,7 +38,9 @@ from sheets_sync.errors import TrackerError
 from sheets_sync.roster import DEFAULT_ROSTER, Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import Schema, normalize_header
 from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
-from sheets_sync.timeutil import to_sheet
+from sheets_sync.timeutil import now_ist, to_sheet
+
+log = logging.getLogger("sheets_sync.report")
 
 ALL = "ALL"
 # The Comments tab's columns the deadlines need; others (a flag column the sheet
@@ -59,6 +62,7 @@ class TrackerSnapshot:
     sync_log: list[Record] = field(default_factory=list)
     report_rows: dict[str, Record] = field(default_factory=dict)  # Report tab, by department
     warnings: list[str] = field(default_factory=list)
+    has_report_tab: bool = False
 
 
 def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
@@ -88,12 +92,13 @@ def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
             warnings.append(f"the {dept_tab.title} tab has no departments; run `python cli.py init`")
     log = tables["sync_log"].records(schema.tab("sync_log")) if tables["sync_log"].header else []
     report_rows = {}
-    if "report" in tables and tables["report"].header:
+    has_report_tab = "report" in tables and bool(tables["report"].header)
+    if has_report_tab:
         for rec in tables["report"].records(schema.tab("report")):
             code = rec.get("department").strip()
             if code and code not in report_rows:
                 report_rows[code] = rec
-    return TrackerSnapshot(location, comments, roster, log, report_rows, warnings)
+    return TrackerSnapshot(location, comments, roster, log, report_rows, warnings, has_report_tab)
 
 
 def _require(table: Table, schema: Schema, name: str, fields: Sequence[str]) -> None:
@@ -112,6 +117,32 @@ def load_deadlines(backend: Backend, schema: Schema, as_of: datetime, *, roster_
     with backend.open(schema, write=False) as session:
         snap = read_tracker(session, schema, backend.location, roster_path=roster_path)
     return snap, evaluate(snap.comments, schema, as_of, roster=snap.roster, rules=rules)
+
+
+def run_report(backend: Backend, schema: Schema, as_of: datetime, *, since: datetime | None = None,
+               until: datetime | None = None, roster_path=None, write_tab: bool = True,
+               now: datetime | None = None) -> tuple[Report, TrackerSnapshot]:
+    """Build the report and (unless ``write_tab`` is false) upsert it into the Report tab.
+
+    The caller holds the run lock when writing (:func:`sheets_sync.runlock.run_lock`).
+    """
+    rules = deadline_rules(schema)
+    write_tab = write_tab and "report" in schema.tabs
+    with backend.open(schema, write=write_tab) as session:
+        snap = read_tracker(session, schema, backend.location, roster_path=roster_path)
+        deadlines = evaluate(snap.comments, schema, as_of, roster=snap.roster, rules=rules)
+        report = build_report(deadlines, snap.roster, as_of, since=since, until=until,
+                              rules=rules.describe(), location=backend.location, warnings=snap.warnings)
+        if write_tab and session.is_new():
+            report.warnings.append(f"{backend.location} has no tabs yet; the Report tab was not written "
+                                   "(run `python cli.py init` or a sync first)")
+        elif write_tab:
+            if not snap.has_report_tab:
+                # A tracker made before the Report tab existed: add it (and any other missing tab).
+                for line in session.ensure_structure():
+                    log.info("%s: %s", backend.location, line)
+            session.apply(report_tab_changes(report, snap.report_rows, now or now_ist()))
+    return report, snap
 
 
 # --- the overdue list -------------------------------------------------------------------------
@@ -490,14 +521,15 @@ def chart_png(report: Report, measure: str, title: str) -> bytes:
     return buf.getvalue()
 
 
-def _e(value) -> str:
+def esc(value) -> str:
+    """HTML-escape anything (citizen text above all); None is empty."""
     return html.escape("" if value is None else str(value), quote=True)
 
 
 def _link(url: str, label: str) -> str:
     if url.startswith(("https://", "http://")):
-        return f'<a href="{_e(url)}">{_e(label)}</a>'
-    return _e(label)
+        return f'<a href="{esc(url)}">{esc(label)}</a>'
+    return esc(label)
 
 
 def summary_table_html(report: Report) -> str:
@@ -512,7 +544,7 @@ def summary_table_html(report: Report) -> str:
             oldest = f"{to_sheet(o.commented_at)} · " + _link(o.url, f"{o.platform} {o.comment_id}")
         cls = ' class="total"' if s.code == ALL else ""
         out.append(
-            f"<tr{cls}><td><b>{_e(s.code)}</b> {_e(name)}</td><td class=n>{s.received}</td>"
+            f"<tr{cls}><td><b>{esc(s.code)}</b> {esc(name)}</td><td class=n>{s.received}</td>"
             f"<td class=n>{s.answered}</td><td class=n>{s.open}</td><td class=n>{s.overdue_level_1}</td>"
             f"<td class=n>{s.overdue_level_2}</td><td>{oldest or '–'}</td>"
             f"<td class=n>{_hours(s.median_reply_hours)}</td><td class=n>{_hours(s.p90_reply_hours)}</td>"
@@ -529,9 +561,9 @@ def overdue_table_html(items: Sequence[CommentDeadline]) -> str:
     for d in items:
         level = "escalated" if d.level == 2 else "overdue"
         out.append(
-            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{_e(late_text(d.late_hours))}</td>'
-            f"<td>{_e(to_sheet(d.due_at))}</td><td>{_e(to_sheet(d.commented_at))}</td>"
-            f"<td>{_e(d.category)}</td><td>{_e(d.author)}</td><td class=text>{_e(d.text)}</td>"
+            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{esc(late_text(d.late_hours))}</td>'
+            f"<td>{esc(to_sheet(d.due_at))}</td><td>{esc(to_sheet(d.commented_at))}</td>"
+            f"<td>{esc(d.category)}</td><td>{esc(d.author)}</td><td class=text>{esc(d.text)}</td>"
             f"<td>{_link(d.url, f'{d.platform} {d.comment_id}')}</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -542,10 +574,10 @@ def report_html(report: Report, *, charts: bool = True) -> str:
     parts = [
         "<!DOCTYPE html>", '<html lang="mr"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Tracker report {_e(report.period)}</title><style>{_CSS}</style></head><body>",
+        f"<title>Tracker report {esc(report.period)}</title><style>{_CSS}</style></head><body>",
         "<h1>Replies to citizens' comments — per department</h1>",
-        f'<p class="meta">Period {_e(report.period)} IST · as of {_e(to_sheet(report.as_of))} IST · '
-        f"{_e(report.rules)}" + (f" · {_e(report.location)}" if report.location else "") + "</p>",
+        f'<p class="meta">Period {esc(report.period)} IST · as of {esc(to_sheet(report.as_of))} IST · '
+        f"{esc(report.rules)}" + (f" · {esc(report.location)}" if report.location else "") + "</p>",
         "<h2>Summary</h2>", summary_table_html(report),
         "<p class=meta>Received, answered, reply times and “on time” count comments written in the "
         "period; open, overdue and escalated are the backlog at the report time.</p>",
@@ -554,7 +586,7 @@ def report_html(report: Report, *, charts: bool = True) -> str:
         parts.append('<h2>Charts</h2><div class="charts">')
         for measure, title in CHARTS:
             png = base64.b64encode(chart_png(report, measure, title)).decode("ascii")
-            parts.append(f'<figure><img alt="{_e(title)}" src="data:image/png;base64,{png}"></figure>')
+            parts.append(f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{png}"></figure>')
         parts.append("</div>")
     parts.append("<h2>Overdue comments, per department (oldest first)</h2>")
     any_late = False
@@ -562,12 +594,12 @@ def report_html(report: Report, *, charts: bool = True) -> str:
         items = report.overdue_of(s.code)
         if items:
             any_late = True
-            parts.append(f"<h3>{_e(s.code)} — {_e(s.name)} ({len(items)})</h3>")
+            parts.append(f"<h3>{esc(s.code)} — {esc(s.name)} ({len(items)})</h3>")
             parts.append(overdue_table_html(items))
     if not any_late:
         parts.append("<p>Nothing overdue.</p>")
     if report.warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f'<li class="warn">{_e(w)}</li>'
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f'<li class="warn">{esc(w)}</li>'
                                                       for w in report.warnings) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
