@@ -159,9 +159,11 @@ def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool) -
                     "`python cli.py init` to create an empty one")
             require_headers(table, tab)
     posts_tab, comments_tab = schema.tab("posts"), schema.tab("comments")
-    posts = index_records(tables["posts"].records(posts_tab), posts_tab.key, posts_tab.title, warnings)
-    comments = index_records(tables["comments"].records(comments_tab), comments_tab.key,
-                             comments_tab.title, warnings)
+    # Only the fields planning uses: a 100,000-row tracker stays small in memory.
+    posts = index_records(tables["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
+                          posts_tab.title, warnings)
+    comments = index_records(tables["comments"].records(comments_tab, SYNC_FIELDS["comments"]),
+                             comments_tab.key, comments_tab.title, warnings)
     dept_tab = schema.tab("departments")
     rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]
     roster, roster_warnings = roster_from_rows(rows, dept_tab.title)
