@@ -364,3 +364,14 @@ def test_python_cli_py_sync_runs_as_a_script(export, roster_file, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 3
     assert bad.stderr.startswith("Error: ") and "Traceback" not in bad.stderr
+
+
+def test_the_installed_console_script_is_the_same_command(tmp_path):
+    script = Path(sys.executable).parent / "sheets-sync"
+    if not script.exists():
+        pytest.skip("sheets-sync is not installed in this environment (pip install -e .)")
+    done = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert done.stdout.replace("sheets-sync", "cli.py") == subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--help"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60).stdout

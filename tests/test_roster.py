@@ -251,3 +251,30 @@ def test_the_shipped_roster_has_the_56_departments_of_the_order():
     roster = load_roster_file(SHIPPED)
     assert len(roster) == 56
     assert all(d.name_en and d.name_mr and d.head for d in roster)
+
+
+def test_a_typo_in_the_departments_tab_warns_and_the_sync_goes_on(tmp_path, roster_file):
+    import openpyxl
+
+    from sheets_sync.backends.xlsx import XlsxBackend
+    from sheets_sync.sources import FileSource
+    from sheets_sync.sync import init_tracker, run_sync
+    from tests.helpers import comment, post, write_export
+
+    backend = XlsxBackend(tmp_path / "tracker.xlsx")
+    init_tracker(backend, SCHEMA, roster_file)
+    wb = openpyxl.load_workbook(backend.path)
+    ws = wb["Departments"]
+    ws["A3"] = "Water!"                       # WS's code mistyped on row 3
+    ws.append(["SWM", "Solid Waste (copy)"])  # a copied row: row 5
+    wb.save(backend.path)
+    folder = write_export(tmp_path / "export", [post("P1", "कचरा"), post("P2", "पाणीपुरवठा बंद")],
+                          [comment("C1", "P1")])
+    result = run_sync(backend, [FileSource(folder)], SCHEMA, roster_path=roster_file, now=NOW)
+    assert result.plan.warnings == [
+        "Departments row 3: department code 'WATER!' must be 2-10 capital letters or digits, e.g. SWM; "
+        "row ignored until fixed",
+        "Departments row 5: department code SWM is also on row 2; the job uses row 2, delete the copy",
+    ]
+    assert result.summary()["per_department"] == {"SWM": {"posts": 1, "comments": 1},
+                                                  "Unassigned": {"posts": 1, "comments": 0}}
