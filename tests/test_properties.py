@@ -184,13 +184,23 @@ def test_planning_on_an_applied_plan_is_empty(first, later):
     more = _batch(later[0], later[1])
     known_posts = set(view.posts) | {p.key for p in more.posts}
     new_plan = plan_sync(view, {"files:b": more}, SCHEMA, NOW)
-    added = [(c.values["platform"], c.values["comment_id"]) for c in new_plan.changes if c.tab == "comments"]
+    added = [(c.values["platform"], c.values["comment_id"]) for c in new_plan.changes
+             if c.tab == "comments" and isinstance(c, AddRow)]
     assert sorted(added) == sorted({c.key for c in more.comments
                                     if c.key not in view.comments and c.post_key in known_posts})
     # Rows already in the tracker are only ever updated, and a post only while it is Unassigned.
+    # (a comment row only to follow its post to the department it was routed to now).
+    rerouted = {(c.key[0], c.key[1]): c.values["department"] for c in new_plan.changes
+                if c.tab == "posts" and not isinstance(c, AddRow)}
     for change in new_plan.changes:
-        if change.tab == "posts" and not isinstance(change, AddRow):
+        if isinstance(change, AddRow):
+            continue
+        if change.tab == "posts":
             assert view.posts[change.key].get("department") == SCHEMA.unassigned
+        else:
+            old = view.comments[change.key]
+            assert change.tab == "comments"
+            assert change.values == {"department": rerouted[(change.key[0], old.get("post_id"))]}
 
 
 # -- what the properties above found ----------------------------------------------------------
