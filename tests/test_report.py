@@ -34,6 +34,10 @@ SCRIPT = "<script>alert('x')</script> पाणी नाही"
 
 @pytest.fixture
 def tracker(tmp_path, roster_file):
+    return build_tracker(tmp_path, roster_file)
+
+
+def build_tracker(tmp_path, roster_file) -> XlsxHarness:
     """SWM: C1 and C6 long overdue, C2 answered by the page in 3 h, C3 closed by a person.
     WS: C4 overdue (level 1), C5 'Not required', C7 not due yet (the page answers after as_of)."""
     folder = write_export(tmp_path / "export", [post("P1"), post("P2", "नवीन जलवाहिनी काम सुरू")], [
