@@ -39,11 +39,12 @@ class FileSource(Source):
         # engine skips what the tracker already holds, so no checkpoint.
         if not self.folder.is_dir():
             raise InputError(f"{self.folder}: export folder not found; pass --source files:DIR")
-        posts = [self._post(rec, where) for rec, where in self._records("posts", POST_COLUMNS)]
+        warnings: list[str] = []
+        posts = [self._post(rec, where) for rec, where in self._records("posts", POST_COLUMNS, warnings)]
         comments = [self._comment(rec, where)
-                    for rec, where in self._records("comments", COMMENT_COLUMNS)]
-        batch = Batch(posts=_dedupe(posts, "post"), comments=_dedupe(comments, "comment"))
-        return batch
+                    for rec, where in self._records("comments", COMMENT_COLUMNS, warnings)]
+        return Batch(posts=_dedupe(posts, "post"), comments=_dedupe(comments, "comment"),
+                     warnings=warnings)
 
     def check(self) -> SourceCheck:
         try:
@@ -55,12 +56,13 @@ class FileSource(Source):
 
     # -- reading ---------------------------------------------------------------
 
-    def _records(self, stem: str, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+    def _records(self, stem: str, columns: tuple[str, ...],
+                 warnings: list[str]) -> Iterator[tuple[dict, str]]:
         csv_path, jsonl_path = self.folder / f"{stem}.csv", self.folder / f"{stem}.jsonl"
         if csv_path.exists() and jsonl_path.exists():
             raise InputError(f"{self.folder}: both {stem}.csv and {stem}.jsonl exist; keep one")
         if csv_path.exists():
-            yield from _read_csv(csv_path, columns)
+            yield from _read_csv(csv_path, columns, warnings)
         elif jsonl_path.exists():
             yield from _read_jsonl(jsonl_path, columns)
         elif stem == "comments":
@@ -111,8 +113,9 @@ def _read_text(path: Path) -> str:
                          f"0x{data[exc.start]:02x}); save the file as UTF-8 (Excel: CSV UTF-8)") from None
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+def _read_csv(path: Path, columns: tuple[str, ...], warnings: list[str]) -> Iterator[tuple[dict, str]]:
     reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True)
+    line = 0  # the last line of the previous record
     try:
         header = next(reader, None)
         if header is None:
@@ -120,6 +123,12 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]
                              f"{','.join(columns)}")
         header = [h.strip().lower() for h in header]
         _check_header(path, header, columns)
+        unknown = [h for h in header if h and h not in columns]
+        if unknown:
+            # A mistyped optional column ("dept") would otherwise be dropped without a word.
+            warnings.append(f"{path} line 1: column{'s' if len(unknown) > 1 else ''} "
+                            f"{', '.join(repr(u) for u in unknown)} ignored; the columns read are "
+                            f"{','.join(columns)}")
         line = reader.line_num
         for row in reader:
             # A quoted cell may span lines: a record is named by its first line.
@@ -132,7 +141,13 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]
                                  "check the quoting and the commas")
             yield dict(zip(header, row, strict=True)), where
     except csv.Error as exc:
-        raise InputError(f"{path} line {reader.line_num}: {exc}; check the quoting") from None
+        # Name the line where the broken record starts: an unclosed quote is found
+        # only at the end of the file.
+        text = str(exc)
+        if text == "unexpected end of data":
+            text = "a quoted cell is never closed (unexpected end of data)"
+        ends = f" (the record runs to line {reader.line_num})" if reader.line_num > line + 1 else ""
+        raise InputError(f"{path} line {line + 1}: {text}{ends}; check the quoting") from None
 
 
 def _read_jsonl(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
