@@ -104,6 +104,11 @@ CASES = [
     ("a stray quote after a quoted cell",
      csv_lines(POSTS_HEAD, POST_P1, 'facebook,P2,2026-11-20T10:00:00+05:30,"quoted" then not,u,'), None,
      "posts.csv", " line 3: ',' expected after '\"'; check the quoting"),
+    ("an unclosed quote is named where it opens",
+     csv_lines(POSTS_HEAD, POST_P1, 'facebook,P2,2026-11-20T10:00:00+05:30,"never closed,u,',
+               "facebook,P3,2026-11-20T10:00:00+05:30,x,u,", "facebook,P4,2026-11-20T10:00:00+05:30,x,u,"),
+     None, "posts.csv", " line 3: a quoted cell is never closed (unexpected end of data) (the record "
+                        "runs to line 5); check the quoting"),
     ("a record after a multi-line cell is named by its first line",
      csv_lines(POSTS_HEAD, 'facebook,P1,2026-11-20T10:00:00+05:30,"line one\nline two",u,',
                "facebook,P2,2026-11-20T10:00:00+05:30,x,u,", "x,P3,yesterday,x,u,"), None,
@@ -320,3 +325,13 @@ def test_comment_on_an_unknown_post_is_held_and_named(tmp_path, tracker, roster_
                          [*GOOD_COMMENTS, comment("C7", "P404", "पोस्ट कुठे आहे?")])
     again = invoke(later, tracker, roster_file)
     assert "Added 1 post(s) and 1 comment(s)" in again.stdout and "Held back" not in again.stdout
+
+
+def test_a_mistyped_optional_column_is_a_warning_not_silence(tmp_path, roster_file):
+    folder = export_dir(tmp_path, csv_lines("platform,post_id,posted_at,text,url,Dept",
+                                            "facebook,P1,2026-11-20T10:00:00+05:30,Notice,u,ROADS"))
+    result = invoke(folder, tmp_path / "new.xlsx", roster_file)
+    assert result.exit_code == 0
+    assert (f"Warning: {folder / 'posts.csv'} line 1: column 'dept' ignored; the columns read are "
+            "platform,post_id,posted_at,text,url,department") in result.stdout
+    assert "Unassigned" in result.stdout
