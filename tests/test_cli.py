@@ -155,7 +155,7 @@ def test_json_summary_parses(export, tracker, roster_file):
                                          "Unassigned": {"posts": 1, "comments": 0}}
     assert summary["held"] == 1 and "NOPE" in summary["held_comments"][0]
     assert summary["warnings"] == [] and summary["dry_run"] is False
-    # Devanagari stays readable in the JSON, not \u-escaped.
+    # A dry run after it plans nothing.
     again = invoke(sync_args(export, tracker, roster_file, "--json", "--dry-run"))
     assert json.loads(again.stdout)["planned_changes"] == []
 
