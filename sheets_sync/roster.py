@@ -170,12 +170,15 @@ def _compile_rules(departments: Iterable[Department]) -> list[tuple[str, str, st
     """(code, kind, what to look for, what to show in "Routed by")."""
     rules = []
     for d in departments:
+        seen = set()  # a word in both the Marathi and Hindi lists must not count twice
         for tag in d.hashtags:
             tag = "#" + tag.strip().lstrip("#")
-            if len(tag) > 1:
+            if len(tag) > 1 and _fold(tag) not in seen:
+                seen.add(_fold(tag))
                 rules.append((d.code, "hashtag", _fold(tag), tag))
         for word in d.keywords:
-            if word.strip():
+            if word.strip() and _fold(word.strip()) not in seen:
+                seen.add(_fold(word.strip()))
                 rules.append((d.code, "keyword", _fold(word.strip()), word.strip()))
     return rules
 
