@@ -72,6 +72,13 @@ def test_more_keyword_matches_win(roster):
     assert roster.route("garbage and waste near the pothole") == ("SWM", "keyword garbage")
 
 
+def test_a_keyword_listed_twice_counts_once():
+    # वाचनालय in both the Marathi and the Hindi list must not outweigh one other match.
+    roster = Roster([Department("LIB", "Libraries", keywords_mr=("वाचनालय",), keywords_hi=("वाचनालय",)),
+                     Department("EDU", "Education", keywords_mr=("शाळा",))])
+    assert roster.route("शाळा वाचनालय") == (None, "keywords of EDU, LIB tie")
+
+
 def test_a_tie_is_not_guessed(roster):
     assert roster.route("garbage pothole") == (None, "keywords of ROADS, SWM tie")
     assert roster.route("#SwachhMahanagar #PaniPuravatha") == (None, "hashtags of SWM, WS tie")
