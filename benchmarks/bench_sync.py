@@ -84,9 +84,21 @@ def child(args) -> None:
     result = run_sync(GoogleSheetsBackend(args.sheet, credentials=args.key), [
         GeneratedSource(departments, args.new, args.offset)], load_schema(), now=datetime.now(IST))
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_mb()
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb,
                       "added": result.summary()["comments_added"]}))
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. ru_maxrss would count the parent's memory
+    at fork time; VmHWM belongs to the process image after exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(url: str, key: str, sheet: str, departments: list[str], new: int, offset: int) -> dict:
