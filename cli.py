@@ -337,5 +337,84 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
         delivery.raise_for_failures()
 
 
+@main.command("schedule")
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_SCHEDULE",
+              help="Schedule file (default: schedule.yaml here, if it exists; see schedule.example.yaml).")
+@click.option("--source", default=None, envvar="SHEETS_SYNC_SOURCE",
+              help="What the sync job reads: files:DIR, a platform, or all. Default: the file's, "
+                   "else files:examples.")
+@click.option("--sync-every", type=click.IntRange(0, 1440), help="Minutes between syncs (0: off).")
+@click.option("--overdue-every", type=click.IntRange(0, 1440), help="Minutes between overdue runs (0: off).")
+@click.option("--report-at", help="Daily report time in IST, HH:MM, or 'off'.")
+@click.option("--email/--no-email", default=None, help="E-mail the daily report (default: on).")
+@click.option("--include-empty", is_flag=True, default=None,
+              help="E-mail departments with nothing overdue too.")
+@click.option("--run-now", is_flag=True, help="Run the sync and overdue jobs once at start.")
+@click.option("--max-iterations", type=int, hidden=True, help="Stop after this many rounds (tests).")
+@click.pass_context
+@_fail_cleanly
+def schedule_command(ctx, tracker, credentials, schema_path, roster_path, config_path, source, sync_every,
+                     overdue_every, report_at, email, include_empty, run_now, max_iterations):
+    """Run sync, overdue and the daily report on a schedule until stopped.
+
+    Prints the schedule at start, one line per job run (errors only with
+    --quiet), and keeps going when a job fails. SIGTERM or Ctrl-C stops it
+    between jobs, exit 0. Exit codes: 2 settings, 6 another scheduler runs
+    for this tracker.
+
+    Example:
+
+        python cli.py schedule --tracker tracker.xlsx --config schedule.yaml
+    """
+    from sheets_sync.runlock import run_lock
+    from sheets_sync.scheduler import JobContext, Scheduler, build_jobs, load_schedule_config, parse_hhmm
+
+    config = load_schedule_config(config_path)
+    if report_at is not None and report_at.strip().lower() != "off" and parse_hhmm(report_at) is None:
+        raise click.BadParameter(f"{report_at!r}: give HH:MM (IST) or off", param_hint="--report-at")
+    config = config.with_options(
+        sync_every_minutes=sync_every, overdue_every_minutes=overdue_every, report_email=email,
+        include_empty=include_empty, source=source,
+        tracker=tracker if ctx.get_parameter_source("tracker").name != "DEFAULT" else None)
+    if report_at is not None:
+        config = config.with_options(report_at="") if report_at.strip().lower() == "off" else \
+            config.with_options(report_at=report_at.strip())
+    tracker = config.tracker or tracker
+    load_schema(schema_path)  # a broken schema stops here, not in every job
+    if config.report_at and config.report_email:
+        from sheets_sync.emailer import SmtpSettings
+
+        SmtpSettings.from_env()  # wrong e-mail settings stop here too
+    jobs = build_jobs(config, JobContext(tracker, schema_path, roster_path, credentials, config.source))
+    if not jobs:
+        raise click.UsageError("every job is turned off; nothing to schedule")
+    quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
+    status = None
+    if sys.stdout.isatty() and not quiet:
+        def status(text):
+            click.echo("\r\033[K" + text, nl=False)
+
+    scheduler = Scheduler(jobs, out=click.echo, err=lambda line: click.echo(line, err=True),
+                          max_iterations=max_iterations, quiet=quiet, verbose=verbose, status=status)
+
+    def on_start(lines):
+        if not quiet:
+            source_note = f" from {config.path}" if config.path else ""
+            click.echo(f"sheets-sync scheduler for {tracker}{source_note} (times in IST); "
+                       "stop with Ctrl-C or SIGTERM")
+            for line in lines:
+                click.echo(line)
+
+    with run_lock(tracker, "schedule", name="schedule"), scheduler.signals():
+        scheduler.run(run_now=run_now, on_start=on_start)
+    if not quiet:
+        reason = f" ({scheduler.stop_reason})" if scheduler.stop_reason else ""
+        click.echo(f"Scheduler stopped{reason}.")
+
+
 if __name__ == "__main__":
     main()
