@@ -186,11 +186,19 @@ def log_row(plan: Plan, *, command: str, source: str, now: datetime, seconds: fl
 
 
 def cell_text(text: str, limit: int = CELL_LIMIT) -> str:
-    """Citizen text as a cell can hold it: whole when it fits, else cut with a note."""
-    if len(text) <= limit:
+    """Citizen text as a cell can hold it: whole when it fits, else cut with a note.
+
+    Spreadsheets count UTF-16 units (an emoji is two), so that is what is counted.
+    """
+    if _units(text) <= limit:
         return text
-    keep = limit - len(_TRUNCATED.format(n=len(text)))
+    room = limit - _units(_TRUNCATED.format(n=len(text)))
+    keep = len(text.encode("utf-16-le")[: room * 2].decode("utf-16-le", errors="ignore"))
     return text[:keep] + _TRUNCATED.format(n=len(text) - keep)
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def classify(comment: Comment, schema: Schema) -> str:

@@ -132,7 +132,9 @@ def _fetch(sources: Sequence[Source], checkpoints: dict[str, str]) -> tuple[dict
             batches[source.name] = source.fetch(checkpoints.get(source.name))
         except (InputError, SourceError) as exc:
             if len(sources) == 1:
-                raise
+                if source.name.startswith("files:"):
+                    raise  # its messages already name the file, line and column
+                raise type(exc)(f"{source.name}: {exc}") from None
             errors.append(f"{source.name}: {exc}")
     return batches, errors
 

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import openpyxl
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -217,20 +216,11 @@ def _sync_one_comment(tmp: Path, text: str) -> tuple[str, object]:
     return tab_rows(tmp / "tracker.xlsx", "Comments")[0]["Comment"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "backends/xlsx.py _set_cell writes a carriage return raw into the sheet XML, and every XML "
-    "reader (openpyxl, Excel, LibreOffice) normalises it to a line feed: 'a\\r\\nb' comes back "
-    "'a\\nb' and 'a\\rb' as 'a\\nb'. Writing it as the OOXML escape _x000D_ (and unescaping "
-    "_xHHHH_ in _text) keeps it."))
 def test_a_carriage_return_survives_the_workbook(tmp_path):
     assert _sync_one_comment(tmp_path, "Windows line end\r\nand an old Mac one\rend") == \
         "Windows line end\r\nand an old Mac one\rend"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planner.py cell_text counts Python code points, but Excel's 32,767-character cell limit "
-    "(and Google Sheets' 50,000) count UTF-16 units: an emoji is two. A comment of 20,000 emoji "
-    "is kept whole (20,000 code points) but is 40,000 units, over Excel's limit."))
 def test_the_cell_limit_counts_what_excel_counts(tmp_path):
     stored = _sync_one_comment(tmp_path, "😡" * 20_000)
     assert len(stored.encode("utf-16-le")) // 2 <= EXCEL_LIMIT

@@ -10,6 +10,7 @@ never leaves half a workbook behind.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -283,11 +284,25 @@ def _last_used_row(ws) -> int:
     return last
 
 
+# XML readers turn a raw carriage return into a line feed; OOXML's escape
+# _xHHHH_ keeps it, and a literal "_x0041_" a citizen typed is escaped in turn.
+_OOXML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_OOXML_UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _escape(text: str) -> str:
+    return _OOXML_ESCAPE.sub(r"_x005F_\1", text).replace("\r", "_x000D_")
+
+
+def _unescape(text: str) -> str:
+    return _OOXML_UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
 def _set_cell(cell, value) -> None:
     if isinstance(value, Formula):
         cell.value = value.text
         return
-    text = str(value).translate(_ILLEGAL)
+    text = _escape(str(value).translate(_ILLEGAL))
     cell.value = text if text else None
     if text:
         # openpyxl turns a string starting with "=" into a formula; citizen text
@@ -302,7 +317,7 @@ def _text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return _unescape(value)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, datetime):
