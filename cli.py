@@ -16,6 +16,7 @@ import click
 
 from sheets_sync import SheetsSyncError
 from sheets_sync.backends import DEFAULT_TRACKER, open_backend
+from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema
 from sheets_sync.sources import open_sources
 from sheets_sync.sync import describe, init_tracker, run_sync
@@ -96,11 +97,15 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path
     schema = load_schema(schema_path)
     backend = open_backend(tracker, credentials=credentials)
     sources = open_sources(source)
-    result = run_sync(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run)
+    if dry_run:
+        result = run_sync(backend, sources, schema, roster_path=roster_path, now=now, dry_run=True)
+    else:
+        with run_lock(backend.location, "sync"):
+            result = run_sync(backend, sources, schema, roster_path=roster_path, now=now)
     summary = result.summary()
     if as_json:
         if dry_run:
-            summary["planned_changes"] = describe(result.plan.changes, schema)
+            summary["planned_changes"] = describe(result.plan.changes, result.schema)
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not ctx.obj["quiet"]:
         _print_summary(result, schema, dry_run)
@@ -116,7 +121,7 @@ def _print_summary(result, schema, dry_run: bool) -> None:
     for line in result.structure:
         click.echo(line)
     if dry_run:
-        lines = describe(result.plan.changes, schema)
+        lines = describe(result.plan.changes, result.schema)
         click.echo(f"Dry run on {s['tracker']}: {len(lines)} planned change(s), nothing written.")
         for line in lines:
             click.echo(f"  {line}")
@@ -124,6 +129,10 @@ def _print_summary(result, schema, dry_run: bool) -> None:
                f"{s['tracker']} from {', '.join(s['sources'])}; {s['rows_updated']} row(s) updated.")
     for department, counts in s["per_department"].items():
         click.echo(f"  {department:<12} {counts['posts']:>4} post(s) {counts['comments']:>5} comment(s)")
+    if s["replies_harvested"] or s["tabs_rewritten"] or s["overdue"]:
+        click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
+                   f"{len(s['tabs_rewritten'])} department tab(s) rewritten; "
+                   f"{s['overdue']} comment(s) overdue.")
     if s["held_comments"]:
         click.echo(f"Held back {s['held']} comment(s):")
         for line in s["held_comments"]:
@@ -147,12 +156,42 @@ def init(tracker, credentials, schema_path, roster_path):
     """
     schema = load_schema(schema_path)
     backend = open_backend(tracker, credentials=credentials)
-    done = init_tracker(backend, schema, roster_path)
+    with run_lock(backend.location, "init"):
+        done = init_tracker(backend, schema, roster_path)
     if done:
         for line in done:
             click.echo(line)
     else:
         click.echo(f"{backend.location}: all tabs and headers are in place; nothing to do.")
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@click.option("--as-of", help="Evaluate deadlines at this time (ISO 8601 with offset).")
+@schema_option
+@roster_option
+@click.pass_context
+@_fail_cleanly
+def tabs(ctx, tracker, credentials, as_of, schema_path, roster_path):
+    """Rebuild each department's pending-action tab (and the Overdue flags) alone.
+
+    Replies typed in a department's tab reach the Comments tab first.
+
+    Example:
+
+        python cli.py tabs --tracker tracker.xlsx
+    """
+    schema = load_schema(schema_path)
+    backend = open_backend(tracker, credentials=credentials)
+    with run_lock(backend.location, "tabs"):
+        result = run_sync(backend, [], schema, roster_path=roster_path, now=_as_of(as_of), command="tabs")
+    if not ctx.obj["quiet"]:
+        s = result.summary()
+        click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
+                   f"{len(s['tabs_rewritten'])} tab(s) rewritten; {s['overdue']} comment(s) overdue.")
+        for line in s["warnings"]:
+            click.echo(f"Warning: {line}")
 
 
 @main.group()
@@ -214,12 +253,15 @@ def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
 @click.option("--department", "-d", multiple=True, help="Only this department code (repeatable).")
+@click.option("--no-flags", is_flag=True, help="Only print: do not write the Overdue flags and tabs.")
 @click.pass_context
 @_fail_cleanly
-def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json, as_csv, department):
-    """List comments past their reply deadline, per department, oldest first.
+def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json, as_csv, department,
+            no_flags):
+    """Flag overdue comments in the tracker and list them, per department, oldest first.
 
-    Reads the tracker only. Exit code 0 whether or not anything is overdue.
+    Writes the Overdue column and the departments' tabs as of --as-of (with
+    --no-flags it only reads). Exit code 0 whether or not anything is overdue.
 
     Example:
 
@@ -233,6 +275,9 @@ def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json,
     when = _as_of(as_of) or now_ist()
     schema = load_schema(schema_path)
     backend = open_backend(tracker, credentials=credentials)
+    if not no_flags:
+        with run_lock(backend.location, "overdue"):
+            run_sync(backend, [], schema, roster_path=roster_path, now=when, command="overdue")
     snap, deadlines = load_deadlines(backend, schema, when, roster_path=roster_path)
     if department:
         wanted = {d.strip().upper() for d in department}

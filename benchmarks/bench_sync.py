@@ -190,7 +190,8 @@ def main() -> None:
             ours = next(r for r in rows if r["existing"] == 0 and r["new"] == new)
             print(f"  {new:,} comments: {count:,} requests in {seconds:.1f} s; sheets-sync: "
                   f"{ours['requests']} requests in {ours['seconds']:.2f} s "
-                  f"(×{count / ours['requests']:.0f} fewer requests, ×{seconds / ours['seconds']:.1f} faster)")
+                  f"(×{count / ours['requests']:.0f} fewer requests, "
+                  f"×{seconds / ours['seconds']:.1f} faster)")
             print(f"  at Google's 60 requests/minute per user the naive way needs "
                   f"{count / 60:.0f} minutes; sheets-sync one.")
             gc.del_spreadsheet(sh.id)

@@ -35,6 +35,11 @@ class Plan:
     rows_updated: int = 0
     held: list[str] = field(default_factory=list)  # comments not added, and why
     warnings: list[str] = field(default_factory=list)
+    # Filled by the follow-up step (pending tabs, overdue flags).
+    harvested: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    overdue: list = field(default_factory=list)
+    tabs_rewritten: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -53,6 +58,10 @@ class Plan:
             },
             "held_comments": list(self.held),
             "warnings": list(self.warnings),
+            "replies_harvested": self.harvested,
+            "conflicts": list(self.conflicts),
+            "overdue": len(self.overdue),
+            "tabs_rewritten": list(self.tabs_rewritten),
         }
 
 

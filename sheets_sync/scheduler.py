@@ -207,16 +207,19 @@ def sync_job(ctx: JobContext) -> str:
 
 
 def overdue_job(ctx: JobContext) -> str:
-    """Evaluate the deadlines. The sheet side (flags, pending tabs, issue 4) plugs in here."""
+    """Flag overdue comments and rebuild the departments' tabs; log how many are late."""
     from sheets_sync.backends import open_backend
     from sheets_sync.deadlines import overdue
     from sheets_sync.report import load_deadlines
     from sheets_sync.runlock import run_lock
     from sheets_sync.schema import load_schema
+    from sheets_sync.sync import run_sync
 
     schema = load_schema(ctx.schema_path)
     backend = open_backend(ctx.tracker, credentials=ctx.credentials)
     with run_lock(backend.location, "overdue (scheduler)"):
+        # Flags and departments' tabs first, then the list the log line counts.
+        run_sync(backend, [], schema, roster_path=ctx.roster_path, command="overdue")
         _, deadlines = load_deadlines(backend, schema, now_ist(), roster_path=ctx.roster_path)
     late = overdue(deadlines)
     escalated = sum(1 for d in late if d.level == 2)

@@ -45,6 +45,7 @@ class Column:
     seed: bool = False  # people-owned, but the job writes its first value
     width: int = 120
     help: str = ""
+    hidden: bool = False
 
     @property
     def job_writes(self) -> bool:
@@ -97,9 +98,17 @@ class Schema:
     tabs: dict[str, Tab]
     unassigned: str = "Unassigned"
     extra: dict = field(default_factory=dict, compare=False)
+    # The template of the per-department pending-action tabs (None: no such tabs).
+    pending_tab: Tab | None = None
 
     def tab(self, name: str) -> Tab:
         return self.tabs[name]
+
+    def with_tabs(self, extra_tabs: list[Tab]) -> Schema:
+        """This schema plus tabs made at run time (the departments' pending tabs)."""
+        from dataclasses import replace
+
+        return replace(self, tabs={**self.tabs, **{t.name: t for t in extra_tabs}})
 
     @property
     def default_status(self) -> str:
@@ -208,13 +217,22 @@ def _build(path: Path, data: dict, loc: Located, problems: list[str]) -> Schema 
             titles.append((normalize_header(tab.title), ("tabs", name, "title")))
     _unique(titles, "tab title {}", problem, loc)
     unassigned = str(data.get("unassigned") or "Unassigned")
+    pending = None
+    if data.get("pending_tab") is not None:
+        pending = _build_tab("pending_tab", data["pending_tab"], loc, problem, where=("pending_tab",))
+        fields = {c.field for c in pending.columns} if pending else set()
+        for required in ("comment_id", "platform", "status", "reply", "replied_by", "notes", "synced"):
+            if pending and required not in fields:
+                problem(("pending_tab", "columns"), f"pending_tab needs a column with field '{required}'")
     return Schema(path, timezone, tuple(statuses), tuple(categories), tabs, unassigned,
                   extra={k: v for k, v in data.items() if k not in
-                         ("version", "timezone", "statuses", "categories", "tabs", "unassigned")})
+                         ("version", "timezone", "statuses", "categories", "tabs", "unassigned",
+                          "pending_tab")},
+                  pending_tab=pending)
 
 
-def _build_tab(name, raw, loc, problem) -> Tab | None:
-    where = ("tabs", name)
+def _build_tab(name, raw, loc, problem, where: tuple | None = None) -> Tab | None:
+    where = where or ("tabs", name)
     if not isinstance(raw, dict):
         problem(where, f"tab '{name}' must be a mapping with 'title' and 'columns'")
         return None
@@ -247,7 +265,8 @@ def _build_tab(name, raw, loc, problem) -> Tab | None:
         if isinstance(width, bool) or not isinstance(width, int) or not 20 <= width <= 2000:
             problem(at + ("width",), f"column '{fname}': width must be a whole number of pixels, 20 to 2000")
             width = 120
-        columns.append(Column(fname, header, str(owner), bool(seed), width, str(item.get("help", ""))))
+        columns.append(Column(fname, header, str(owner), bool(seed), width, str(item.get("help", "")),
+                              bool(item.get("hidden", False))))
         places.append(at)
     _unique([(c.field, at) for c, at in zip(columns, places, strict=True)],
             f"field {{}} in tab '{name}'", problem, loc)

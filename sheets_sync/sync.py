@@ -12,18 +12,18 @@ from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.errors import InputError, SourceError, TrackerError
+from sheets_sync.pending import REGISTRY_PREFIX, pending_tabs, plan_follow_up
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_sync
-from sheets_sync.roster import load_roster_file, roster_from_rows
+from sheets_sync.roster import Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import Schema
 from sheets_sync.sources.base import Batch, Source
-from sheets_sync.table import AddRow, Change, Table, UpdateRow, require_headers
+from sheets_sync.table import AddRow, Change, DeleteTab, ReplaceRows, Table, UpdateRow, require_headers
 from sheets_sync.timeutil import now_ist, to_sheet
 
 SYNC_TABS = ("posts", "comments", "departments", "sync_state")
 # The columns planning needs; the rest (citizen text above all) is not read back.
 SYNC_FIELDS = {
-    "posts": ["platform", "post_id", "department"],
-    "comments": ["platform", "comment_id", "post_id", "department"],
+    "posts": ["platform", "post_id", "department", "text"],
 }
 
 
@@ -36,6 +36,7 @@ class SyncResult:
     structure: list[str] = field(default_factory=list)
     source_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    schema: Schema | None = None  # with the departments' tabs, for describe()
 
     def summary(self) -> dict:
         out = {"tracker": self.tracker, "sources": self.sources, "dry_run": self.dry_run}
@@ -59,7 +60,7 @@ def init_tracker(backend: Backend, schema: Schema, roster_path: Path | str | Non
     """Create or repair the tracker's tabs, headers and roster; safe to run again."""
     roster = load_roster_file(roster_path)
     with backend.open(schema, write=True) as session:
-        done = session.ensure_structure(list(roster))
+        done = session.ensure_structure(list(roster), cell_editors=cell_editors(schema))
         if done:
             session.apply([AddRow("sync_log", {
                 "run_at": _stamp(now), "command": "init", "source": "",
@@ -69,25 +70,100 @@ def init_tracker(backend: Backend, schema: Schema, roster_path: Path | str | Non
 
 def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
              roster_path: Path | str | None = None, now: datetime | None = None,
-             dry_run: bool = False, command: str = "sync") -> SyncResult:
-    """Add new posts and comments to the tracker; return what was (or would be) done."""
+             dry_run: bool = False, command: str = "sync", follow_up: bool = True) -> SyncResult:
+    """Add new posts and comments, flag overdue replies, rebuild the departments' tabs.
+
+    With no sources it only does the last two (``tabs`` and ``overdue``).
+    """
     started = time.monotonic()
     now = now or now_ist()
     with backend.open(schema, write=not dry_run) as session:
         structure = _prepare(session, schema, roster_path, dry_run)
         # Checkpoints are read before fetching, so slow platforms never hold the lock.
-        checkpoints = _checkpoints(session.read(["sync_state"])["sync_state"], schema)
+        state = session.read(["sync_state"])["sync_state"]
+        checkpoints = _checkpoints(state, schema)
+        registry = registered_tabs(checkpoints)
         batches, source_errors = _fetch(sources, checkpoints)
-        tables = session.read(SYNC_TABS, for_update=not dry_run, fields=SYNC_FIELDS)
+        # The departments' tabs as they stand now are read (and locked) with the rest.
+        known = pending_tabs(schema, Roster([]), registry) if follow_up else {}
+        session.schema = schema.with_tabs(list(known.values()))
+        names = [*SYNC_TABS, *(t.name for t in known.values())]
+        tables = session.read(names, for_update=not dry_run, fields=SYNC_FIELDS)
         view = _view(tables, schema, roster_path, session.is_new())
         plan = plan_sync(view, batches, schema, now, command=command, cell_limit=session.cell_limit)
+        extra: list[Change] = []
+        if follow_up and schema.pending_tab is not None:
+            extra, structure_done = _follow_up(session, schema, view, plan, tables, registry, now, dry_run)
+            structure += structure_done
         seconds = time.monotonic() - started
         if not dry_run:
             log = log_row(plan, command=command, source=", ".join(s.name for s in sources),
                           now=now, seconds=seconds, run_by=run_by(), errors=source_errors)
-            session.apply([*plan.changes, log])
+            session.apply([*plan.changes, *extra, log])
+        plan.changes += extra
+        final = session.schema
     return SyncResult(backend.location, [s.name for s in sources], plan, dry_run, structure,
-                      source_errors, time.monotonic() - started)
+                      source_errors, time.monotonic() - started, final)
+
+
+def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan: Plan,
+               tables: dict[str, Table], registry: dict[str, str], now: datetime,
+               dry_run: bool) -> tuple[list[Change], list[str]]:
+    """Harvest the departments' tabs, flag overdue comments, rebuild the tabs."""
+    tabs = pending_tabs(schema, view.roster, registry)
+    # A tab a person renamed keeps its new name: the backend found it by its id.
+    for code, tab in list(tabs.items()):
+        current = session.schema.tabs.get(tab.name)
+        if current is not None and current.title != tab.title:
+            tabs[code] = current
+    session.schema = schema.with_tabs(list(tabs.values()))
+    done: list[str] = []
+    missing = [t for t in tabs.values() if t.name not in tables or not tables[t.name].header]
+    if missing and not dry_run:
+        done = session.ensure_structure(list(view.roster), only=[t.name for t in missing],
+                                        cell_editors=cell_editors(schema))
+    comments = {k: dict(r.values) for k, r in view.comments.items()}
+    for change in plan.changes:
+        if isinstance(change, UpdateRow) and change.tab == "comments" and change.key in comments:
+            comments[change.key].update({k: str(v) for k, v in change.values.items()})
+    new_rows = [c.values for c in plan.changes if isinstance(c, AddRow) and c.tab == "comments"]
+    posts_text = {k: r.get("text") for k, r in view.posts.items()}
+    posts_text.update({(c.values["platform"], c.values["post_id"]): c.values["text"]
+                       for c in plan.changes if isinstance(c, AddRow) and c.tab == "posts"})
+    by_code = {code: tables.get(tab.name, Table(tab.title, [])) for code, tab in tabs.items()}
+    follow = plan_follow_up(schema=schema, roster=view.roster, comments=comments, new_rows=new_rows,
+                            posts_text=posts_text, tabs=tabs, tables=by_code, registry=registry,
+                            as_of=now, now=now)
+    changes = list(follow.changes)
+    stamp = to_sheet(now)
+    for code, tab in tabs.items():
+        key = f"{REGISTRY_PREFIX}{code}"
+        if code not in view.roster:
+            # Harvested above in this same write; now the tab can go.
+            changes += [DeleteTab(tab.name),
+                        UpdateRow("sync_state", (key,), {"checkpoint": "", "updated_at": stamp})]
+        elif registry.get(code) != tab.title:
+            values = {"source": key, "checkpoint": tab.title, "updated_at": stamp}
+            changes.append(UpdateRow("sync_state", (key,), values) if key in view.checkpoints
+                           else AddRow("sync_state", values))
+    plan.rows_updated += sum(1 for c in follow.changes if isinstance(c, UpdateRow))
+    plan.harvested = follow.harvested
+    plan.conflicts = follow.conflicts
+    plan.overdue = follow.overdue
+    plan.tabs_rewritten = follow.tabs_rewritten
+    plan.warnings += [f"conflict in {c}: see the Sync notes column" for c in follow.conflicts]
+    return changes, done
+
+
+def registered_tabs(checkpoints: dict[str, str]) -> dict[str, str]:
+    """Department code → title of its tab, as the Sync State tab remembers them."""
+    return {k[len(REGISTRY_PREFIX):]: v for k, v in checkpoints.items()
+            if k.startswith(REGISTRY_PREFIX) and v.strip()}
+
+
+def cell_editors(schema: Schema) -> list[str]:
+    access = schema.extra.get("access") or {}
+    return [str(e).strip() for e in access.get("cell_editors") or [] if str(e).strip()]
 
 
 def describe(changes: Sequence[Change], schema: Schema) -> list[str]:
@@ -107,6 +183,10 @@ def describe(changes: Sequence[Change], schema: Schema) -> list[str]:
             else:
                 lines.append(f"add row to {tab.title}: " + ", ".join(
                     f"{k}={str(x)[:40]}" for k, x in change.values.items()))
+        elif isinstance(change, ReplaceRows):
+            lines.append(f"rewrite tab {tab.title!r}: {len(change.rows)} row(s)")
+        elif isinstance(change, DeleteTab):
+            lines.append(f"delete tab {tab.title!r} (its department left the roster)")
         elif isinstance(change, UpdateRow):
             values = ", ".join(f"{tab.header_of(k)} → {str(x)[:60]!r}" for k, x in change.values.items())
             lines.append(f"update {tab.title} {' '.join(change.key)}: {values}"
@@ -119,7 +199,8 @@ def _prepare(session: TrackerSession, schema: Schema, roster_path, dry_run: bool
         return []
     if dry_run:
         return ["would create the tracker's tabs (run `python cli.py init` or a sync without --dry-run)"]
-    return session.ensure_structure(list(load_roster_file(roster_path)))
+    return session.ensure_structure(list(load_roster_file(roster_path)),
+                                    cell_editors=cell_editors(schema))
 
 
 def _fetch(sources: Sequence[Source], checkpoints: dict[str, str]) -> tuple[dict[str, Batch], list[str]]:
@@ -164,8 +245,8 @@ def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool) -
     # Only the fields planning uses: a 100,000-row tracker stays small in memory.
     posts = index_records(tables["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
                           posts_tab.title, warnings)
-    comments = index_records(tables["comments"].records(comments_tab, SYNC_FIELDS["comments"]),
-                             comments_tab.key, comments_tab.title, warnings)
+    comments = index_records(tables["comments"].records(comments_tab), comments_tab.key,
+                             comments_tab.title, warnings)
     dept_tab = schema.tab("departments")
     rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]
     roster, roster_warnings = roster_from_rows(rows, dept_tab.title)

@@ -87,7 +87,22 @@ class UpdateRow:
     reason: str = ""
 
 
-Change = AddRow | UpdateRow
+@dataclass(frozen=True)
+class ReplaceRows:
+    """Rewrite every data row of a tab the job owns whole (a department's pending tab)."""
+
+    tab: str
+    rows: list[Mapping[str, CellValue]]
+
+
+@dataclass(frozen=True)
+class DeleteTab:
+    """Remove a tab the job made (a department no longer in the roster), once harvested."""
+
+    tab: str
+
+
+Change = AddRow | UpdateRow | ReplaceRows | DeleteTab
 
 
 def require_headers(table: Table, tab: Tab) -> None:
@@ -100,3 +115,27 @@ def require_headers(table: Table, tab: Tab) -> None:
             "(renamed or deleted?); restore the header, or run `python cli.py init` to add it back "
             "as a new column"
         )
+
+
+OVERDUE_MARK = "sheets-sync"
+
+
+def overdue_rule(tab: Tab, letters: Mapping[str, str], schema) -> str | None:
+    """The conditional-format formula that paints a row red while it is overdue.
+
+    The sheet evaluates it whenever it is opened (NOW() against the due time),
+    so the colour is current between runs. ``letters`` maps normalised headers
+    to column letters. None when the tab lacks the columns.
+    """
+    def letter(name: str) -> str | None:
+        try:
+            return letters.get(normalize_header(tab.header_of(name)))
+        except KeyError:
+            return None
+
+    due, status, reply = letter("due_at"), letter("status"), letter("reply")
+    if not (due and status and reply):
+        return None
+    open_ = ",".join(f'${status}2="{s.name}"' for s in schema.statuses if s.open)
+    return (f'AND(${due}2<>"",OR(${status}2="",{open_}),${reply}2="",'
+            f'NOW()>VALUE(${due}2),N("{OVERDUE_MARK}")=0)')

@@ -123,7 +123,10 @@ def test_dry_run_on_a_new_tracker_prints_the_plan_and_creates_nothing(export, tr
     result = invoke(sync_args(export, tracker, roster_file, "--dry-run"))
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert f"Dry run on {tracker}: 6 planned change(s), nothing written." in out
+    # 3 posts, 3 comments, a tab for each of the 3 departments, and the flags of
+    # the 3 comments (overdue as of now).
+    assert f"Dry run on {tracker}: 12 planned change(s), nothing written." in out
+    assert "rewrite tab 'Solid Waste Management': 2 row(s)" in out
     assert "add post facebook P1 → SWM (hashtag #SwachhMahanagar)" in out
     assert "add post instagram P2 → ROADS" in out
     assert "add comment facebook C1 → SWM [complaint]" in out
@@ -139,8 +142,10 @@ def test_dry_run_on_an_existing_tracker_changes_not_a_byte(export, tracker, rost
                         [comment("C1", "P1", "घंटागाडी आली नाही 😡"), comment("C9", "P1", "अजून नाही")])
     result = invoke(sync_args(more, tracker, roster_file, "--dry-run"))
     assert result.exit_code == 0
-    assert "1 planned change(s), nothing written." in result.stdout
+    # The new comment, and the SWM tab that will list it.
+    assert "2 planned change(s), nothing written." in result.stdout
     assert "add comment facebook C9 → SWM" in result.stdout
+    assert "rewrite tab 'Solid Waste Management'" in result.stdout
     assert "Would add 0 post(s) and 1 comment(s)" in result.stdout
     assert digest(tracker) == before
 
@@ -164,7 +169,7 @@ def test_json_dry_run_lists_the_planned_changes(export, tracker, roster_file):
     result = invoke(sync_args(export, tracker, roster_file, "--json", "--dry-run"))
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True
-    assert len(summary["planned_changes"]) == 6
+    assert len(summary["planned_changes"]) == 12
     assert any("घंटागाडी" in line for line in summary["planned_changes"])
     assert "घंटागाडी" in result.stdout  # ensure_ascii=False: people can read it
     assert not tracker.exists()

@@ -62,8 +62,12 @@ def test_first_sync_creates_tabs_and_routes_rows(harness, export, roster_file):
     assert posts["P3"]["Department"] == "Unassigned"
     assert posts["P4"]["Routed by"] == "named in the export"
     rows = comments_by_id(harness)
-    assert rows["C1"]["Status"] == "Pending" and rows["C1"]["Category"] == "complaint"
-    assert rows["C1"]["Reply due (IST)"] == "2026-11-21 11:00"
+    # The corporation's own reply (C3) under C1 closes it by itself, with its time.
+    assert rows["C1"]["Status"] == "Replied" and rows["C1"]["Category"] == "complaint"
+    assert rows["C1"]["Replied at (IST)"] == "2026-11-20 12:00"
+    assert rows["C1"]["Replied by"] == "the corporation's facebook account"
+    assert rows["C1"]["Reply due (IST)"] == "2026-11-21 11:00" and rows["C1"]["Overdue"] == ""
+    assert rows["C4"]["Status"] == "Pending" and rows["C4"]["Overdue"] == "5 days late · escalated"
     assert rows["C3"]["Status"] == "Not required" and rows["C3"]["By corporation"] == "yes"
     assert rows["C3"]["Reply due (IST)"] == ""
     assert rows["C2"]["Reply to"] == "C1"

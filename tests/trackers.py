@@ -127,7 +127,8 @@ def records(values: list[list[str]]) -> list[dict[str, str]]:
 
 
 OWNER = "cell.head@mahapalika.example"  # owns the spreadsheet, as the cell does
-PERSON = "swm.nodal@mahapalika.example"  # a department officer with edit access
+# The cell's staffer: may edit everything, sorts and rearranges the master tabs.
+PERSON = "socialmedia.cell@mahapalika.example"
 
 
 class GoogleHarness:

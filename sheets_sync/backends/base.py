@@ -28,12 +28,16 @@ class TrackerSession(ABC):
         """True when the tracker has none of the schema's tabs yet."""
 
     @abstractmethod
-    def ensure_structure(self, departments: Sequence[Department] = ()) -> list[str]:
+    def ensure_structure(self, departments: Sequence[Department] = (), *,
+                         only: Sequence[str] | None = None,
+                         cell_editors: Sequence[str] = ()) -> list[str]:
         """Create missing tabs and headers, repair the sheet's furniture; say what was done.
 
         Safe to run again: an intact tracker gets no changes. Missing headers
         are added as new columns at the end, so nothing people typed moves.
-        ``departments`` seeds the Departments tab with codes it does not hold.
+        ``departments`` seeds the Departments tab with codes it does not hold
+        (and gives each department's tab its editors); ``only`` limits the work
+        to those tabs; ``cell_editors`` may edit every tab and the job's columns.
         """
 
     @abstractmethod

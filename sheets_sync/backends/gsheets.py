@@ -31,7 +31,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,7 +46,16 @@ from sheets_sync.endpoint import session_for
 from sheets_sync.errors import Busy, ConfigError, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
-from sheets_sync.table import AddRow, Change, Formula, Table, UpdateRow
+from sheets_sync.table import (
+    AddRow,
+    Change,
+    DeleteTab,
+    Formula,
+    ReplaceRows,
+    Table,
+    UpdateRow,
+    overdue_rule,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +68,17 @@ LOCK_PREFIX = "sheets-sync lock"
 STALE_LOCK = timedelta(minutes=10)
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
 TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
-# The tabs the job updates by row position; only these are locked.
+# The tabs the job updates by row position; these (and the departments' tabs) are locked.
 LOCKED_TABS = ("posts", "comments")
+JOB_COLUMNS = "sheets-sync: the job's columns (the cell may edit)"
+DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell may edit)"
+
+
+def stable_sheet_id(name: str) -> int:
+    """A department tab's sheet id, the same on every run: found without listing every tab."""
+    import hashlib
+
+    return int(hashlib.sha1(f"sheets-sync {name}".encode()).hexdigest()[:8], 16) % 2_000_000_000 + 1
 
 
 def load_credentials(path: str | os.PathLike | None) -> service_account.Credentials:
@@ -183,6 +201,7 @@ class GoogleSheetsSession(TrackerSession):
         self.headers: dict[str, list[str]] = {}  # schema tab name → header row
         self.prefetched: dict[str, Table] = {}
         self.row_of: dict[str, dict[tuple, int]] = {}  # tab → key → 0-based row index
+        self.last_row: dict[str, int] = {}  # tab → last row number with data, as read
         self._load_metadata()
 
     # -- requests ------------------------------------------------------------------
@@ -237,19 +256,39 @@ class GoogleSheetsSession(TrackerSession):
         except _ParseRange:
             # A schema tab is missing: list every tab, read what exists.
             meta = self._get({"fields": self._META_FIELDS})
+        self._absorb(meta, with_data=True)
+
+    def _absorb(self, meta: dict, *, with_data: bool = False) -> None:
+        """Take in what a get (or the lock's reply) says about the sheets."""
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
             grid = props.get("gridProperties", {})
             info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
                              grid.get("columnCount", 26), props.get("hidden", False),
                              grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []))
+            for key, old in list(self.sheets.items()):
+                if old.sheet_id == info.sheet_id:
+                    del self.sheets[key]  # renamed since
             self.sheets[normalize_header(info.title)] = info
+            self._adopt_title(info)
+            if not with_data:
+                continue
             rows = _grid_rows(sheet.get("data", []))
             tab = self._tab_titled(info.title)
             if tab is not None and "data" in sheet:
                 self.headers[tab.name] = rows[0] if rows else []
                 if tab.name == "sync_state":
                     self.prefetched["sync_state"] = _table(info.title, rows, first_row=1)
+
+    def _adopt_title(self, info: SheetInfo) -> None:
+        """A department's tab is known by its id: if a person renamed it, keep their name."""
+        for tab in self.schema.tabs.values():
+            if (tab.name.startswith("pending:") and stable_sheet_id(tab.name) == info.sheet_id
+                    and tab.title != info.title):
+                self.schema = self.schema.with_tabs([replace(tab, title=info.title)])
+
+    def _refresh_all(self) -> None:
+        self._absorb(self._get({"fields": self._META_FIELDS}))
 
     def _call_raw(self, func):
         try:
@@ -277,24 +316,34 @@ class GoogleSheetsSession(TrackerSession):
 
     # -- structure ------------------------------------------------------------------
 
-    def ensure_structure(self, departments: Sequence[Department] = ()) -> list[str]:
+    def ensure_structure(self, departments: Sequence[Department] = (), *,
+                         only: Sequence[str] | None = None,
+                         cell_editors: Sequence[str] = ()) -> list[str]:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
         done: list[str] = []
         requests_: list[dict] = []
-        existing = [tab for tab in self.schema.tabs.values() if self._sheet(tab)]
-        missing_headers = [tab for tab in existing if tab.name not in self.headers]
-        wanted = list(missing_headers)
-        if departments and self._sheet(self.schema.tab("departments")):
+        chosen = [t for t in self.schema.tabs.values() if only is None or t.name in only]
+        if any(t.name.startswith("pending:") for t in chosen) and not self.locks:
+            self._refresh_all()  # department tabs are not in the first read
+        existing = [tab for tab in chosen if self._sheet(tab)]
+        wanted = [tab for tab in existing if tab.name not in self.headers]
+        seed = departments and (only is None or "departments" in only)
+        if seed and self._sheet(self.schema.tab("departments")):
             wanted.append(self.schema.tab("departments"))
         current = self._batch_read_whole(wanted) if wanted else {}
         for name, table in current.items():
             self.headers[name] = table.header
         used_ids = {s.sheet_id for s in self.sheets.values()}
-        for tab in self.schema.tabs.values():
+        editors = [self.identity, *cell_editors]
+        roster = {d.code: d for d in departments}
+        for tab in chosen:
             sheet = self._sheet(tab)
             if sheet is None:
-                sheet_id = _new_sheet_id(used_ids)
+                sheet_id = stable_sheet_id(tab.name) if tab.name.startswith("pending:") else None
+                if sheet_id is None or sheet_id in used_ids:
+                    sheet_id = _new_sheet_id(used_ids)
+                used_ids.add(sheet_id)
                 sheet = SheetInfo(sheet_id, tab.title, 1000, max(26, len(tab.columns)), tab.hidden, 1)
                 requests_.append({"addSheet": {"properties": {
                     "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden,
@@ -319,7 +368,8 @@ class GoogleSheetsSession(TrackerSession):
                 if len(added) < len(tab.columns):
                     done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
             requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
-        if departments:
+            requests_ += self._protections(tab, sheet, header, editors, roster)
+        if seed:
             dept_tab = self.schema.tab("departments")
             table = current.get("departments")
             have_codes = set()
@@ -334,6 +384,38 @@ class GoogleSheetsSession(TrackerSession):
         if requests_:
             self._batch_update(requests_, "setting up the tracker's tabs")
         return done
+
+    def _protections(self, tab: Tab, sheet: SheetInfo, header: list[str], editors: list[str],
+                     roster: Mapping[str, Department]) -> list[dict]:
+        """Who may edit what, as Google enforces it; added only where missing.
+
+        A department's tab: its head, nodal officers and the cell. The job's own
+        columns (of the Comments and Posts tabs and of every department's tab):
+        the cell alone. People's columns stay open to whoever may edit the tab.
+        """
+        if tab.name not in ("comments", "posts") and not tab.name.startswith("pending:"):
+            return []
+        have = {pr.get("description", "") for pr in sheet.protections}
+        out = []
+        positions = _positions(header)
+        people = sorted(positions[normalize_header(c.header)] for c in tab.columns
+                        if c.owner == "people" and normalize_header(c.header) in positions)
+        if JOB_COLUMNS not in have and people:
+            out.append({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": sheet.sheet_id}, "description": JOB_COLUMNS,
+                "unprotectedRanges": [{"sheetId": sheet.sheet_id, "startRowIndex": 1,
+                                       "startColumnIndex": i, "endColumnIndex": i + 1} for i in people],
+                "editors": {"users": list(editors)}}}})
+            sheet.protections.append({"description": JOB_COLUMNS})
+        code = tab.name.split(":", 1)[1] if tab.name.startswith("pending:") else None
+        if code and DEPARTMENT_TAB not in have and code in roster:
+            dept = roster[code]
+            users = [*editors, *([dept.head] if dept.head else []), *dept.nodal_officers]
+            out.append({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": sheet.sheet_id, "startRowIndex": 0}, "description": DEPARTMENT_TAB,
+                "editors": {"users": list(dict.fromkeys(users))}}}})
+            sheet.protections.append({"description": DEPARTMENT_TAB})
+        return out
 
     def _furniture(self, tab: Tab, sheet: SheetInfo, header: list[str], *, fresh: bool) -> list[dict]:
         """Frozen header, widths, bold header, dropdowns; only where missing or just added."""
@@ -359,18 +441,35 @@ class GoogleSheetsSession(TrackerSession):
                 "range": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
                           "startIndex": index, "endIndex": index + 1},
                 "properties": {"pixelSize": column.width}, "fields": "pixelSize"}})
-        if tab.name == "comments":
-            for field_name, values in (("status", self.schema.status_names),
-                                       ("category", self.schema.category_names)):
+        for field_name, values in (("status", self.schema.status_names),
+                                   ("category", self.schema.category_names)):
+            try:
                 index = positions.get(normalize_header(tab.header_of(field_name)))
-                if index is None:
-                    continue
-                out.append({"setDataValidation": {
-                    "range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
-                              "startColumnIndex": index, "endColumnIndex": index + 1},
-                    "rule": {"condition": {"type": "ONE_OF_LIST",
-                                           "values": [{"userEnteredValue": v} for v in values]},
-                             "strict": True, "showCustomUi": True}}})
+            except KeyError:
+                continue
+            if index is None or tab.name == "report":
+                continue
+            out.append({"setDataValidation": {
+                "range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
+                          "startColumnIndex": index, "endColumnIndex": index + 1},
+                "rule": {"condition": {"type": "ONE_OF_LIST",
+                                       "values": [{"userEnteredValue": v} for v in values]},
+                         "strict": True, "showCustomUi": True}}})
+        for column in tab.columns:
+            index = positions.get(normalize_header(column.header))
+            if column.hidden and index is not None:
+                out.append({"updateDimensionProperties": {
+                    "range": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
+                              "startIndex": index, "endIndex": index + 1},
+                    "properties": {"hiddenByUser": True}, "fields": "hiddenByUser"}})
+        rule = overdue_rule(tab, {k: _col(v) for k, v in positions.items()}, self.schema)
+        if rule:
+            out.append({"addConditionalFormatRule": {"index": 0, "rule": {
+                "ranges": [{"sheetId": sheet.sheet_id, "startRowIndex": 1}],
+                "booleanRule": {"condition": {"type": "CUSTOM_FORMULA",
+                                              "values": [{"userEnteredValue": "=" + rule}]},
+                                "format": {"backgroundColor": {"red": 0.96, "green": 0.78,
+                                                               "blue": 0.76}}}}}})
         return out
 
     # -- reading ----------------------------------------------------------------------
@@ -378,15 +477,18 @@ class GoogleSheetsSession(TrackerSession):
     def read(self, tabs: Sequence[str], *, for_update: bool = False,
              fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
         if for_update and self.write and not self.locks:
-            self._lock([t for t in tabs if t in LOCKED_TABS])
+            self._lock([t for t in tabs if t in LOCKED_TABS or t.startswith("pending:")])
         if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not for_update:
             return {"sync_state": self.prefetched["sync_state"]}
+        if not (for_update and self.write) and any(t.startswith("pending:") for t in tabs):
+            self._refresh_all()
         present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
         out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
         out.update(self._batch_read(present, fields or {}))
         for name, table in out.items():
             tab = self.schema.tab(name)
             self.row_of[name] = {}
+            self.last_row[name] = max(table.row_numbers, default=1)
             if not tab.key or not table.header:
                 continue
             positions = table.positions()
@@ -481,26 +583,45 @@ class GoogleSheetsSession(TrackerSession):
                 requests_.append({"deleteProtectedRange": {"protectedRangeId": pr["protectedRangeId"]}})
                 stale += 1
         description = f"{LOCK_PREFIX} {self.run_id} {now.isoformat(timespec='seconds')}"
-        tabs = [self.schema.tab(n) for n in names if self._sheet(self.schema.tab(n))]
-        for tab in tabs:
-            requests_.append({"addProtectedRange": {"protectedRange": {
-                "range": {"sheetId": self._sheet(tab).sheet_id},
-                "description": description,
-                "warningOnly": False,
-                "editors": {"users": [self.identity]}}}})
-        if not tabs:
+        ids = []
+        for name in names:
+            tab = self.schema.tab(name)
+            sheet = self._sheet(tab)
+            if sheet is not None:
+                ids.append(sheet.sheet_id)
+            elif name.startswith("pending:"):
+                # Department tabs are not in the first read; their ids are fixed.
+                ids.append(stable_sheet_id(name))
+        if not ids:
             return
         if stale:
             log.warning("removed %d lock(s) left by a run that did not finish", stale)
-        try:
-            reply = self._batch_update(requests_, "locking the tracker for the write")
-        except UncertainWrite:
-            reply = None
-        if reply is None:
-            self.locks = self._find_locks(description)
-        else:
+        for attempt in range(2):
+            # A range from row 1 on, not a "sheet" protection: a sheet has only one of
+            # those, and the job's columns already use it.
+            body = [*requests_, *({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": i, "startRowIndex": 0}, "description": description,
+                "warningOnly": False,
+                "editors": {"users": [self.identity]}}}} for i in ids)]
+            try:
+                reply = self._call("locking the tracker for the write", self.client.batch_update,
+                                   self.id, {"requests": body, "includeSpreadsheetInResponse": True})
+            except UncertainWrite:
+                self.locks = self._find_locks(description)
+                self._refresh_all()
+                return
+            except TrackerError as exc:
+                if attempt or "grid" not in str(exc).lower():
+                    raise
+                # A department's tab was deleted by hand: lock the tabs that exist.
+                self._refresh_all()
+                present = {s.sheet_id for s in self.sheets.values()}
+                ids = [i for i in ids if i in present]
+                continue
             self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
                           for r in reply.get("replies", []) if "addProtectedRange" in r]
+            self._absorb(reply.get("updatedSpreadsheet", {}))
+            return
 
     def _find_locks(self, description: str) -> list[int]:
         meta = self._get({"fields": "sheets.protectedRanges(protectedRangeId,description)"})
@@ -524,11 +645,18 @@ class GoogleSheetsSession(TrackerSession):
         # Checkpoints and the log go last: if a big write is split and breaks
         # half-way, no checkpoint claims rows that were not written.
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
-        body = [c for c in changes if c.tab not in ("sync_state", "sync_log")]
+        body = [c for c in changes if c.tab not in ("sync_state", "sync_log")
+                and not isinstance(c, DeleteTab)]
         requests_ = self._write_requests(body)
         chunks = _chunks(requests_, MAX_PAYLOAD)
         chunks[-1] += self._write_requests(tail)
         chunks[-1] += [{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks]
+        # Tabs go last, after their locks: a department removed from the roster.
+        for change in changes:
+            if isinstance(change, DeleteTab):
+                sheet = self._sheet(self.schema.tab(change.tab))
+                if sheet is not None:
+                    chunks[-1].append({"deleteSheet": {"sheetId": sheet.sheet_id}})
         for number, chunk in enumerate(chunks, start=1):
             if chunk:
                 self._send_write(chunk, last=number == len(chunks))
@@ -552,7 +680,37 @@ class GoogleSheetsSession(TrackerSession):
         for change in changes:
             if isinstance(change, UpdateRow):
                 requests_ += self._update_row(change)
+            elif isinstance(change, ReplaceRows):
+                requests_ += self._replace_rows(change)
         return requests_
+
+    def _replace_rows(self, change: ReplaceRows) -> list[dict]:
+        tab = self.schema.tab(change.tab)
+        sheet = self._sheet(tab)
+        if sheet is None:
+            raise TrackerError(f"tab {tab.title!r} is missing; run again")
+        positions = self._field_positions(tab)
+        width = max(positions.values()) + 1 if positions else 0
+        last = max(self.last_row.get(change.tab, 1), len(change.rows) + 1)
+        out = []
+        if last > sheet.rows:
+            out.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
+                                            "length": last - sheet.rows}})
+            sheet.rows = last
+        rows = []
+        for values in change.rows:
+            cells = [{} for _ in range(width)]
+            for name, value in values.items():
+                if name in positions and value != "":
+                    cells[positions[name]] = {"userEnteredValue": _cell_value(value)}
+            rows.append({"values": cells})
+        rows += [{"values": [{} for _ in range(width)]} for _ in range(last - 1 - len(change.rows))]
+        # Cells given no value are cleared: the rows below the new content go empty.
+        out.append({"updateCells": {"range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
+                                              "endRowIndex": last, "startColumnIndex": 0,
+                                              "endColumnIndex": width},
+                                    "rows": rows, "fields": "userEnteredValue"}})
+        return out
 
     def _send_write(self, chunk: list[dict], *, last: bool) -> None:
         for attempt in range(3):

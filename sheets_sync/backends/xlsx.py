@@ -19,6 +19,7 @@ from pathlib import Path
 
 import openpyxl
 from filelock import FileLock, Timeout
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -28,7 +29,7 @@ from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
-from sheets_sync.table import AddRow, Change, Formula, Table, UpdateRow
+from sheets_sync.table import AddRow, Change, DeleteTab, Formula, ReplaceRows, Table, UpdateRow, overdue_rule
 from sheets_sync.timeutil import SHEET_FORMAT
 
 # Characters XML 1.0 cannot hold; openpyxl refuses them. Shown as U+FFFD.
@@ -105,9 +106,14 @@ class XlsxSession(TrackerSession):
                 return self.wb[title]
         return None
 
-    def ensure_structure(self, departments: Sequence[Department] = ()) -> list[str]:
+    def ensure_structure(self, departments: Sequence[Department] = (), *,
+                         only: Sequence[str] | None = None,
+                         cell_editors: Sequence[str] = ()) -> list[str]:
+        # A local workbook has no per-person protections: editors matter on Google only.
         done: list[str] = []
         for tab in self.schema.tabs.values():
+            if only is not None and tab.name not in only:
+                continue
             ws = self._sheet(tab)
             if ws is None:
                 ws = self.wb.create_sheet(tab.title)
@@ -124,7 +130,7 @@ class XlsxSession(TrackerSession):
             if added and len(added) < len(tab.columns):
                 done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
             self._furnish(ws, tab)
-        if departments:
+        if departments and (only is None or "departments" in only):
             ws = self._sheet(self.schema.tab("departments"))
             table = self._table(ws)
             have = {r.get("code").strip().upper() for r in table.records(self.schema.tab("departments"))}
@@ -159,7 +165,7 @@ class XlsxSession(TrackerSession):
             except KeyError:
                 continue
             index = positions.get(normalize_header(header))
-            if index is None or tab.name not in ("comments",):
+            if index is None or tab.name in ("report",):
                 continue
             letter = get_column_letter(index)
             dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"',
@@ -168,6 +174,16 @@ class XlsxSession(TrackerSession):
                                 error=f"Choose one of: {', '.join(values)}")
             dv.add(f"{letter}2:{letter}1048576")
             ws.add_data_validation(dv)
+        for column in tab.columns:
+            index = positions.get(normalize_header(column.header))
+            if column.hidden and index is not None:
+                ws.column_dimensions[get_column_letter(index)].hidden = True
+        rule = overdue_rule(tab, {k: get_column_letter(v) for k, v in positions.items()}, self.schema)
+        if rule and not any(_DV_TITLE in str(r.formula) for rs in ws.conditional_formatting
+                            for r in rs.rules):
+            width = get_column_letter(max(ws.max_column, len(tab.columns)))
+            ws.conditional_formatting.add(f"A2:{width}1048576", FormulaRule(
+                formula=[rule], fill=PatternFill("solid", fgColor="F4C7C3")))
         if ws.max_row >= 1 and ws.max_column >= 1:
             ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(ws.max_row, 2)}"
 
@@ -217,7 +233,15 @@ class XlsxSession(TrackerSession):
             if ws is None:
                 raise TrackerError(f"tab {tab.title!r} is missing (deleted or renamed?); restore it, "
                                    "or run `python cli.py init` to create an empty one")
-            self._apply_rows(ws, tab, tab_changes)
+            if any(isinstance(c, DeleteTab) for c in tab_changes):
+                self.wb.remove(ws)
+                continue
+            for change in tab_changes:
+                if isinstance(change, ReplaceRows):
+                    if ws.max_row >= 2:
+                        ws.delete_rows(2, ws.max_row - 1)
+                    self._apply_rows(ws, tab, [AddRow(name, row) for row in change.rows])
+            self._apply_rows(ws, tab, [c for c in tab_changes if isinstance(c, AddRow | UpdateRow)])
         self._save()
 
     def _apply_rows(self, ws, tab: Tab, changes: Sequence[Change]) -> None:

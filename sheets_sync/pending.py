@@ -1,0 +1,259 @@
+"""Overdue flags and the departments' pending-action tabs: planning only, no I/O.
+
+Each run, after the new rows are planned:
+
+1. **Harvest.** What people typed in a department's tab (Status, Reply,
+   Replied by, Notes) is carried to the same comment's row in the Comments tab.
+   The tab's hidden "Synced" cell holds a fingerprint of what the job last wrote
+   there, so the job can tell who changed what since: the tab only, the master
+   only, or both. Both changed to different values is a conflict: the master
+   keeps its value and its "Sync notes" cell shows the tab's, for the cell to
+   settle. Nothing typed is dropped.
+2. **Deadlines.** Due times, answers (a person's, or the corporation's own
+   reply under the comment, which closes it by itself) and how late each open
+   comment is, by :mod:`sheets_sync.deadlines`.
+3. **Flags.** The job's own columns of the Comments tab: Overdue, Reply due,
+   Replied at.
+4. **Tabs.** Each department's tab is rewritten, only when its content changes,
+   with that department's open comments, most urgent first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sheets_sync.deadlines import CommentDeadline, evaluate
+from sheets_sync.roster import Department, Roster
+from sheets_sync.schema import Schema, Tab
+from sheets_sync.table import Change, ReplaceRows, Table, UpdateRow
+from sheets_sync.timeutil import to_sheet
+
+PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
+REGISTRY_PREFIX = "tab:"  # Sync State rows that remember each department's tab
+_BAD_TITLE = re.compile(r"[\[\]*?:/\\]")
+POST_EXCERPT = 300
+
+
+def tab_name(code: str) -> str:
+    return f"pending:{code}"
+
+
+def pending_tabs(schema: Schema, roster: Roster, registry: Mapping[str, str]) -> dict[str, Tab]:
+    """Department code → its tab (for the roster's departments and those still registered).
+
+    A department keeps the title it was given; a new one gets its English name
+    (made unique against the other tabs).
+    """
+    template = schema.pending_tab
+    if template is None:
+        return {}
+    taken = {t.title.casefold() for t in schema.tabs.values()}
+    taken |= {title.casefold() for title in registry.values()}
+    out: dict[str, Tab] = {}
+    for code, title in registry.items():
+        out[code] = replace(template, name=tab_name(code), title=title)
+    for dept in roster:
+        if dept.code in out:
+            continue
+        title = _title(dept, taken)
+        taken.add(title.casefold())
+        out[dept.code] = replace(template, name=tab_name(dept.code), title=title)
+    return out
+
+
+def _title(dept: Department, taken: set[str]) -> str:
+    base = _BAD_TITLE.sub("", dept.name_en).strip()[:90] or dept.code
+    if base.casefold() not in taken:
+        return base
+    return f"{base[:80]} ({dept.code})"
+
+
+def fingerprint(values: Mapping[str, str]) -> str:
+    """What the job wrote in a tab row's people columns, as short hashes (for the Synced cell)."""
+    return json.dumps({f: _h(values.get(f, "")) for f in PEOPLE_FIELDS}, separators=(",", ":"))
+
+
+def _h(text: str) -> str:
+    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
+
+
+def _read_fingerprint(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class FollowUp:
+    changes: list[Change] = field(default_factory=list)
+    harvested: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    overdue: list[CommentDeadline] = field(default_factory=list)
+    tabs_rewritten: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, Mapping[str, str]],
+                   new_rows: Iterable[dict], posts_text: Mapping[tuple, str],
+                   tabs: Mapping[str, Tab], tables: Mapping[str, Table], registry: Mapping[str, str],
+                   as_of: datetime, now: datetime) -> FollowUp:
+    """Harvest the tabs, flag overdue comments, rebuild the tabs: the changes to make.
+
+    ``comments`` are the master's rows as the run will leave them before this
+    step (existing rows with this run's planned updates applied), keyed by
+    (platform, comment id); ``new_rows`` are this run's added comment rows
+    (dicts it may still fill in); ``tables`` the department tabs as read, by code.
+    """
+    out = FollowUp()
+    rows: dict[tuple, dict[str, str]] = {k: dict(v) for k, v in comments.items()}
+    added: dict[tuple, dict] = {}
+    for row in new_rows:
+        key = (row["platform"], row["comment_id"])
+        added[key] = row
+        rows[key] = {k: str(v) for k, v in row.items()}
+    updates: dict[tuple, dict[str, str]] = {}
+
+    def change(key: tuple, name: str, value: str) -> None:
+        rows[key][name] = value
+        if key in added:
+            added[key][name] = value
+        else:
+            updates.setdefault(key, {})[name] = value
+
+    # 1. Harvest what people typed in the department tabs.
+    for code, table in tables.items():
+        tab = tabs.get(code)
+        if tab is None or not table.header:
+            continue
+        for rec in table.records(tab):
+            cid = rec.get("comment_id").strip()
+            key = (rec.get("platform").strip(), cid)
+            if not cid or key not in rows:
+                continue
+            base = _read_fingerprint(rec.get("synced"))
+            master = rows[key]
+            for name in PEOPLE_FIELDS:
+                typed, current = rec.get(name).strip(), master.get(name, "").strip()
+                if typed == current or _h(typed) == base.get(name, _h("")):
+                    continue  # unchanged in the tab: the master's value stands
+                if _h(current) == base.get(name, _h("")) or not current:
+                    change(key, name, typed)
+                    out.harvested += 1
+                else:
+                    note = (f"Two values for {name.replace('_', ' ')}: the {tab.title!r} tab says "
+                            f"{typed!r}; this row kept {current!r}. The cell decides.")
+                    if note not in master.get("sync_notes", ""):
+                        joined = "\n".join(x for x in (master.get("sync_notes", "").strip(), note) if x)
+                        change(key, "sync_notes", joined)
+                    out.conflicts.append(f"{tab.title}: comment {cid}: {name}")
+
+    # 2. Deadlines on the master as it now stands.
+    from sheets_sync.table import Record
+
+    records = [Record(0, r) for r in rows.values()]
+    states = {d.key: d for d in evaluate(records, schema, as_of, roster=roster)}
+    default_status = schema.default_status
+
+    # 3. The job's columns of the master: answered by the corporation, due, overdue.
+    for key, state in states.items():
+        row = rows[key]
+        if state.answered and state.answered_how == "page reply":
+            if row.get("status", "").strip() in ("", default_status) and not row.get("reply", "").strip():
+                change(key, "status", _replied_status(schema))
+                if not row.get("replied_by", "").strip():
+                    change(key, "replied_by", f"the corporation's {key[0]} account")
+        if state.answered and not row.get("replied_at", "").strip():
+            change(key, "replied_at", to_sheet(state.answered_at or now))
+        due = to_sheet(state.due_at) if state.due_at else ""
+        if state.needs_reply and due and row.get("due_at", "") != due:
+            change(key, "due_at", due)
+        flag = late_text(state)
+        if row.get("overdue", "") != flag:
+            change(key, "overdue", flag)
+        if state.overdue:
+            out.overdue.append(state)
+    for key, values in updates.items():
+        out.changes.append(UpdateRow("comments", key, values, "follow-up"))
+
+    # 4. Each department's tab: its open comments, most urgent first.
+    by_department: dict[str, list[CommentDeadline]] = {}
+    for state in states.values():
+        if state.is_open:
+            by_department.setdefault(state.department, []).append(state)
+    stamp = to_sheet(now)
+    for code, tab in tabs.items():
+        if code not in roster:
+            continue  # a removed department: harvested above, its tab goes below
+        open_ = sorted(by_department.get(code, []), key=_urgency)
+        wanted = [_tab_row(rows[s.key], s, posts_text) for s in open_]
+        if not wanted:
+            wanted = [{"text": f"Nothing pending for {roster.get(code).name_en} — "
+                               f"every comment has its reply (as of {stamp})."}]
+        if not _same(tables.get(code), tab, wanted):
+            out.changes.append(ReplaceRows(tab.name, wanted))
+            out.tabs_rewritten.append(tab.title)
+    return out
+
+
+def _same(table: Table | None, tab: Tab, wanted: list[dict]) -> bool:
+    """Does the tab already show exactly these rows (ignoring the 'as of' time of an empty tab)?"""
+    if table is None or not table.header:
+        return False
+    have = [r.values for r in table.records(tab)]
+    if len(have) != len(wanted):
+        return False
+    for old, new in zip(have, wanted, strict=True):
+        for column in tab.columns:
+            a, b = old.get(column.field, ""), str(new.get(column.field, ""))
+            if column.field == "text" and not new.get("comment_id"):
+                a, b = a.split(" (as of")[0], b.split(" (as of")[0]
+            if a != b:
+                return False
+    return True
+
+
+def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping[tuple, str]) -> dict:
+    post = posts_text.get((state.platform, row.get("post_id", "")), "")
+    values = {
+        "comment_id": state.comment_id,
+        "platform": state.platform,
+        "post": post if len(post) <= POST_EXCERPT else post[:POST_EXCERPT - 1] + "…",
+        "text": row.get("text", ""),
+        "author": row.get("author", ""),
+        "commented_at": row.get("commented_at", ""),
+        "due_at": to_sheet(state.due_at) if state.due_at else "",
+        "overdue": late_text(state),
+        "url": row.get("url", ""),
+    }
+    for name in PEOPLE_FIELDS:
+        values[name] = row.get(name, "")
+    values["synced"] = fingerprint(values)
+    return values
+
+
+def _urgency(state: CommentDeadline):
+    far = datetime.max.replace(tzinfo=state.due_at.tzinfo) if state.due_at else datetime.max
+    return (not state.overdue, -state.late_hours, state.due_at or far, state.comment_id)
+
+
+def late_text(state: CommentDeadline) -> str:
+    """How late an open comment is, in words people read ('5 h late', '3 days late')."""
+    if not state.overdue:
+        return ""
+    hours = state.late_hours
+    text = f"{int(hours)} h late" if hours < 48 else f"{int(hours // 24)} days late"
+    return text + (" · escalated" if state.level >= 2 else "")
+
+
+def _replied_status(schema: Schema) -> str:
+    for s in schema.statuses:
+        if not s.open and s.name.casefold() == "replied":
+            return s.name
+    return next(s.name for s in schema.statuses if not s.open)
