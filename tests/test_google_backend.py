@@ -223,3 +223,39 @@ def test_cli_sync_on_google_by_url(google, roster_file, tmp_path, monkeypatch):
     assert summary["comments_added"] == 4 and summary["tracker"] == f"Google Sheets {google.sid}"
     key_text = google.key.read_text()
     assert json.loads(key_text)["private_key"][40:80] not in result.output
+
+
+def test_who_may_edit_what(google, roster_file, tmp_path):
+    """Officers edit their own department's tab and people's columns; the job's columns are the cell's."""
+    from sheets_sync.testing.fake_sheets import ApiError
+
+    officer = "swm.nodal@mahapalika.example"  # SWM's nodal officer in the test roster
+    google.server.share(google.sid, officer, "writer")
+    sync(google, export_of(tmp_path / "a", 6), roster_file)
+    user = google.server.as_user(officer)
+
+    def cell(title, key, header):
+        row, col = google._find(title, "Comment ID", key, header)
+        from tests.trackers import _letter, _q
+
+        return f"{_q(title)}!{_letter(col)}{row + 1}"
+
+    user.edit(google.sid, cell("Solid Waste Management", "C00000", "Reply"), [["ok from SWM"]], raw=True)
+    user.edit(google.sid, cell("Comments", "C00000", "Notes"), [["note"]], raw=True)
+    for title, key, header in (("Solid Waste Management", "C00000", "Comment"),  # a job column
+                               ("Water Supply", "C00001", "Reply"),  # another department's tab
+                               ("Comments", "C00000", "Comment")):  # the master's job column
+        with pytest.raises(ApiError) as refused:
+            user.edit(google.sid, cell(title, key, header), [["x"]], raw=True)
+        assert refused.value.code == 403 and "protected" in refused.value.message
+    sync(google, export_of(tmp_path / "a", 6), roster_file)
+    master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
+    assert master["C00000"]["Reply"] == "ok from SWM" and master["C00000"]["Notes"] == "note"
+
+
+def test_overdue_rows_turn_red_by_a_live_rule(google, roster_file, tmp_path):
+    sync(google, export_of(tmp_path / "a", 2), roster_file)
+    for title in ("Comments", "Solid Waste Management"):
+        rules = google.server.spreadsheet(google.sid).sheet_by_title(title).conditional_formats
+        formulas = [r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] for r in rules]
+        assert any("NOW()>VALUE(" in f and 'N("sheets-sync")' in f for f in formulas), formulas

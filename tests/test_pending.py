@@ -1,0 +1,138 @@
+"""Departments' pending-action tabs and overdue flags, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from sheets_sync.schema import load_schema
+from sheets_sync.sources import FileSource
+from sheets_sync.sync import run_sync
+from sheets_sync.timeutil import parse_timestamp
+from tests.helpers import comment, post, write_export
+from tests.trackers import records
+
+SCHEMA = load_schema()
+NOW = parse_timestamp("2026-11-21T12:00:00+05:30")
+SWM, WS, ROADS = "Solid Waste Management", "Water Supply", "Roads"
+
+
+@pytest.fixture
+def export(tmp_path):
+    posts = [post("P1", "घंटागाडी #SwachhMahanagar"), post("P2", "जलवाहिनी काम", platform="instagram")]
+    comments = [
+        comment("C1", "P1", "घंटागाडी आली नाही", at="2026-11-20T09:00:00+05:30"),
+        comment("C2", "P1", "कचरा कधी उचलणार?", at="2026-11-21T08:00:00+05:30"),
+        comment("C3", "P1", "rude spam", at="2026-11-20T10:00:00+05:30"),
+        comment("C4", "P2", "पाणी नाही", platform="instagram", at="2026-11-21T10:00:00+05:30"),
+        comment("C5", "P2", "आम्ही पाहतो", platform="instagram", parent="C4", by_page=True,
+                at="2026-11-21T11:00:00+05:30"),
+    ]
+    return write_export(tmp_path / "export", posts, comments)
+
+
+def sync(harness, folder, roster_file, now=NOW, sources=True):
+    return run_sync(harness.backend(), [FileSource(folder)] if sources else [], SCHEMA,
+                    roster_path=roster_file, now=now)
+
+
+def tab_ids(harness, title):
+    return [r["Comment ID"] for r in records(harness.values(title))]
+
+
+def test_each_department_sees_its_open_comments_most_urgent_first(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    # C1 is 3 h late (a complaint, 24 h); C2 (a question, 24 h) is due before C3 (48 h).
+    assert tab_ids(harness, SWM) == ["C1", "C2", "C3"]
+    swm = {r["Comment ID"]: r for r in records(harness.values(SWM))}
+    assert swm["C1"]["Overdue"] == "3 h late" and swm["C1"]["Post"] == "घंटागाडी #SwachhMahanagar"
+    assert swm["C1"]["Comment"] == "घंटागाडी आली नाही" and swm["C1"]["Status"] == "Pending"
+    # C4 was answered by the corporation's own reply (C5): not pending any more.
+    assert records(harness.values(WS))[0]["Comment ID"] == ""
+    assert records(harness.values(WS))[0]["Comment"].startswith("Nothing pending for Water Supply")
+    assert records(harness.values(ROADS))[0]["Comment"].startswith("Nothing pending for Roads")
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C1"]["Overdue"] == "3 h late" and master["C2"]["Overdue"] == ""
+    assert master["C4"]["Status"] == "Replied" and master["C4"]["Replied at (IST)"] == "2026-11-21 11:00"
+
+
+def test_a_reply_typed_in_the_tab_reaches_the_master_and_leaves_the_tab(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in(SWM, "Comment ID", "C1", "Reply", "उद्या सकाळी घंटागाडी येईल 🙏")
+    harness.type_in(SWM, "Comment ID", "C1", "Replied by", "SWM nodal officer")
+    harness.type_in(SWM, "Comment ID", "C3", "Status", "Not required")
+    later = parse_timestamp("2026-11-21T13:00:00+05:30")
+    result = sync(harness, export, roster_file, now=later, sources=False)
+    assert result.summary()["replies_harvested"] == 3
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C1"]["Reply"] == "उद्या सकाळी घंटागाडी येईल 🙏"
+    assert master["C1"]["Replied by"] == "SWM nodal officer"
+    assert master["C1"]["Replied at (IST)"] == "2026-11-21 13:00" and master["C1"]["Overdue"] == ""
+    assert master["C3"]["Status"] == "Not required"
+    assert tab_ids(harness, SWM) == ["C2"]
+    # Quiet afterwards.
+    assert sync(harness, export, roster_file, now=later).plan.changes == []
+
+
+def test_a_reply_typed_in_the_master_removes_the_comment_from_the_tab(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C2", "Status", "Replied")
+    sync(harness, export, roster_file)
+    assert tab_ids(harness, SWM) == ["C1", "C3"]
+
+
+def test_two_different_replies_are_both_kept_and_flagged(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C1", "Reply", "master reply")
+    harness.type_in(SWM, "Comment ID", "C1", "Reply", "tab reply")
+    result = sync(harness, export, roster_file)
+    assert result.summary()["conflicts"] == [f"{SWM}: comment C1: reply"]
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C1"]["Reply"] == "master reply"
+    assert "'tab reply'" in master["C1"]["Sync notes"] and "The cell decides" in master["C1"]["Sync notes"]
+    log = records(harness.values("Sync Log"))[-1]
+    assert "conflict" in log["Errors and warnings"]
+
+
+def test_the_same_value_typed_in_both_places_is_no_conflict(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C1", "Reply", "same")
+    harness.type_in(SWM, "Comment ID", "C1", "Reply", "same")
+    assert sync(harness, export, roster_file).summary()["conflicts"] == []
+
+
+def test_a_department_removed_from_the_roster_loses_its_tab_after_harvest(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Posts", "Post ID", "P1", "Department", "WS")  # C1-C3 now belong to WS
+    sync(harness, export, roster_file)
+    harness.type_in(WS, "Comment ID", "C2", "Reply", "typed just before the change")
+    rows = records(harness.values("Departments"))
+    harness.delete_row("Departments", 2 + [r["Code"] for r in rows].index("ROADS"))
+    sync(harness, export, roster_file)
+    assert ROADS not in harness.tab_titles()
+    assert SWM in harness.tab_titles() and WS in harness.tab_titles()
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C2"]["Reply"] == "typed just before the change"
+    assert sync(harness, export, roster_file).plan.changes == []
+
+
+def test_tabs_are_rewritten_only_when_their_content_changes(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    result = sync(harness, export, roster_file)
+    assert result.summary()["tabs_rewritten"] == []
+
+
+def test_tabs_command(harness, export, roster_file, monkeypatch):
+    from click.testing import CliRunner
+
+    import cli
+
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    sync(harness, export, roster_file)
+    harness.type_in(SWM, "Comment ID", "C2", "Status", "Replied")
+    result = CliRunner().invoke(cli.main, ["tabs", "--tracker", harness.tracker_arg,
+                                           "--roster", str(roster_file),
+                                           "--as-of", "2026-11-21T12:30:00+05:30"])
+    assert result.exit_code == 0, result.output
+    assert "1 value(s) carried from the departments' tabs; 1 tab(s) rewritten" in result.output
+    assert tab_ids(harness, SWM) == ["C1", "C3"]
