@@ -56,7 +56,7 @@ from sheets_sync.timeutil import parse_timestamp
 from tests.fake_sheets_fixtures import JOB_EMAIL
 from tests.helpers import ROSTER_YAML, comment, post, write_export
 from tests.people import LOCK_PREFIX, MASTER, OPEN_STATUSES, STATUSES, Office, Outcome, Person
-from tests.trackers import PERSON, GoogleHarness, records
+from tests.trackers import OWNER, PERSON, GoogleHarness, records
 
 SEED = int(os.environ.get("NOTHING_LOST_SEED") or 20261126)  # another seed: to explore
 ROUNDS = 300  # the slow version: several hundred rounds
@@ -174,7 +174,7 @@ ACTIONS = {  # what people do, and how often
     "hide a column": 1, "move a column": 1.5, "rename a tab": 0.6,
     "sort a tab": 0.8, "move a column in a tab": 0.6,
     "officer sorts master": 0.4, "officer sorts their tab": 0.3,
-    "officer types in another department's tab": 0.4,
+    "officer types in another department's tab": 1,
 }
 TAB_ACTIONS = {"reply in tab", "status in tab", "two replies (tab and master)", "rename a tab",
                "sort a tab", "move a column in a tab", "officer sorts their tab",
@@ -562,6 +562,11 @@ def play(request, tmp_path, rounds: int) -> tuple[dict, Ledger]:
         assert not server.hook_errors, f"round {number}: a simulated person's action failed: " \
                                        f"{server.hook_errors!r}"
         problems = check_round(harness, export, ledger, office)
+        officers = {p.email for p in OFFICERS}
+        problems += [f"Google let {o.who} {o.action} in {o.where!r}: that is for the cell (or the "
+                     "tab's department) only" for o in ledger.round_outcomes
+                     if o.accepted and o.who in officers
+                     and (not o.field or o.action == "officer types in another department's tab")]
         if problems:
             pytest.fail(f"round {number} (seed {SEED}): {len(problems)} problem(s):\n- "
                         + "\n- ".join(problems[:15]) + "\nwhat people did this round:\n  "
@@ -657,3 +662,48 @@ def test_a_tab_renamed_inside_the_window_does_not_stop_the_run(request, tmp_path
     assert renamed and renamed[0].accepted and renamed[0].locked
     assert office.tab_titles["SWM"] in harness.tab_titles()
     assert "Solid Waste Management" not in harness.tab_titles()
+
+
+OWNER_BYPASS = ("the spreadsheet's owner is not held by the job's lock (owners bypass protection), and the "
+                "job writes the master's cells at the row positions it read: after the owner's sort, a "
+                "harvested reply lands on another comment's row")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OWNER_BYPASS)
+def test_the_owner_sorting_inside_the_window_moves_no_reply(request, tmp_path):
+    """Outside the rounds above (whose people are shared editors): the account that owns the
+    spreadsheet sorts the master between the job's read and its write."""
+    harness = GoogleHarness.make(request, tmp_path)
+    roster_file = tmp_path / "departments.yaml"
+    roster_file.write_text(ROSTER_YAML, encoding="utf-8")
+    export = Export(tmp_path / "export", random.Random(3))
+    for _ in range(12):
+        export.add_comment(START)
+    export.write()
+
+    def sync():
+        run_sync(harness.backend(), [FileSource(export.folder)], SCHEMA, roster_path=roster_file,
+                 now=START + STEP)
+
+    sync()
+    office = Office(harness.server, harness.sid, random.Random(1),
+                    {code: d["name_en"] for code, d in ROSTER.items()})
+    _, listed = office.rows_by_id("Solid Waste Management")
+    cid = sorted(listed)[0]
+    typed = office.type_cell(CELL, "reply in tab", "Solid Waste Management", cid, "Reply",
+                             office.reply_text(CELL))
+    assert typed.accepted
+    sorted_ = []
+
+    def owner_sorts_after_the_read(info, phase):
+        if phase == "after" and info.identity == JOB_EMAIL and "values:batchGet" in info.path \
+                and not sorted_:
+            column = office.values(MASTER)[0].index("Comment ID")  # newest first
+            sorted_.append(office.locked())
+            harness.server.as_user(OWNER).sort(harness.sid, MASTER, column, ascending=False)
+
+    harness.server.on_request(owner_sorts_after_the_read)
+    sync()
+    assert sorted_ == [True]  # sorted, under the job's lock
+    holders = [r["Comment ID"] for r in records(harness.values(MASTER)) if typed.value in r["Reply"]]
+    assert holders == [cid], f"{cid}'s reply is on {holders}"
