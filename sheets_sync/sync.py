@@ -65,7 +65,9 @@ def init_tracker(backend: Backend, schema: Schema, roster_path: Path | str | Non
             session.apply([AddRow("sync_log", {
                 "run_at": _stamp(now), "command": "init", "source": "",
                 "errors": "; ".join(done), "run_by": run_by()})])
-    return done
+    # The departments' tabs, their editors and the overdue flags.
+    result = run_sync(backend, [], schema, roster_path=roster_path, now=now, command="init")
+    return done + result.structure
 
 
 def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
@@ -96,7 +98,7 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
             extra, structure_done = _follow_up(session, schema, view, plan, tables, registry, now, dry_run)
             structure += structure_done
         seconds = time.monotonic() - started
-        if not dry_run:
+        if not dry_run and (command != "init" or plan.changes or extra):
             log = log_row(plan, command=command, source=", ".join(s.name for s in sources),
                           now=now, seconds=seconds, run_by=run_by(), errors=source_errors)
             session.apply([*plan.changes, *extra, log])
@@ -118,9 +120,11 @@ def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan:
             tabs[code] = current
     session.schema = schema.with_tabs(list(tabs.values()))
     done: list[str] = []
-    missing = [t for t in tabs.values() if t.name not in tables or not tables[t.name].header]
-    if missing and not dry_run:
-        done = session.ensure_structure(list(view.roster), only=[t.name for t in missing],
+    if not dry_run:
+        # Create new departments' tabs; repair what someone broke (protections,
+        # frozen header, a deleted tab). Costs a request only when something is off.
+        done = session.ensure_structure(list(view.roster),
+                                        only=["posts", "comments", *(t.name for t in tabs.values())],
                                         cell_editors=cell_editors(schema))
     comments = {k: dict(r.values) for k, r in view.comments.items()}
     for change in plan.changes:
