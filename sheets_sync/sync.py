@@ -11,13 +11,22 @@ from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
-from sheets_sync.errors import InputError, SourceError, TrackerError
+from sheets_sync.errors import InputError, SourceError
 from sheets_sync.pending import REGISTRY_PREFIX, pending_tabs, plan_follow_up
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_sync
 from sheets_sync.roster import Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import Schema
 from sheets_sync.sources.base import Batch, Source
-from sheets_sync.table import AddRow, Change, DeleteTab, ReplaceRows, Table, UpdateRow, require_headers
+from sheets_sync.table import (
+    AddRow,
+    Change,
+    DeleteTab,
+    ReplaceRows,
+    Table,
+    UpdateRow,
+    missing_tab,
+    require_headers,
+)
 from sheets_sync.timeutil import now_ist, to_sheet
 
 SYNC_TABS = ("posts", "comments", "departments", "sync_state")
@@ -240,10 +249,7 @@ def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool) -
             table = tables[name]
             tab = schema.tab(name)
             if not table.header:
-                raise TrackerError(
-                    f"tab {tab.title!r} is missing (deleted or renamed?); restore it from the "
-                    "spreadsheet's version history or rename it back, or run "
-                    "`python cli.py init` to create an empty one")
+                raise missing_tab(tab)
             require_headers(table, tab)
     posts_tab, comments_tab = schema.tab("posts"), schema.tab("comments")
     # Only the fields planning uses: a 100,000-row tracker stays small in memory.

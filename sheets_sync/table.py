@@ -26,12 +26,7 @@ class Table:
 
     def positions(self) -> dict[str, int]:
         """Normalised header → 0-based column index (the first one wins)."""
-        out: dict[str, int] = {}
-        for i, h in enumerate(self.header):
-            key = normalize_header(h)
-            if key and key not in out:
-                out[key] = i
-        return out
+        return header_positions(self.header)
 
     def missing_headers(self, tab: Tab) -> list[str]:
         have = self.positions()
@@ -103,6 +98,23 @@ class DeleteTab:
 
 
 Change = AddRow | UpdateRow | ReplaceRows | DeleteTab
+
+
+def header_positions(header) -> dict[str, int]:
+    """Normalised header text → 0-based column index; the first of two equal headers wins."""
+    out: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = normalize_header(h)
+        if key and key not in out:
+            out[key] = i
+    return out
+
+
+def missing_tab(tab: Tab) -> TrackerError:
+    """The error for a tab someone deleted or renamed, with the way out."""
+    return TrackerError(f"tab {tab.title!r} is missing (deleted or renamed?); restore it from the "
+                        "spreadsheet's version history or rename it back, or run "
+                        "`python cli.py init` to create an empty one")
 
 
 def require_headers(table: Table, tab: Tab) -> None:

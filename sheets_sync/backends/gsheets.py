@@ -54,6 +54,8 @@ from sheets_sync.table import (
     ReplaceRows,
     Table,
     UpdateRow,
+    header_positions,
+    missing_tab,
     overdue_rule,
 )
 
@@ -397,7 +399,7 @@ class GoogleSheetsSession(TrackerSession):
             return []
         have = {pr.get("description", "") for pr in sheet.protections}
         out = []
-        positions = _positions(header)
+        positions = header_positions(header)
         people = sorted(positions[normalize_header(c.header)] for c in tab.columns
                         if c.owner == "people" and normalize_header(c.header) in positions)
         if JOB_COLUMNS not in have and people:
@@ -428,7 +430,7 @@ class GoogleSheetsSession(TrackerSession):
             sheet.frozen_rows, sheet.hidden = 1, tab.hidden
         if not fresh:
             return out
-        positions = _positions(header)
+        positions = header_positions(header)
         out.append({"repeatCell": {
             "range": {"sheetId": sheet.sheet_id, "startRowIndex": 0, "endRowIndex": 1},
             "cell": {"userEnteredFormat": {"textFormat": {"bold": True}, "wrapStrategy": "WRAP"}},
@@ -523,7 +525,7 @@ class GoogleSheetsSession(TrackerSession):
                     plan.append((tab, None, len(ranges)))
                     ranges.append(_quote(tab.title))
                     continue
-                positions = _positions(header)
+                positions = header_positions(header)
                 cols = sorted({positions[normalize_header(tab.header_of(f))] for f in wanted
                                if normalize_header(tab.header_of(f)) in positions})
                 plan.append((tab, cols, len(ranges)))
@@ -672,8 +674,7 @@ class GoogleSheetsSession(TrackerSession):
             tab = self.schema.tab(name)
             sheet = self._sheet(tab)
             if sheet is None:
-                raise TrackerError(f"tab {tab.title!r} is missing (deleted or renamed?); restore it, "
-                                   "or run `python cli.py init` to create an empty one")
+                raise missing_tab(tab)
             # Chunk big appends so no single request grows past the payload limit.
             for start in range(0, len(rows), 500):
                 requests_.append(self._append_cells(tab, sheet, rows[start:start + 500]))
@@ -689,7 +690,7 @@ class GoogleSheetsSession(TrackerSession):
         sheet = self._sheet(tab)
         if sheet is None:
             raise TrackerError(f"tab {tab.title!r} is missing; run again")
-        positions = self._field_positions(tab)
+        positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
         last = max(self.last_row.get(change.tab, 1), len(change.rows) + 1)
         out = []
@@ -733,7 +734,7 @@ class GoogleSheetsSession(TrackerSession):
         return [pr["protectedRangeId"] for s in meta.get("sheets", []) for pr in s.get("protectedRanges", [])]
 
     def _append_cells(self, tab: Tab, sheet: SheetInfo, rows: Sequence[AddRow]) -> dict:
-        positions = self._field_positions(tab)
+        positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
         data = []
         for change in rows:
@@ -751,18 +752,18 @@ class GoogleSheetsSession(TrackerSession):
         if sheet is None or row is None:
             raise TrackerError(f"tab {tab.title!r}: row {' '.join(change.key)} was not found when "
                                "writing; nothing was written, run again")
-        positions = self._field_positions(tab)
+        positions = self._fieldheader_positions(tab)
         out = []
         for name, value in change.values.items():
             cell = {"userEnteredValue": _cell_value(value)} if value != "" else {}
             out.append(_update_cells(sheet.sheet_id, row, positions[name], [[cell]], raw_cells=True))
         return out
 
-    def _field_positions(self, tab: Tab) -> dict[str, int]:
+    def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)
         if header is None:
             raise TrackerError(f"tab {tab.title!r} was not read; run again")
-        positions = _positions(header)
+        positions = header_positions(header)
         out = {}
         for column in tab.columns:
             index = positions.get(normalize_header(column.header))
@@ -791,15 +792,6 @@ def _col(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
-
-
-def _positions(header: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i, h in enumerate(header):
-        key = normalize_header(h)
-        if key and key not in out:
-            out[key] = i
-    return out
 
 
 def _grid_rows(data: list[dict]) -> list[list[str]]:

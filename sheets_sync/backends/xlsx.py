@@ -29,7 +29,17 @@ from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
-from sheets_sync.table import AddRow, Change, DeleteTab, Formula, ReplaceRows, Table, UpdateRow, overdue_rule
+from sheets_sync.table import (
+    AddRow,
+    Change,
+    DeleteTab,
+    Formula,
+    ReplaceRows,
+    Table,
+    UpdateRow,
+    missing_tab,
+    overdue_rule,
+)
 from sheets_sync.timeutil import SHEET_FORMAT
 
 # Characters XML 1.0 cannot hold; openpyxl refuses them. Shown as U+FFFD.
@@ -231,8 +241,7 @@ class XlsxSession(TrackerSession):
             tab = self.schema.tab(name)
             ws = self._sheet(tab)
             if ws is None:
-                raise TrackerError(f"tab {tab.title!r} is missing (deleted or renamed?); restore it, "
-                                   "or run `python cli.py init` to create an empty one")
+                raise missing_tab(tab)
             if any(isinstance(c, DeleteTab) for c in tab_changes):
                 self.wb.remove(ws)
                 continue
