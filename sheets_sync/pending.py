@@ -30,10 +30,16 @@ from datetime import datetime
 from sheets_sync.deadlines import CommentDeadline, evaluate
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema, Tab
-from sheets_sync.table import Change, ReplaceRows, Table, UpdateRow
+from sheets_sync.table import Change, ReplaceRows, Table, UpdateRow, kept_rows
 from sheets_sync.timeutil import to_sheet
 
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
+# What a run reads of a department's tab: enough to harvest and to see what changed.
+# The rest (the comment's text, its author, link) never changes for a comment id.
+TAB_FIELDS = ["comment_id", "platform", "overdue", *PEOPLE_FIELDS, "synced"]
+# The job's columns of a tab row that follow the master (the "row" part of Synced).
+CONTENT_FIELDS = ("post", "commented_at", "due_at")
+NOTHING_SYNCED = '{"nothing":"pending"}'
 REGISTRY_PREFIX = "tab:"  # Sync State rows that remember each department's tab
 _BAD_TITLE = re.compile(r"[\[\]*?:/\\]")
 POST_EXCERPT = 300
@@ -74,8 +80,11 @@ def _title(dept: Department, taken: set[str]) -> str:
 
 
 def fingerprint(values: Mapping[str, str]) -> str:
-    """What the job wrote in a tab row's people columns, as short hashes (for the Synced cell)."""
-    return json.dumps({f: _h(values.get(f, "")) for f in PEOPLE_FIELDS}, separators=(",", ":"))
+    """What the job wrote in a tab row, as short hashes (for the Synced cell): each people
+    column, and ("row") the job's columns that can change."""
+    marks = {f: _h(values.get(f, "")) for f in PEOPLE_FIELDS}
+    marks["row"] = _h("\x1f".join(str(values.get(f, "")) for f in CONTENT_FIELDS))
+    return json.dumps(marks, separators=(",", ":"))
 
 
 def _h(text: str) -> str:
@@ -98,6 +107,9 @@ class FollowUp:
     overdue: list[CommentDeadline] = field(default_factory=list)
     tabs_rewritten: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Comments entering a tab whose text was not read (a reopened comment, a new
+    # tab): (platform, id) → the tab rows to fill with text, author and link.
+    missing: dict[tuple, list[dict]] = field(default_factory=dict)
 
 
 def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, Mapping[str, str]],
@@ -195,28 +207,52 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
         wanted = [_tab_row(rows[s.key], s, posts_text) for s in open_]
         if not wanted:
             wanted = [{"text": f"Nothing pending for {roster.get(code).name_en} — "
-                               f"every comment has its reply (as of {stamp})."}]
-        if not _same(tables.get(code), tab, wanted):
-            out.changes.append(ReplaceRows(tab.name, wanted))
-            out.tabs_rewritten.append(tab.title)
+                               f"every comment has its reply (as of {stamp}).",
+                       "synced": NOTHING_SYNCED}]
+        rows_out = _tab_changes(tables.get(code), tab, wanted)
+        if rows_out is None:
+            continue
+        for row, whole in rows_out:
+            if whole and row.get("comment_id") and "text" not in row:
+                out.missing.setdefault((row["platform"], row["comment_id"]), []).append(row)
+        out.changes.append(ReplaceRows(tab.name, [row for row, _ in rows_out]))
+        out.tabs_rewritten.append(tab.title)
     return out
 
 
-def _same(table: Table | None, tab: Tab, wanted: list[dict]) -> bool:
-    """Does the tab already show exactly these rows (ignoring the 'as of' time of an empty tab)?"""
-    if table is None or not table.header:
-        return False
-    have = [r.values for r in table.records(tab)]
-    if len(have) != len(wanted):
-        return False
-    for old, new in zip(have, wanted, strict=True):
-        for column in tab.columns:
-            a, b = old.get(column.field, ""), str(new.get(column.field, ""))
-            if column.field == "text" and not new.get("comment_id"):
-                a, b = a.split(" (as of")[0], b.split(" (as of")[0]
-            if a != b:
-                return False
-    return True
+def row_key(values: Mapping[str, str], tab: Tab) -> tuple | None:
+    """A tab row's key (its comment id), or None for a row without one."""
+    key = tuple(str(values.get(k, "")).strip() for k in tab.key)
+    return key if all(key) else None
+
+
+def _tab_changes(table: Table | None, tab: Tab, wanted: list[dict]) -> list[tuple[dict, bool]] | None:
+    """The rows a ReplaceRows needs to turn the tab as read into ``wanted`` (each with
+    True when it is written whole), or None when the tab already shows them. A row the
+    tab keeps carries only the cells to write."""
+    have = table.records(tab) if table is not None and table.header else []
+    if len(wanted) == len(have) == 1 and wanted[0].get("synced") == NOTHING_SYNCED \
+            and have[0].get("synced") == NOTHING_SYNCED:
+        return None  # still nothing pending (the "as of" time is not worth a write)
+    have_keys = [row_key(r.values, tab) for r in have]
+    want_keys = [row_key(w, tab) for w in wanted]
+    kept = {have_keys[i]: have[i].values for i in kept_rows(have_keys, want_keys)}
+    changed = not (len(kept) == len(have) == len(wanted))
+    out = []
+    for values, key in zip(wanted, want_keys, strict=True):
+        old = kept.get(key) if key is not None else None
+        if old is None:
+            out.append((values, True))
+            changed = True
+            continue
+        delta = {f: v for f, v in values.items()
+                 if f in ("overdue", *PEOPLE_FIELDS, "synced") and old.get(f, "") != str(v)}
+        if _read_fingerprint(old.get("synced", "")).get("row") != \
+                _read_fingerprint(str(values.get("synced", ""))).get("row"):
+            delta.update({f: values.get(f, "") for f in CONTENT_FIELDS})
+        changed = changed or bool(delta)
+        out.append(({**{k: values[k] for k in tab.key}, "platform": values["platform"], **delta}, False))
+    return out if changed else None
 
 
 def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping[tuple, str]) -> dict:
@@ -225,13 +261,12 @@ def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping
         "comment_id": state.comment_id,
         "platform": state.platform,
         "post": post if len(post) <= POST_EXCERPT else post[:POST_EXCERPT - 1] + "…",
-        "text": row.get("text", ""),
-        "author": row.get("author", ""),
         "commented_at": row.get("commented_at", ""),
         "due_at": to_sheet(state.due_at) if state.due_at else "",
         "overdue": late_text(state),
-        "url": row.get("url", ""),
     }
+    if "text" in row:  # not read for the comments already in a tab (see TAB_FIELDS)
+        values.update(text=row.get("text", ""), author=row.get("author", ""), url=row.get("url", ""))
     for name in PEOPLE_FIELDS:
         values[name] = row.get(name, "")
     values["synced"] = fingerprint(values)

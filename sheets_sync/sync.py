@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.errors import InputError, SourceError
-from sheets_sync.pending import REGISTRY_PREFIX, pending_tabs, plan_follow_up
+from sheets_sync.pending import REGISTRY_PREFIX, TAB_FIELDS, pending_tabs, plan_follow_up
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_sync
 from sheets_sync.roster import Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import Schema
@@ -34,6 +34,19 @@ SYNC_TABS = ("posts", "comments", "departments", "sync_state")
 SYNC_FIELDS = {
     "posts": ["platform", "post_id", "department", "text"],
 }
+# A comment's own words never change once added: the text, author and link of
+# the comments already in the tracker are read only when one enters a
+# department's tab again (see plan_follow_up's ``missing``).
+UNCHANGING = ("text", "author", "author_id", "url", "added_at")
+
+
+def sync_fields(schema: Schema, tabs) -> dict[str, list[str]]:
+    """Per tab, the columns a run reads (on backends where reading less is cheaper)."""
+    fields = dict(SYNC_FIELDS)
+    fields["comments"] = [c.field for c in schema.tab("comments").columns if c.field not in UNCHANGING]
+    for tab in tabs:
+        fields[tab.name] = list(TAB_FIELDS)
+    return fields
 
 
 @dataclass
@@ -99,8 +112,9 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
         known = pending_tabs(schema, Roster([]), registry) if follow_up else {}
         session.schema = schema.with_tabs(list(known.values()))
         names = [*SYNC_TABS, *(t.name for t in known.values())]
-        tables = session.read(names, for_update=not dry_run, fields=SYNC_FIELDS)
-        view = _view(tables, schema, roster_path, session.is_new())
+        fields = sync_fields(schema, known.values()) if session.partial_reads else SYNC_FIELDS
+        tables = session.read(names, for_update=not dry_run, fields=fields)
+        view = _view(tables, schema, roster_path, session.is_new(), fields.get("comments"))
         plan = plan_sync(view, batches, schema, now, command=command, cell_limit=session.cell_limit)
         extra: list[Change] = []
         if follow_up and schema.pending_tab is not None:
@@ -147,6 +161,12 @@ def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan:
     follow = plan_follow_up(schema=schema, roster=view.roster, comments=comments, new_rows=new_rows,
                             posts_text=posts_text, tabs=tabs, tables=by_code, registry=registry,
                             as_of=now, now=now)
+    if follow.missing:
+        # Comments (re)entering a tab whose words were not read: one more read, of just those.
+        found = session.read_rows("comments", list(follow.missing), ["text", "author", "url"])
+        for key, rows in follow.missing.items():
+            for row in rows:
+                row.update(found.get(key, {}))
     changes = list(follow.changes)
     stamp = to_sheet(now)
     for code, tab in tabs.items():
@@ -242,7 +262,8 @@ def _checkpoints(table: Table, schema: Schema) -> dict[str, str]:
             if r.get("source").strip()}
 
 
-def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool) -> TrackerView:
+def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool,
+          comment_fields: list[str] | None = None) -> TrackerView:
     warnings: list[str] = []
     if not is_new:
         for name in SYNC_TABS:
@@ -255,7 +276,7 @@ def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool) -
     # Only the fields planning uses: a 100,000-row tracker stays small in memory.
     posts = index_records(tables["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
                           posts_tab.title, warnings)
-    comments = index_records(tables["comments"].records(comments_tab), comments_tab.key,
+    comments = index_records(tables["comments"].records(comments_tab, comment_fields), comments_tab.key,
                              comments_tab.title, warnings)
     dept_tab = schema.tab("departments")
     rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]

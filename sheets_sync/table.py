@@ -84,7 +84,12 @@ class UpdateRow:
 
 @dataclass(frozen=True)
 class ReplaceRows:
-    """Rewrite every data row of a tab the job owns whole (a department's pending tab)."""
+    """Make a tab the job owns whole (a department's pending tab) hold exactly these rows.
+
+    A backend may write only the difference from what it read: rows kept in
+    place (see :func:`kept_rows`) get only the fields their mapping names
+    written; rows it must insert get every field (absent ones empty).
+    """
 
     tab: str
     rows: list[Mapping[str, CellValue]]
@@ -98,6 +103,44 @@ class DeleteTab:
 
 
 Change = AddRow | UpdateRow | ReplaceRows | DeleteTab
+
+
+def kept_rows(have: list, wanted: list) -> set[int]:
+    """Which of the rows a tab holds (their keys, in sheet order) can stay where they are.
+
+    A row stays when its key is wanted and it keeps the wanted order; the others
+    are deleted and the missing ones inserted. Both lists are usually sorted the
+    same way (most urgent first), so a new comment costs one inserted row and an
+    answered one a deleted row, not a rewrite of everything below it.
+    """
+    import bisect
+
+    index = {key: i for i, key in enumerate(wanted) if key is not None}
+    seen: set = set()
+    items = []  # (position in the tab, position wanted), first copy of each key only
+    for position, key in enumerate(have):
+        if key is not None and key in index and key not in seen:
+            seen.add(key)
+            items.append((position, index[key]))
+    # The longest run of rows already in the wanted order (patience sorting):
+    # a row a person moved costs itself, not every row after it.
+    tails: list[int] = []  # tails[n]: smallest wanted position ending a run of n + 1
+    tail_item: list[int] = []
+    parent: list[int] = [-1] * len(items)
+    for i, (_, at) in enumerate(items):
+        n = bisect.bisect_left(tails, at)
+        if n == len(tails):
+            tails.append(at)
+            tail_item.append(i)
+        else:
+            tails[n], tail_item[n] = at, i
+        parent[i] = tail_item[n - 1] if n else -1
+    kept: set[int] = set()
+    i = tail_item[-1] if tail_item else -1
+    while i >= 0:
+        kept.add(items[i][0])
+        i = parent[i]
+    return kept
 
 
 def header_positions(header) -> dict[str, int]:

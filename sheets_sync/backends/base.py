@@ -22,6 +22,8 @@ class TrackerSession(ABC):
     schema: Schema
     #: The most characters one cell holds (Google Sheets: 50,000; Excel: 32,767).
     cell_limit: int = 50_000
+    #: Does ``read(fields=…)`` really read less? (Google Sheets: yes; a workbook in memory: no.)
+    partial_reads: bool = False
 
     @abstractmethod
     def is_new(self) -> bool:
@@ -50,6 +52,19 @@ class TrackerSession(ABC):
         With ``for_update`` the session keeps other writers out until
         :meth:`apply` or :meth:`close`.
         """
+
+    def read_rows(self, tab: str, keys: Sequence[tuple],
+                  fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
+        """Some fields of the rows with these keys, after a :meth:`read` that left them out.
+
+        The default reads the whole tab again; a backend that reads by column
+        (Google Sheets) reads just those cells, still under the read's lock.
+        """
+        tab_ = self.schema.tab(tab)
+        table = self.read([tab])[tab]
+        wanted = set(keys)
+        return {r.key(tab_): {f: r.get(f) for f in fields}
+                for r in table.records(tab_) if r.key(tab_) in wanted}
 
     @abstractmethod
     def apply(self, changes: Sequence[Change]) -> None:

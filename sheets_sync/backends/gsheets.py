@@ -55,6 +55,7 @@ from sheets_sync.table import (
     Table,
     UpdateRow,
     header_positions,
+    kept_rows,
     missing_tab,
     overdue_rule,
 )
@@ -189,6 +190,8 @@ class SheetInfo:
 
 
 class GoogleSheetsSession(TrackerSession):
+    partial_reads = True
+
     def __init__(self, backend: GoogleSheetsBackend, client: RetryingHTTPClient, identity: str,
                  schema: Schema, *, write: bool) -> None:
         self.backend = backend
@@ -204,6 +207,8 @@ class GoogleSheetsSession(TrackerSession):
         self.prefetched: dict[str, Table] = {}
         self.row_of: dict[str, dict[tuple, int]] = {}  # tab → key → 0-based row index
         self.last_row: dict[str, int] = {}  # tab → last row number with data, as read
+        # Department tabs as read (only the columns read), for writing their differences.
+        self.read_tables: dict[str, tuple[Table, frozenset[str]]] = {}
         self._load_metadata()
 
     # -- requests ------------------------------------------------------------------
@@ -491,6 +496,9 @@ class GoogleSheetsSession(TrackerSession):
             tab = self.schema.tab(name)
             self.row_of[name] = {}
             self.last_row[name] = max(table.row_numbers, default=1)
+            if name.startswith("pending:"):
+                read = (fields or {}).get(name)
+                self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
             if not tab.key or not table.header:
                 continue
             positions = table.positions()
@@ -501,6 +509,29 @@ class GoogleSheetsSession(TrackerSession):
                 key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
                 if all(key):
                     self.row_of[name].setdefault(key, number - 1)
+        return out
+
+    def read_rows(self, tab: str, keys: Sequence[tuple],
+                  fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
+        """Just these rows' cells of these columns: one request, under the read's lock."""
+        schema_tab = self.schema.tab(tab)
+        rows = {tuple(k): self.row_of.get(tab, {}).get(tuple(k)) for k in keys}
+        rows = {k: r for k, r in rows.items() if r is not None}
+        positions = self._fieldheader_positions(schema_tab)
+        cols = [(f, positions[f]) for f in fields if f in positions]
+        if not rows or not cols:
+            return {}
+        first, last = min(rows.values()), max(rows.values())
+        ranges = [f"{_quote(schema_tab.title)}!{_col(c)}{first + 1}:{_col(c)}{last + 1}" for _, c in cols]
+        response = self._call("reading the tracker", self.client.values_batch_get, self.id, ranges,
+                              {"valueRenderOption": "FORMATTED_VALUE"})
+        columns = [[r[0] if r else "" for r in vr.get("values", [])]
+                   for vr in response.get("valueRanges", [])]
+        out = {}
+        for key, row in rows.items():
+            at = row - first
+            out[key] = {f: (values[at] if at < len(values) else "")
+                        for (f, _), values in zip(cols, columns, strict=True)}
         return out
 
     def _batch_read_whole(self, tabs: Sequence[Tab]) -> dict[str, Table]:
@@ -678,18 +709,76 @@ class GoogleSheetsSession(TrackerSession):
             # Chunk big appends so no single request grows past the payload limit.
             for start in range(0, len(rows), 500):
                 requests_.append(self._append_cells(tab, sheet, rows[start:start + 500]))
+        cells: dict[tuple[int, int, int], dict] = {}  # (sheet id, row, column) → cell
         for change in changes:
             if isinstance(change, UpdateRow):
-                requests_ += self._update_row(change)
+                self._update_row(change, cells)
             elif isinstance(change, ReplaceRows):
-                requests_ += self._replace_rows(change)
-        return requests_
+                requests_ += self._replace_rows(change, cells)
+        return requests_ + _cell_requests(cells)
 
-    def _replace_rows(self, change: ReplaceRows) -> list[dict]:
+    def _replace_rows(self, change: ReplaceRows, cells: dict) -> list[dict]:
+        """A department's tab made to hold ``change.rows``: the rows no longer wanted are
+        deleted, the new ones inserted in place, the kept ones get only their changed cells."""
         tab = self.schema.tab(change.tab)
         sheet = self._sheet(tab)
         if sheet is None:
             raise TrackerError(f"tab {tab.title!r} is missing; run again")
+        if change.tab not in self.read_tables:
+            return self._rewrite_rows(change, sheet, tab)
+        table, read_fields = self.read_tables[change.tab]
+        positions = self._fieldheader_positions(tab)
+        width = max(positions.values()) + 1 if positions else 0
+        have = [r for r in table.records(tab)]
+        have_keys = [r.key(tab) if all(r.key(tab)) else None for r in have]
+        want_keys = [tuple(str(v.get(k, "")).strip() for k in tab.key) for v in change.rows]
+        want_keys = [k if all(k) else None for k in want_keys]
+        kept = kept_rows(have_keys, want_keys)
+        kept_rows_at = {r.row for i, r in enumerate(have) if i in kept}
+        kept_values = {have_keys[i]: have[i].values for i in kept}
+        out: list[dict] = []
+        doomed = [n for n in range(2, self.last_row.get(change.tab, 1) + 1) if n not in kept_rows_at]
+        if doomed and sheet.rows - len(doomed) < 2:
+            # Google keeps at least one row under the frozen header.
+            out.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS", "length": 1}})
+            sheet.rows += 1
+        for start, end in reversed(_runs([n - 1 for n in doomed])):
+            out.append({"deleteDimension": {"range": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
+                                                      "startIndex": start, "endIndex": end}}})
+        sheet.rows -= len(doomed)
+        position = 1  # 0-based row index in the tab as it ends up
+        block: list[dict] = []
+        for values, key in zip(change.rows, want_keys, strict=True):
+            old = kept_values.get(key) if key is not None else None
+            if old is None:
+                block.append(values)
+            else:
+                position += self._flush_block(block, position, sheet, positions, width, out)
+                block = []
+                for name, value in values.items():
+                    if name in positions and not (name in read_fields and old.get(name, "") == str(value)):
+                        cells[(sheet.sheet_id, position, positions[name])] = _cell(value)
+                position += 1
+        self._flush_block(block, position, sheet, positions, width, out)
+        return out
+
+    def _flush_block(self, block: list[dict], position: int, sheet: SheetInfo, positions: dict[str, int],
+                     width: int, out: list[dict]) -> int:
+        """Insert new rows at ``position`` and fill them (one request each); how many."""
+        if not block:
+            return 0
+        out.append({"insertDimension": {"range": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
+                                                  "startIndex": position, "endIndex": position + len(block)},
+                                        "inheritFromBefore": position > 1}})
+        sheet.rows += len(block)
+        out.append({"updateCells": {"start": {"sheetId": sheet.sheet_id, "rowIndex": position,
+                                              "columnIndex": 0},
+                                    "rows": [_row_data(v, positions, width) for v in block],
+                                    "fields": "userEnteredValue"}})
+        return len(block)
+
+    def _rewrite_rows(self, change: ReplaceRows, sheet: SheetInfo, tab: Tab) -> list[dict]:
+        """A tab not read in this run, rewritten whole."""
         positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
         last = max(self.last_row.get(change.tab, 1), len(change.rows) + 1)
@@ -698,13 +787,7 @@ class GoogleSheetsSession(TrackerSession):
             out.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
                                             "length": last - sheet.rows}})
             sheet.rows = last
-        rows = []
-        for values in change.rows:
-            cells = [{} for _ in range(width)]
-            for name, value in values.items():
-                if name in positions and value != "":
-                    cells[positions[name]] = {"userEnteredValue": _cell_value(value)}
-            rows.append({"values": cells})
+        rows = [_row_data(v, positions, width) for v in change.rows]
         rows += [{"values": [{} for _ in range(width)]} for _ in range(last - 1 - len(change.rows))]
         # Cells given no value are cleared: the rows below the new content go empty.
         out.append({"updateCells": {"range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
@@ -736,16 +819,10 @@ class GoogleSheetsSession(TrackerSession):
     def _append_cells(self, tab: Tab, sheet: SheetInfo, rows: Sequence[AddRow]) -> dict:
         positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
-        data = []
-        for change in rows:
-            cells = [{} for _ in range(width)]
-            for name, value in change.values.items():
-                if name in positions and value != "":
-                    cells[positions[name]] = {"userEnteredValue": _cell_value(value)}
-            data.append({"values": cells})
+        data = [_row_data(change.values, positions, width) for change in rows]
         return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": "userEnteredValue"}}
 
-    def _update_row(self, change: UpdateRow) -> list[dict]:
+    def _update_row(self, change: UpdateRow, cells: dict) -> None:
         tab = self.schema.tab(change.tab)
         sheet = self._sheet(tab)
         row = self.row_of.get(change.tab, {}).get(tuple(change.key))
@@ -753,11 +830,8 @@ class GoogleSheetsSession(TrackerSession):
             raise TrackerError(f"tab {tab.title!r}: row {' '.join(change.key)} was not found when "
                                "writing; nothing was written, run again")
         positions = self._fieldheader_positions(tab)
-        out = []
         for name, value in change.values.items():
-            cell = {"userEnteredValue": _cell_value(value)} if value != "" else {}
-            out.append(_update_cells(sheet.sheet_id, row, positions[name], [[cell]], raw_cells=True))
-        return out
+            cells[(sheet.sheet_id, row, positions[name])] = _cell(value)
 
     def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)
@@ -817,6 +891,46 @@ def _cell_value(value) -> dict:
     if isinstance(value, Formula):
         return {"formulaValue": value.text}
     return {"stringValue": str(value)}
+
+
+def _cell(value) -> dict:
+    """One cell to write; an empty value clears it."""
+    return {"userEnteredValue": _cell_value(value)} if value != "" else {}
+
+
+def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict:
+    cells: list[dict] = [{} for _ in range(width)]
+    for name, value in values.items():
+        if name in positions and value != "":
+            cells[positions[name]] = {"userEnteredValue": _cell_value(value)}
+    return {"values": cells}
+
+
+def _runs(indexes: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted indexes as [start, end) runs of consecutive numbers."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(indexes):
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
+def _cell_requests(cells: Mapping[tuple[int, int, int], dict]) -> list[dict]:
+    """Single cells to write, as few updateCells as possible: one per run of
+    consecutive rows in a column (a column of overdue flags is one request)."""
+    by_column: dict[tuple[int, int], list[int]] = {}
+    for sheet_id, row, column in cells:
+        by_column.setdefault((sheet_id, column), []).append(row)
+    out = []
+    for (sheet_id, column), rows in by_column.items():
+        for start, end in _runs(rows):
+            out.append({"updateCells": {
+                "start": {"sheetId": sheet_id, "rowIndex": start, "columnIndex": column},
+                "rows": [{"values": [cells[(sheet_id, r, column)]]} for r in range(start, end)],
+                "fields": "userEnteredValue"}})
+    return out
 
 
 def _update_cells(sheet_id: int, row: int, column: int, values: list[list], *, raw_cells=False) -> dict:

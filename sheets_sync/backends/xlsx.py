@@ -37,6 +37,7 @@ from sheets_sync.table import (
     ReplaceRows,
     Table,
     UpdateRow,
+    kept_rows,
     missing_tab,
     overdue_rule,
 )
@@ -247,11 +248,26 @@ class XlsxSession(TrackerSession):
                 continue
             for change in tab_changes:
                 if isinstance(change, ReplaceRows):
+                    rows = self._merged_rows(ws, tab, change)
                     if ws.max_row >= 2:
                         ws.delete_rows(2, ws.max_row - 1)
-                    self._apply_rows(ws, tab, [AddRow(name, row) for row in change.rows])
+                    self._apply_rows(ws, tab, [AddRow(name, row) for row in rows])
             self._apply_rows(ws, tab, [c for c in tab_changes if isinstance(c, AddRow | UpdateRow)])
         self._save()
+
+    def _merged_rows(self, ws, tab: Tab, change: ReplaceRows) -> list[dict]:
+        """The tab's rows as ``change`` wants them: a row it keeps (same key, same
+        order) keeps its other cells; any other row is taken whole."""
+        have = self._table(ws).records(tab)
+        have_keys = [r.key(tab) if all(r.key(tab)) else None for r in have]
+        want_keys = [tuple(str(v.get(k, "")).strip() for k in tab.key) for v in change.rows]
+        want_keys = [k if all(k) else None for k in want_keys]
+        kept = {have_keys[i]: have[i].values for i in kept_rows(have_keys, want_keys)}
+        out = []
+        for values, key in zip(change.rows, want_keys, strict=True):
+            old = kept.get(key) if key is not None else None
+            out.append({**old, **values} if old is not None else dict(values))
+        return out
 
     def _apply_rows(self, ws, tab: Tab, changes: Sequence[Change]) -> None:
         positions = self._positions(ws)
