@@ -23,6 +23,7 @@ last part, so a checkpoint never advances past rows that were not written.
 from __future__ import annotations
 
 import json
+import json as _json  # RetryingHTTPClient.request has a parameter named json
 import logging
 import os
 import random
@@ -137,6 +138,12 @@ class RetryingHTTPClient(gspread.HTTPClient):
 
     def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None):
         safe = method.lower() == "get"
+        if json is not None:
+            # As UTF-8, not \u escapes: Marathi text costs half the bytes (and the
+            # payload is the size the 2 MB split measured).
+            data = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
+            json = None
         for attempt in range(1, self.attempts + 1):
             try:
                 return super().request(method, endpoint, params=params, data=data, json=json,
@@ -489,9 +496,18 @@ class GoogleSheetsSession(TrackerSession):
             return {"sync_state": self.prefetched["sync_state"]}
         if not (for_update and self.write) and any(t.startswith("pending:") for t in tabs):
             self._refresh_all()
-        present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
-        out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
-        out.update(self._batch_read(present, fields or {}))
+        for attempt in range(3):
+            present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
+            out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
+            try:
+                out.update(self._batch_read(present, fields or {}))
+                break
+            except _ParseRange:
+                if attempt == 2:
+                    raise TrackerError("the tracker's tabs keep being renamed while the job reads "
+                                       "them; run again") from None
+                # A tab was renamed (or deleted) since the lock: find the tabs by id again.
+                self._refresh_all()
         for name, table in out.items():
             tab = self.schema.tab(name)
             self.row_of[name] = {}
@@ -564,8 +580,8 @@ class GoogleSheetsSession(TrackerSession):
                 ranges += [f"{_quote(tab.title)}!{_col(c)}2:{_col(c)}" for c in cols]
             if not ranges:
                 return {}
-            response = self._call("reading the tracker", self.client.values_batch_get, self.id,
-                                  ranges, {"valueRenderOption": "FORMATTED_VALUE"})
+            response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
+                self.id, ranges, {"valueRenderOption": "FORMATTED_VALUE"}))
             value_ranges = response.get("valueRanges", [])
             out, moved = {}, False
             for tab, cols, at in plan:
@@ -944,7 +960,7 @@ def _chunks(requests_: list[dict], limit: int) -> list[list[dict]]:
     chunks: list[list[dict]] = [[]]
     size = 0
     for request in requests_:
-        n = len(json.dumps(request, ensure_ascii=False).encode("utf-8"))
+        n = len(json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         if chunks[-1] and size + n > limit:
             chunks.append([])
             size = 0
