@@ -661,15 +661,11 @@ def test_a_tab_renamed_inside_the_window_does_not_stop_the_run(request, tmp_path
     assert "Solid Waste Management" not in harness.tab_titles()
 
 
-OWNER_BYPASS = ("the spreadsheet's owner is not held by the job's lock (owners bypass protection), and the "
-                "job writes the master's cells at the row positions it read: after the owner's sort, a "
-                "harvested reply lands on another comment's row")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OWNER_BYPASS)
 def test_the_owner_sorting_inside_the_window_moves_no_reply(request, tmp_path):
     """Outside the rounds above (whose people are shared editors): the account that owns the
-    spreadsheet sorts the master between the job's read and its write."""
+    spreadsheet sorts the master between the job's read and its write. The lock does not
+    hold an owner, so the harvested reply first lands on another comment's row; the job's
+    check after its write sees the rows moved and puts every cell back on its own row."""
     harness = GoogleHarness.make(request, tmp_path)
     roster_file = tmp_path / "departments.yaml"
     roster_file.write_text(ROSTER_YAML, encoding="utf-8")
@@ -690,6 +686,14 @@ def test_the_owner_sorting_inside_the_window_moves_no_reply(request, tmp_path):
     typed = office.type_cell(CELL, "reply in tab", "Solid Waste Management", cid, "Reply",
                              office.reply_text(CELL))
     assert typed.accepted
+    # Replies typed in the master too, so the rows the sort brings under the job's
+    # write hold values of their own (which must not be overwritten for good).
+    others = [c for c in sorted(listed) if c != cid][:3]
+    _, master_rows = office.rows_by_id(MASTER)
+    others += [c for c in sorted(master_rows, reverse=True) if c not in listed][:3]
+    typed_in_master = [office.type_cell(CELL, "reply in master", MASTER, c, "Reply", f"reply for {c}")
+                       for c in others]
+    assert all(t.accepted for t in typed_in_master)
     sorted_ = []
 
     def owner_sorts_after_the_read(info, phase):
@@ -702,5 +706,12 @@ def test_the_owner_sorting_inside_the_window_moves_no_reply(request, tmp_path):
     harness.server.on_request(owner_sorts_after_the_read)
     sync()
     assert sorted_ == [True]  # sorted, under the job's lock
-    holders = [r["Comment ID"] for r in records(harness.values(MASTER)) if typed.value in r["Reply"]]
+    rows = records(harness.values(MASTER))
+    holders = [r["Comment ID"] for r in rows if typed.value in r["Reply"]]
     assert holders == [cid], f"{cid}'s reply is on {holders}"
+    for t in typed_in_master:
+        holders = [r["Comment ID"] for r in rows if r["Reply"] == t.value]
+        assert holders == [t.comment_id], f"{t.comment_id}'s reply is on {holders}"
+    answered = {cid, *others}
+    stamped = {r["Comment ID"] for r in rows if r["Replied at (IST)"]}
+    assert stamped == answered

@@ -74,6 +74,9 @@ MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
 TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
 # The tabs the job updates by row position; these (and the departments' tabs) are locked.
 LOCKED_TABS = ("posts", "comments")
+# Master fields every run computes afresh: a cell of these put on a moved row
+# is set right by the next run, so writing them needs no check afterwards.
+RECOMPUTED = frozenset({"due_at", "overdue", "department"})
 JOB_COLUMNS = "sheets-sync: the job's columns (the cell may edit)"
 DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell may edit)"
 
@@ -216,6 +219,9 @@ class GoogleSheetsSession(TrackerSession):
         self.last_row: dict[str, int] = {}  # tab → last row number with data, as read
         # Department tabs as read (only the columns read), for writing their differences.
         self.read_tables: dict[str, tuple[Table, frozenset[str]]] = {}
+        self.as_read: dict[str, Table] = {}  # the master tabs as read under the lock
+        self.read_at: dict[str, dict[tuple, int]] = {}  # their rows' positions then
+        self._index_of_row: dict[str, dict[int, int]] = {}
         self._load_metadata()
 
     # -- requests ------------------------------------------------------------------
@@ -512,6 +518,10 @@ class GoogleSheetsSession(TrackerSession):
             tab = self.schema.tab(name)
             self.row_of[name] = {}
             self.last_row[name] = max(table.row_numbers, default=1)
+            if name in LOCKED_TABS:
+                self.as_read[name] = table
+                self.read_at[name] = self.row_of[name]
+                self._index_of_row.pop(name, None)
             if name.startswith("pending:"):
                 read = (fields or {}).get(name)
                 self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
@@ -710,6 +720,90 @@ class GoogleSheetsSession(TrackerSession):
             if chunk:
                 self._send_write(chunk, last=number == len(chunks))
         self.locks = []
+        self._check_rows([c for c in body if isinstance(c, UpdateRow) and c.tab in LOCKED_TABS
+                          and set(c.values) - RECOMPUTED])
+
+    def _check_rows(self, updates: Sequence[UpdateRow]) -> None:
+        """Check that the rows written by position were still where the read found them.
+
+        The lock holds every editor, but not the spreadsheet's owner: an owner who
+        sorts the master between the job's read and its write would get another
+        comment's reply on their row. So a run that wrote what people typed (or
+        other values the job does not recompute) reads the key columns once more;
+        if a row moved, the cells go back: each row gets what it had or what the
+        job meant for it, at the row where it now is.
+        """
+        for _ in range(2):
+            if not updates:
+                return
+            now_at = self._read_keys({u.tab for u in updates})
+            moved = [u for u in updates
+                     if now_at[u.tab][1].get(self.row_of[u.tab][tuple(u.key)]) != tuple(u.key)]
+            if not moved:
+                return
+            cells: dict[tuple[int, int, int], dict] = {}
+            meant = {(u.tab, tuple(u.key), f): v for u in updates for f, v in u.values.items()}
+            repaired = []
+            for u in moved:
+                rows, keys = now_at[u.tab]
+                there = keys.get(self.row_of[u.tab][tuple(u.key)])  # whose row got the cells
+                tab = self.schema.tab(u.tab)
+                positions = self._fieldheader_positions(tab)
+                sheet = self._sheet(tab)
+                for name in u.values:
+                    for key in filter(None, (tuple(u.key), there)):
+                        row = rows.get(key)
+                        if row is None:
+                            continue
+                        value = meant.get((u.tab, key, name), self._as_read(u.tab, key, name))
+                        cells[(sheet.sheet_id, row, positions[name])] = _cell(value)
+                        repaired.append(UpdateRow(u.tab, key, {name: value}))
+            log.warning("%d row(s) moved while the job wrote them (a sort by the spreadsheet's owner?); "
+                        "putting %d cell(s) back on their own rows", len(moved), len(cells))
+            for key, (rows, _) in now_at.items():
+                self.row_of[key] = dict(rows)
+            self._batch_update(_cell_requests(cells), "putting moved cells back")
+            updates = repaired
+
+    def _read_keys(self, names: set[str]) -> dict[str, tuple[dict[tuple, int], dict[int, tuple]]]:
+        """Per tab: key → 0-based row index, and row index → key, as the sheet is now."""
+        ranges, plan = [], []
+        for name in sorted(names):
+            tab = self.schema.tab(name)
+            positions = self._fieldheader_positions(tab)
+            plan.append((name, len(ranges), len(tab.key)))
+            ranges += [f"{_quote(tab.title)}!{_col(positions[k])}2:{_col(positions[k])}" for k in tab.key]
+        response = self._call("checking the rows just written", self.client.values_batch_get, self.id,
+                              ranges, {"valueRenderOption": "FORMATTED_VALUE"})
+        value_ranges = response.get("valueRanges", [])
+        out = {}
+        for name, at, width in plan:
+            columns = [[r[0].strip() if r else "" for r in vr.get("values", [])]
+                       for vr in value_ranges[at:at + width]]
+            length = max((len(c) for c in columns), default=0)
+            by_key: dict[tuple, int] = {}
+            by_row: dict[int, tuple] = {}
+            for i in range(length):
+                key = tuple(c[i] if i < len(c) else "" for c in columns)
+                if all(key):
+                    by_key.setdefault(key, i + 1)
+                    by_row[i + 1] = key
+            out[name] = (by_key, by_row)
+        return out
+
+    def _as_read(self, name: str, key: tuple, field_name: str) -> str:
+        """A cell's value as this run read it (before its write)."""
+        table = self.as_read.get(name)
+        row = self.read_at.get(name, {}).get(key)
+        if table is None or row is None:
+            return ""
+        index = self._index_of_row.setdefault(name, {n: i for i, n in enumerate(table.row_numbers)})
+        i = index.get(row + 1)
+        column = table.positions().get(normalize_header(self.schema.tab(name).header_of(field_name)))
+        if i is None or column is None:
+            return ""
+        cells = table.rows[i]
+        return cells[column] if column < len(cells) else ""
 
     def _write_requests(self, changes: Sequence[Change]) -> list[dict]:
         adds: dict[str, list[AddRow]] = {}
