@@ -264,6 +264,10 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
 
     answered_how = ""
     answered_at = page_replies.get(key)
+    if answered_at is not None and status is not None and status.open \
+            and status.name != schema.default_status:
+        # A person keeps it open on purpose (e.g. Escalated) though the corporation replied.
+        answered_at = None
     if answered_at is not None:
         answered_how = "page reply"
     elif status is not None and not status.open:

@@ -183,6 +183,8 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
                     change(key, "replied_by", f"the corporation's {key[0]} account")
         if state.answered and not row.get("replied_at", "").strip():
             change(key, "replied_at", to_sheet(state.answered_at or now))
+        elif state.needs_reply and not state.answered and row.get("replied_at", "").strip():
+            change(key, "replied_at", "")  # reopened: its deadline counts again
         due = to_sheet(state.due_at) if state.due_at else ""
         if state.needs_reply and due and row.get("due_at", "") != due:
             change(key, "due_at", due)

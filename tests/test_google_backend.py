@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -57,6 +58,37 @@ def test_steady_state_sync_costs_four_requests_whatever_the_size(google, roster_
     google.server.clear_requests()
     sync(google, export_of(tmp_path / "c", 3, start=99_000), roster_file, dry_run=True)
     assert [m for m, _ in api_calls(google.server)] == ["GET", "GET", "GET"]
+
+
+def column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def test_answering_costs_a_row_not_a_tab_rewrite(google, roster_file, tmp_path):
+    """A department tab of 400 open comments: answering the most urgent one deletes that
+    row; the rest stay where they are, nothing else is written, and the comment texts
+    already in the tracker are not read again."""
+    folder = export_of(tmp_path / "a", 1200)
+    sync(google, folder, roster_file)
+    first = records(google.values("Solid Waste Management"))[0]["Comment ID"]
+    google.type_in("Comments", "Comment ID", first, "Status", "Replied")
+    google.server.clear_requests()
+    sync(google, folder, roster_file)
+    log = google.server.requests
+    assert [r["method"] for r in log] == ["GET", "POST", "GET", "POST"]
+    write = log[-1]["request_bytes"]
+    assert write < 4_000, write  # a deleted row and a time stamp, not 400 rows
+    # The comments' words were not read: no range of the read covers the Comment column.
+    text_column = google.values("Comments")[0].index("Comment")
+    ranges = log[2]["query"]["ranges"]
+    spans = [re.match(r"'Comments'!([A-Z]+)2:([A-Z]+)$", r) for r in ranges]
+    spans = [(column_index(m[1]), column_index(m[2])) for m in spans if m]
+    assert spans and not any(a <= text_column <= b for a, b in spans), ranges
+    assert first not in [r["Comment ID"] for r in records(google.values("Solid Waste Management"))]
+    assert len(records(google.values("Solid Waste Management"))) == 399
 
 
 def test_citizen_text_is_written_as_strings_never_formulas(google, roster_file, tmp_path):

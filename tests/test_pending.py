@@ -136,3 +136,47 @@ def test_tabs_command(harness, export, roster_file, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "1 value(s) carried from the departments' tabs; 1 tab(s) rewritten" in result.output
     assert tab_ids(harness, SWM) == ["C1", "C3"]
+
+
+def test_a_reopened_comment_comes_back_to_its_tab_with_its_words(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C1", "Status", "Replied")
+    sync(harness, export, roster_file)
+    assert tab_ids(harness, SWM) == ["C2", "C3"]
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C1"]["Replied at (IST)"] == "2026-11-21 12:00"
+    # Set back to Pending: open again, late again, its answer time gone.
+    harness.type_in("Comments", "Comment ID", "C1", "Status", "Pending")
+    later = parse_timestamp("2026-11-21T14:00:00+05:30")
+    sync(harness, export, roster_file, now=later)
+    assert tab_ids(harness, SWM) == ["C1", "C2", "C3"]
+    swm = {r["Comment ID"]: r for r in records(harness.values(SWM))}
+    # The comment's words are read back from the master for it (not kept in memory).
+    assert swm["C1"]["Comment"] == "घंटागाडी आली नाही" and swm["C1"]["Overdue"] == "5 h late"
+    assert swm["C1"]["Author"] and swm["C1"]["Link"]
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C1"]["Replied at (IST)"] == "" and master["C1"]["Overdue"] == "5 h late"
+    assert sync(harness, export, roster_file, now=later).plan.changes == []
+
+
+def test_escalated_keeps_a_comment_open_after_the_corporations_reply(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C4"]["Status"] == "Replied"  # closed by the corporation's reply C5
+    harness.type_in("Comments", "Comment ID", "C4", "Status", "Escalated")
+    sync(harness, export, roster_file)
+    assert tab_ids(harness, WS) == ["C4"]
+    master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert master["C4"]["Status"] == "Escalated" and master["C4"]["Replied at (IST)"] == ""
+
+
+def test_an_answered_comment_leaves_its_tab_without_moving_the_others(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    before = {r["Comment ID"]: r for r in records(harness.values(SWM))}
+    harness.type_in(SWM, "Comment ID", "C3", "Notes", "a note typed in the tab")
+    harness.type_in("Comments", "Comment ID", "C1", "Reply", "answered in the master")
+    sync(harness, export, roster_file)
+    after = {r["Comment ID"]: r for r in records(harness.values(SWM))}
+    assert list(after) == ["C2", "C3"]
+    assert after["C2"] == before["C2"]
+    assert after["C3"]["Notes"] == "a note typed in the tab" and after["C3"]["Comment"] == "rude spam"

@@ -76,7 +76,9 @@ TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
 LOCKED_TABS = ("posts", "comments")
 # Master fields every run computes afresh: a cell of these put on a moved row
 # is set right by the next run, so writing them needs no check afterwards.
-RECOMPUTED = frozenset({"due_at", "overdue", "department"})
+# (A "Replied at" time is cleared from a row that is not answered; on another
+# answered row it would stay, a time off but nothing a person typed.)
+RECOMPUTED = frozenset({"due_at", "overdue", "department", "replied_at"})
 JOB_COLUMNS = "sheets-sync: the job's columns (the cell may edit)"
 DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell may edit)"
 
@@ -585,9 +587,12 @@ class GoogleSheetsSession(TrackerSession):
                 positions = header_positions(header)
                 cols = sorted({positions[normalize_header(tab.header_of(f))] for f in wanted
                                if normalize_header(tab.header_of(f)) in positions})
-                plan.append((tab, cols, len(ranges)))
+                # Adjacent columns as one range: Google's reply costs bytes per range
+                # row, so one narrow range per column would cost more than the tab.
+                spans = _runs(cols, gap=1)
+                plan.append((tab, spans, len(ranges)))
                 ranges.append(f"{_quote(tab.title)}!1:1")
-                ranges += [f"{_quote(tab.title)}!{_col(c)}2:{_col(c)}" for c in cols]
+                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" for a, b in spans]
             if not ranges:
                 return {}
             response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
@@ -607,19 +612,17 @@ class GoogleSheetsSession(TrackerSession):
                     self.headers[tab.name] = header
                     moved = True
                     continue
-                columns = {c: [r[0] if r else "" for r in value_ranges[at + 1 + i].get("values", [])]
-                           for i, c in enumerate(cols)}
-                length = max((len(v) for v in columns.values()), default=0)
                 table = Table(tab.title, list(header))
                 width = len(header)
-                for i in range(length):
-                    row = [""] * width
-                    for c, values in columns.items():
-                        if i < len(values):
-                            row[c] = values[i]
-                    if any(row):
-                        table.rows.append(row)
-                        table.row_numbers.append(i + 2)
+                rows: dict[int, list[str]] = {}
+                for i, (a, _) in enumerate(cols):
+                    for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
+                        if any(values):
+                            row = rows.setdefault(n, [""] * width)
+                            row[a:a + len(values)] = [str(v) for v in values]
+                for n in sorted(rows):
+                    table.rows.append(rows[n])
+                    table.row_numbers.append(n + 2)
                 out[tab.name] = table
             if not moved:
                 return out
@@ -720,8 +723,9 @@ class GoogleSheetsSession(TrackerSession):
             if chunk:
                 self._send_write(chunk, last=number == len(chunks))
         self.locks = []
-        self._check_rows([c for c in body if isinstance(c, UpdateRow) and c.tab in LOCKED_TABS
-                          and set(c.values) - RECOMPUTED])
+        by_position = [c for c in body if isinstance(c, UpdateRow) and c.tab in LOCKED_TABS]
+        if any(set(c.values) - RECOMPUTED for c in by_position):
+            self._check_rows(by_position)
 
     def _check_rows(self, updates: Sequence[UpdateRow]) -> None:
         """Check that the rows written by position were still where the read found them.
@@ -730,8 +734,8 @@ class GoogleSheetsSession(TrackerSession):
         sorts the master between the job's read and its write would get another
         comment's reply on their row. So a run that wrote what people typed (or
         other values the job does not recompute) reads the key columns once more;
-        if a row moved, the cells go back: each row gets what it had or what the
-        job meant for it, at the row where it now is.
+        if a row moved, every cell written goes back: each row gets what it had or
+        what the job meant for it, at the row where it now is.
         """
         for _ in range(2):
             if not updates:
@@ -1016,11 +1020,11 @@ def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict
     return {"values": cells}
 
 
-def _runs(indexes: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted indexes as [start, end) runs of consecutive numbers."""
+def _runs(indexes: Sequence[int], gap: int = 0) -> list[tuple[int, int]]:
+    """Sorted indexes as [start, end) runs of consecutive numbers (bridging up to ``gap``)."""
     out: list[tuple[int, int]] = []
     for i in sorted(indexes):
-        if out and out[-1][1] == i:
+        if out and out[-1][1] + gap >= i:
             out[-1] = (out[-1][0], i + 1)
         else:
             out.append((i, i + 1))
