@@ -31,7 +31,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ import requests
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.endpoint import session_for
@@ -71,6 +72,7 @@ LOCK_PREFIX = "sheets-sync lock"
 # A lock older than this was left by a run that died; the next run removes it.
 STALE_LOCK = timedelta(minutes=10)
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
+ROWS_PER_REQUEST = 500  # rows in one appendCells or updateCells, well under MAX_PAYLOAD
 TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
 # The tabs the job updates by row position; these (and the departments' tabs) are locked.
 LOCKED_TABS = ("posts", "comments")
@@ -709,16 +711,17 @@ class GoogleSheetsSession(TrackerSession):
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
         body = [c for c in changes if c.tab not in ("sync_state", "sync_log")
                 and not isinstance(c, DeleteTab)]
-        requests_ = self._write_requests(body)
-        chunks = _chunks(requests_, MAX_PAYLOAD)
-        chunks[-1] += self._write_requests(tail)
-        chunks[-1] += [{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks]
+        # Each request is turned into JSON as soon as it is made: a write of 50,000
+        # rows never holds all of them as Python objects at once.
+        chunks = _chunks(self._write_requests(body), MAX_PAYLOAD)
+        chunks[-1] += [_serialize(r) for r in self._write_requests(tail)]
+        chunks[-1] += [_serialize({"deleteProtectedRange": {"protectedRangeId": i}}) for i in self.locks]
         # Tabs go last, after their locks: a department removed from the roster.
         for change in changes:
             if isinstance(change, DeleteTab):
                 sheet = self._sheet(self.schema.tab(change.tab))
                 if sheet is not None:
-                    chunks[-1].append({"deleteSheet": {"sheetId": sheet.sheet_id}})
+                    chunks[-1].append(_serialize({"deleteSheet": {"sheetId": sheet.sheet_id}}))
         for number, chunk in enumerate(chunks, start=1):
             if chunk:
                 self._send_write(chunk, last=number == len(chunks))
@@ -809,9 +812,8 @@ class GoogleSheetsSession(TrackerSession):
         cells = table.rows[i]
         return cells[column] if column < len(cells) else ""
 
-    def _write_requests(self, changes: Sequence[Change]) -> list[dict]:
+    def _write_requests(self, changes: Sequence[Change]) -> Iterator[dict]:
         adds: dict[str, list[AddRow]] = {}
-        requests_: list[dict] = []
         for change in changes:
             if isinstance(change, AddRow):
                 adds.setdefault(change.tab, []).append(change)
@@ -821,15 +823,15 @@ class GoogleSheetsSession(TrackerSession):
             if sheet is None:
                 raise missing_tab(tab)
             # Chunk big appends so no single request grows past the payload limit.
-            for start in range(0, len(rows), 500):
-                requests_.append(self._append_cells(tab, sheet, rows[start:start + 500]))
+            for start in range(0, len(rows), ROWS_PER_REQUEST):
+                yield self._append_cells(tab, sheet, rows[start:start + ROWS_PER_REQUEST])
         cells: dict[tuple[int, int, int], dict] = {}  # (sheet id, row, column) → cell
         for change in changes:
             if isinstance(change, UpdateRow):
                 self._update_row(change, cells)
             elif isinstance(change, ReplaceRows):
-                requests_ += self._replace_rows(change, cells)
-        return requests_ + _cell_requests(cells)
+                yield from self._replace_rows(change, cells)
+        yield from _cell_requests(cells)
 
     def _replace_rows(self, change: ReplaceRows, cells: dict) -> list[dict]:
         """A department's tab made to hold ``change.rows``: the rows no longer wanted are
@@ -885,10 +887,11 @@ class GoogleSheetsSession(TrackerSession):
                                                   "startIndex": position, "endIndex": position + len(block)},
                                         "inheritFromBefore": position > 1}})
         sheet.rows += len(block)
-        out.append({"updateCells": {"start": {"sheetId": sheet.sheet_id, "rowIndex": position,
-                                              "columnIndex": 0},
-                                    "rows": [_row_data(v, positions, width) for v in block],
-                                    "fields": "userEnteredValue"}})
+        for start in range(0, len(block), ROWS_PER_REQUEST):
+            out.append({"updateCells": {
+                "start": {"sheetId": sheet.sheet_id, "rowIndex": position + start, "columnIndex": 0},
+                "rows": [_row_data(v, positions, width) for v in block[start:start + ROWS_PER_REQUEST]],
+                "fields": "userEnteredValue"}})
         return len(block)
 
     def _rewrite_rows(self, change: ReplaceRows, sheet: SheetInfo, tab: Tab) -> list[dict]:
@@ -910,10 +913,13 @@ class GoogleSheetsSession(TrackerSession):
                                     "rows": rows, "fields": "userEnteredValue"}})
         return out
 
-    def _send_write(self, chunk: list[dict], *, last: bool) -> None:
+    def _send_write(self, chunk: list[bytes], *, last: bool) -> None:
+        payload = b'{"requests":[' + b",".join(chunk) + b"]}"
+        url = SPREADSHEET_BATCH_UPDATE_URL % self.id
         for attempt in range(3):
             try:
-                self._batch_update(chunk, "writing to the tracker")
+                self._call("writing to the tracker", self.client.request, "post", url, data=payload,
+                           headers={"Content-Type": "application/json; charset=utf-8"})
                 return
             except UncertainWrite:
                 if not last or not self.locks:
@@ -1054,16 +1060,21 @@ def _update_cells(sheet_id: int, row: int, column: int, values: list[list], *, r
                             "rows": rows, "fields": "userEnteredValue"}}
 
 
-def _chunks(requests_: list[dict], limit: int) -> list[list[dict]]:
-    chunks: list[list[dict]] = [[]]
+def _serialize(request: dict) -> bytes:
+    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _chunks(requests_: Iterable[dict], limit: int) -> list[list[bytes]]:
+    """Requests as JSON, in groups of at most ``limit`` bytes (one group per write)."""
+    chunks: list[list[bytes]] = [[]]
     size = 0
     for request in requests_:
-        n = len(json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-        if chunks[-1] and size + n > limit:
+        data = _serialize(request)
+        if chunks[-1] and size + len(data) > limit:
             chunks.append([])
             size = 0
-        chunks[-1].append(request)
-        size += n
+        chunks[-1].append(data)
+        size += len(data) + 1
     return chunks
 
 
