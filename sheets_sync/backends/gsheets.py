@@ -548,20 +548,25 @@ class GoogleSheetsSession(TrackerSession):
         rows = {tuple(k): self.row_of.get(tab, {}).get(tuple(k)) for k in keys}
         rows = {k: r for k, r in rows.items() if r is not None}
         positions = self._fieldheader_positions(schema_tab)
-        cols = [(f, positions[f]) for f in fields if f in positions]
+        cols = sorted(((f, positions[f]) for f in fields if f in positions), key=lambda fc: fc[1])
         if not rows or not cols:
             return {}
-        first, last = min(rows.values()), max(rows.values())
-        ranges = [f"{_quote(schema_tab.title)}!{_col(c)}{first + 1}:{_col(c)}{last + 1}" for _, c in cols]
+        # The rows' neighbourhoods (a few ranges), or their whole span when they are scattered.
+        spans = _runs(rows.values(), gap=50)
+        if len(spans) > 20:
+            spans = [(spans[0][0], spans[-1][1])]
+        first, last = cols[0][1], cols[-1][1]
+        ranges = [f"{_quote(schema_tab.title)}!{_col(first)}{a + 1}:{_col(last)}{b}" for a, b in spans]
         response = self._call("reading the tracker", self.client.values_batch_get, self.id, ranges,
                               {"valueRenderOption": "FORMATTED_VALUE"})
-        columns = [[r[0] if r else "" for r in vr.get("values", [])]
-                   for vr in response.get("valueRanges", [])]
+        found: dict[int, list] = {}
+        for (a, _), vr in zip(spans, response.get("valueRanges", []), strict=True):
+            for n, values in enumerate(vr.get("values", [])):
+                found[a + n] = values
         out = {}
         for key, row in rows.items():
-            at = row - first
-            out[key] = {f: (values[at] if at < len(values) else "")
-                        for (f, _), values in zip(cols, columns, strict=True)}
+            values = found.get(row, [])
+            out[key] = {f: (str(values[c - first]) if c - first < len(values) else "") for f, c in cols}
         return out
 
     def _batch_read_whole(self, tabs: Sequence[Tab]) -> dict[str, Table]:
