@@ -149,7 +149,7 @@ def _ordinal(n: int) -> str:
 # --- evaluation ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommentDeadline:
     """Where one comment stands at ``as_of``."""
 

@@ -124,15 +124,21 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
     (dicts it may still fill in); ``tables`` the department tabs as read, by code.
     """
     out = FollowUp()
-    rows: dict[tuple, dict[str, str]] = {k: dict(v) for k, v in comments.items()}
+    # Copied on a row's first change only: the caller's rows are never modified.
+    rows: dict[tuple, Mapping[str, str]] = dict(comments)
+    copied: set[tuple] = set()
     added: dict[tuple, dict] = {}
     for row in new_rows:
         key = (row["platform"], row["comment_id"])
         added[key] = row
         rows[key] = {k: str(v) for k, v in row.items()}
+        copied.add(key)
     updates: dict[tuple, dict[str, str]] = {}
 
     def change(key: tuple, name: str, value: str) -> None:
+        if key not in copied:
+            rows[key] = dict(rows[key])
+            copied.add(key)
         rows[key][name] = value
         if key in added:
             added[key][name] = value

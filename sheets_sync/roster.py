@@ -71,6 +71,12 @@ class Roster:
 
     def resolve(self, text: str) -> str | None:
         """A department code from what a person typed: code or name, any case."""
+        memo = self.__dict__.setdefault("_resolved", {})  # asked once per row of the tracker
+        if text not in memo:
+            memo[text] = self._resolve(text)
+        return memo[text]
+
+    def _resolve(self, text: str) -> str | None:
         wanted = text.strip().casefold()
         if not wanted:
             return None

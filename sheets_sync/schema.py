@@ -6,6 +6,7 @@ the line to fix, so the cell fixes the file in one go.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,18 +116,25 @@ class Schema:
         return self.statuses[0].name
 
     def status(self, text: str) -> Status | None:
-        wanted = normalize_header(text)
-        for s in self.statuses:
-            if normalize_header(s.name) == wanted:
-                return s
-        return None
+        if text not in self._meanings:
+            wanted = normalize_header(text)
+            self._meanings[text] = next((s for s in self.statuses if normalize_header(s.name) == wanted),
+                                        None)
+        return self._meanings[text]
 
     def category(self, text: str) -> Category | None:
-        wanted = normalize_header(text)
-        for c in self.categories:
-            if wanted in (normalize_header(c.name), normalize_header(c.marathi)):
-                return c
-        return None
+        key = ("category", text)
+        if key not in self._meanings:
+            wanted = normalize_header(text)
+            self._meanings[key] = next((c for c in self.categories if wanted in
+                                        (normalize_header(c.name), normalize_header(c.marathi))), None)
+        return self._meanings[key]
+
+    @functools.cached_property
+    def _meanings(self) -> dict:
+        """What a typed status or category means, remembered by the text: asked once
+        per row of a 100,000-row tracker."""
+        return {}
 
     @property
     def status_names(self) -> list[str]:

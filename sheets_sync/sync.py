@@ -149,10 +149,12 @@ def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan:
         done = session.ensure_structure(list(view.roster),
                                         only=["posts", "comments", *(t.name for t in tabs.values())],
                                         cell_editors=cell_editors(schema))
-    comments = {k: dict(r.values) for k, r in view.comments.items()}
+    # The rows as read (not copied: a 100,000-row tracker), with this run's updates.
+    comments = {k: r.values for k, r in view.comments.items()}
     for change in plan.changes:
         if isinstance(change, UpdateRow) and change.tab == "comments" and change.key in comments:
-            comments[change.key].update({k: str(v) for k, v in change.values.items()})
+            comments[change.key] = {**comments[change.key],
+                                    **{k: str(v) for k, v in change.values.items()}}
     new_rows = [c.values for c in plan.changes if isinstance(c, AddRow) and c.tab == "comments"]
     posts_text = {k: r.get("text") for k, r in view.posts.items()}
     posts_text.update({(c.values["platform"], c.values["post_id"]): c.values["text"]

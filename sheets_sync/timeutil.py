@@ -50,6 +50,13 @@ def from_sheet(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
+    if len(text) == 16 and text[4] == text[7] == "-" and text[10] == " " and text[13] == ":":
+        # The tracker's own format, read 100,000 times a run: without strptime.
+        try:
+            return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                            int(text[14:16]), tzinfo=IST)
+        except ValueError:
+            pass
     for fmt in (SHEET_FORMAT, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=IST)
