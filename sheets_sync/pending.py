@@ -30,7 +30,7 @@ from datetime import datetime
 from sheets_sync.deadlines import CommentDeadline, evaluate
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema, Tab
-from sheets_sync.table import Change, ReplaceRows, Table, UpdateRow, kept_rows
+from sheets_sync.table import Change, ReplaceRows, Table, UpdateRow, kept_rows, row_key
 from sheets_sync.timeutil import to_sheet
 
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
@@ -226,12 +226,6 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
         out.changes.append(ReplaceRows(tab.name, [row for row, _ in rows_out]))
         out.tabs_rewritten.append(tab.title)
     return out
-
-
-def row_key(values: Mapping[str, str], tab: Tab) -> tuple | None:
-    """A tab row's key (its comment id), or None for a row without one."""
-    key = tuple(str(values.get(k, "")).strip() for k in tab.key)
-    return key if all(key) else None
 
 
 def _tab_changes(table: Table | None, tab: Tab, wanted: list[dict]) -> list[tuple[dict, bool]] | None:

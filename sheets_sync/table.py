@@ -105,6 +105,12 @@ class DeleteTab:
 Change = AddRow | UpdateRow | ReplaceRows | DeleteTab
 
 
+def row_key(values: Mapping[str, CellValue], tab: Tab) -> tuple | None:
+    """A row's key by the tab's key fields, or None for a row without one."""
+    key = tuple(str(values.get(k, "")).strip() for k in tab.key)
+    return key if all(key) else None
+
+
 def kept_rows(have: list, wanted: list) -> set[int]:
     """Which of the rows a tab holds (their keys, in sheet order) can stay where they are.
 

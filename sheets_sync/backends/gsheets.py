@@ -60,6 +60,7 @@ from sheets_sync.table import (
     kept_rows,
     missing_tab,
     overdue_rule,
+    row_key,
 )
 
 log = logging.getLogger(__name__)
@@ -851,9 +852,8 @@ class GoogleSheetsSession(TrackerSession):
         positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
         have = [r for r in table.records(tab)]
-        have_keys = [r.key(tab) if all(r.key(tab)) else None for r in have]
-        want_keys = [tuple(str(v.get(k, "")).strip() for k in tab.key) for v in change.rows]
-        want_keys = [k if all(k) else None for k in want_keys]
+        have_keys = [row_key(r.values, tab) for r in have]
+        want_keys = [row_key(v, tab) for v in change.rows]
         kept = kept_rows(have_keys, want_keys)
         kept_rows_at = {r.row for i, r in enumerate(have) if i in kept}
         kept_values = {have_keys[i]: have[i].values for i in kept}

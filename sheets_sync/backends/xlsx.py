@@ -40,6 +40,7 @@ from sheets_sync.table import (
     kept_rows,
     missing_tab,
     overdue_rule,
+    row_key,
 )
 from sheets_sync.timeutil import SHEET_FORMAT
 
@@ -259,9 +260,8 @@ class XlsxSession(TrackerSession):
         """The tab's rows as ``change`` wants them: a row it keeps (same key, same
         order) keeps its other cells; any other row is taken whole."""
         have = self._table(ws).records(tab)
-        have_keys = [r.key(tab) if all(r.key(tab)) else None for r in have]
-        want_keys = [tuple(str(v.get(k, "")).strip() for k in tab.key) for v in change.rows]
-        want_keys = [k if all(k) else None for k in want_keys]
+        have_keys = [row_key(r.values, tab) for r in have]
+        want_keys = [row_key(v, tab) for v in change.rows]
         kept = {have_keys[i]: have[i].values for i in kept_rows(have_keys, want_keys)}
         out = []
         for values, key in zip(change.rows, want_keys, strict=True):
