@@ -146,6 +146,11 @@ def kept_rows(have: list, wanted: list) -> set[int]:
     while i >= 0:
         kept.add(items[i][0])
         i = parent[i]
+    if 0 in kept and have[0] != (wanted[0] if wanted else None):
+        # The top row is kept only as the top row: nothing is ever inserted above it,
+        # because rows inserted there fall outside every range that starts at the
+        # first data row (the dropdowns, the red colour, the columns officers may edit).
+        kept.discard(0)
     return kept
 
 

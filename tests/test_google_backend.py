@@ -285,6 +285,32 @@ def test_who_may_edit_what(google, roster_file, tmp_path):
     assert master["C00000"]["Reply"] == "ok from SWM" and master["C00000"]["Notes"] == "note"
 
 
+def test_officers_may_answer_rows_that_arrive_at_the_top_of_their_tab(google, roster_file, tmp_path):
+    """New rows never go above the tab's first data row (they would fall outside the
+    ranges that start there: the columns officers may edit, the dropdown, the red)."""
+    officer = "swm.nodal@mahapalika.example"
+    google.server.share(google.sid, officer, "writer")
+    posts = [post("PSWM", "x", department="SWM")]
+    later = [comment(f"L{i}", "PSWM", f"later {i}", at=f"2026-11-26T0{i}:00:00+05:30") for i in range(1, 4)]
+    sync(google, write_export(tmp_path / "a", posts, later), roster_file)
+    earlier = [comment("E0", "PSWM", "older, so more urgent", at="2026-11-25T01:00:00+05:30"),
+               comment("M0", "PSWM", "between", at="2026-11-25T12:00:00+05:30")]
+    sync(google, write_export(tmp_path / "b", posts, later + earlier), roster_file)
+    assert [r["Comment ID"] for r in records(google.values("Solid Waste Management"))] == \
+        ["E0", "M0", "L1", "L2", "L3"]
+    user = google.server.as_user(officer)
+    from tests.trackers import _letter, _q
+
+    for key in ("E0", "M0", "L1"):
+        row, col = google._find("Solid Waste Management", "Comment ID", key, "Reply")
+        user.edit(google.sid, f"{_q('Solid Waste Management')}!{_letter(col)}{row + 1}", [[f"ok {key}"]],
+                  raw=True)
+    sync(google, write_export(tmp_path / "b", posts, later + earlier), roster_file)
+    master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
+    assert [master[k]["Reply"] for k in ("E0", "M0", "L1")] == ["ok E0", "ok M0", "ok L1"]
+    assert [r["Comment ID"] for r in records(google.values("Solid Waste Management"))] == ["L2", "L3"]
+
+
 def test_overdue_rows_turn_red_by_a_live_rule(google, roster_file, tmp_path):
     sync(google, export_of(tmp_path / "a", 2), roster_file)
     for title in ("Comments", "Solid Waste Management"):

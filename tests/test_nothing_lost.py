@@ -78,6 +78,7 @@ CELL = Person(PERSON, None)
 OFFICERS = [Person(e, code) for code, d in ROSTER.items()
             for e in [d["head"], *d.get("nodal_officers", [])]]
 PEOPLE = [CELL, *OFFICERS]
+OWNER_PERSON = Person(OWNER, None)
 POSTS = [  # (post id, platform, text, department named in the export)
     ("PSWM", "facebook", "घंटागाडी वेळापत्रक #SwachhMahanagar", "SWM"),
     ("PWS", "instagram", "नवीन जलवाहिनी काम सुरू", "WS"),
@@ -175,6 +176,9 @@ ACTIONS = {  # what people do, and how often
     "sort a tab": 0.8, "move a column in a tab": 0.6,
     "officer sorts master": 0.4, "officer sorts their tab": 0.3,
     "officer types in another department's tab": 1,
+    # The spreadsheet's owner is not held by the job's lock: the job's check after
+    # its write has to put moved cells back.
+    "owner sorts master": 0.5,
 }
 TAB_ACTIONS = {"reply in tab", "status in tab", "two replies (tab and master)", "rename a tab",
                "sort a tab", "move a column in a tab", "officer sorts their tab",
@@ -268,6 +272,8 @@ def act(kind: str, office: Office, ledger: Ledger, rng: random.Random) -> None:
         record(office.sort(CELL))
     elif kind == "officer sorts master":
         record(office.sort(rng.choice(OFFICERS)))
+    elif kind == "owner sorts master":
+        record(office.sort(OWNER_PERSON))
     elif kind == "sort a tab":
         record(office.sort(CELL, office.tab_titles[rng.choice(sorted(ROSTER))]))
     elif kind == "officer sorts their tab":  # the job's columns are the cell's: refused
@@ -399,8 +405,10 @@ def check_round(harness, export: Export, ledger: Ledger, office: Office) -> list
 
 
 def is_open(cid: str, row: dict, export: Export) -> bool:
+    # The corporation's own reply closes a comment, unless a person escalated it.
     return (row["By corporation"] != "yes" and row["Status"] in OPEN_STATUSES
-            and not row["Reply"].strip() and cid not in export.answered_by_page)
+            and not row["Reply"].strip()
+            and (cid not in export.answered_by_page or row["Status"] == "Escalated"))
 
 
 def check_tabs(harness, export: Export, by_id: dict, office: Office) -> list[str]:

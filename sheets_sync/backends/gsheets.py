@@ -227,6 +227,7 @@ class GoogleSheetsSession(TrackerSession):
         self.as_read: dict[str, Table] = {}  # the master tabs as read under the lock
         self.read_at: dict[str, dict[tuple, int]] = {}  # their rows' positions then
         self._index_of_row: dict[str, dict[int, int]] = {}
+        self.strays: dict[str, list[tuple[int, int]]] = {}  # tab → (row, column) to clear
         self._load_metadata()
 
     # -- requests ------------------------------------------------------------------
@@ -527,6 +528,7 @@ class GoogleSheetsSession(TrackerSession):
                 self.as_read[name] = table
                 self.read_at[name] = self.row_of[name]
                 self._index_of_row.pop(name, None)
+                self.strays[name] = self._stray_cells(tab, table)
             if name.startswith("pending:"):
                 read = (fields or {}).get(name)
                 self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
@@ -719,7 +721,7 @@ class GoogleSheetsSession(TrackerSession):
                 and not isinstance(c, DeleteTab)]
         # Each request is turned into JSON as soon as it is made: a write of 50,000
         # rows never holds all of them as Python objects at once.
-        chunks = _chunks(self._write_requests(body), MAX_PAYLOAD)
+        chunks = _chunks(self._write_requests(body, clear_strays=True), MAX_PAYLOAD)
         chunks[-1] += [_serialize(r) for r in self._write_requests(tail)]
         chunks[-1] += [_serialize({"deleteProtectedRange": {"protectedRangeId": i}}) for i in self.locks]
         # Tabs go last, after their locks: a department removed from the roster.
@@ -804,6 +806,24 @@ class GoogleSheetsSession(TrackerSession):
             out[name] = (by_key, by_row)
         return out
 
+    def _stray_cells(self, tab: Tab, table: Table) -> list[tuple[int, int]]:
+        """Cells of recomputed columns on a row with no key: a flag written on a row the
+        owner's sort moved there (nothing else checks those). Cleared by the next write."""
+        positions = table.positions()
+        key_columns = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+        job = {positions[normalize_header(c.header)] for c in tab.columns
+               if c.field in RECOMPUTED and normalize_header(c.header) in positions}
+        if None in key_columns or not job:
+            return []
+        out = []
+        for number, row in zip(table.row_numbers, table.rows, strict=True):
+            if any(c < len(row) and row[c].strip() for c in key_columns):
+                continue
+            filled = {i for i, v in enumerate(row) if v.strip()}
+            if filled and filled <= job:
+                out += [(number - 1, i) for i in sorted(filled)]
+        return out
+
     def _as_read(self, name: str, key: tuple, field_name: str) -> str:
         """A cell's value as this run read it (before its write)."""
         table = self.as_read.get(name)
@@ -818,7 +838,7 @@ class GoogleSheetsSession(TrackerSession):
         cells = table.rows[i]
         return cells[column] if column < len(cells) else ""
 
-    def _write_requests(self, changes: Sequence[Change]) -> Iterator[dict]:
+    def _write_requests(self, changes: Sequence[Change], *, clear_strays: bool = False) -> Iterator[dict]:
         adds: dict[str, list[AddRow]] = {}
         for change in changes:
             if isinstance(change, AddRow):
@@ -832,6 +852,10 @@ class GoogleSheetsSession(TrackerSession):
             for start in range(0, len(rows), ROWS_PER_REQUEST):
                 yield self._append_cells(tab, sheet, rows[start:start + ROWS_PER_REQUEST])
         cells: dict[tuple[int, int, int], dict] = {}  # (sheet id, row, column) → cell
+        for name, strays in self.strays.items() if clear_strays else ():
+            sheet = self._sheet(self.schema.tab(name))
+            for row, column in strays if sheet is not None else ():
+                cells[(sheet.sheet_id, row, column)] = {}
         for change in changes:
             if isinstance(change, UpdateRow):
                 self._update_row(change, cells)
@@ -859,45 +883,56 @@ class GoogleSheetsSession(TrackerSession):
         kept_values = {have_keys[i]: have[i].values for i in kept}
         out: list[dict] = []
         doomed = [n for n in range(2, self.last_row.get(change.tab, 1) + 1) if n not in kept_rows_at]
-        if doomed and sheet.rows - len(doomed) < 2:
-            # Google keeps at least one row under the frozen header.
-            out.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS", "length": 1}})
-            sheet.rows += 1
+        # The first data row is never inserted above (see kept_rows): when the top
+        # row changes, the old one is overwritten in place.
+        reuse_top = bool(want_keys) and 2 in doomed and want_keys[0] not in kept_values
+        if reuse_top:
+            doomed.remove(2)
         for start, end in reversed(_runs([n - 1 for n in doomed])):
             out.append({"deleteDimension": {"range": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
                                                       "startIndex": start, "endIndex": end}}})
         sheet.rows -= len(doomed)
         position = 1  # 0-based row index in the tab as it ends up
+        rows = list(zip(change.rows, want_keys, strict=True))
+        if reuse_top:
+            self._write_whole([rows.pop(0)[0]], 1, sheet, positions, width, out)
+            position = 2
         block: list[dict] = []
-        for values, key in zip(change.rows, want_keys, strict=True):
+        for values, key in rows:
             old = kept_values.get(key) if key is not None else None
             if old is None:
                 block.append(values)
-            else:
-                position += self._flush_block(block, position, sheet, positions, width, out)
+                continue
+            if block:
+                # Between kept rows: inserted rows fall inside every range that covers them.
+                out.append({"insertDimension": {"range": {
+                    "sheetId": sheet.sheet_id, "dimension": "ROWS", "startIndex": position,
+                    "endIndex": position + len(block)}, "inheritFromBefore": True}})
+                sheet.rows += len(block)
+                self._write_whole(block, position, sheet, positions, width, out)
+                position += len(block)
                 block = []
-                for name, value in values.items():
-                    if name in positions and not (name in read_fields and old.get(name, "") == str(value)):
-                        cells[(sheet.sheet_id, position, positions[name])] = _cell(value)
-                position += 1
-        self._flush_block(block, position, sheet, positions, width, out)
+            for name, value in values.items():
+                if name in positions and not (name in read_fields and old.get(name, "") == str(value)):
+                    cells[(sheet.sheet_id, position, positions[name])] = _cell(value)
+            position += 1
+        if block:
+            # After the last kept row the grid's empty rows take them: nothing to insert.
+            if position + len(block) > sheet.rows:
+                out.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
+                                                "length": position + len(block) - sheet.rows}})
+                sheet.rows = position + len(block)
+            self._write_whole(block, position, sheet, positions, width, out)
         return out
 
-    def _flush_block(self, block: list[dict], position: int, sheet: SheetInfo, positions: dict[str, int],
-                     width: int, out: list[dict]) -> int:
-        """Insert new rows at ``position`` and fill them (one request each); how many."""
-        if not block:
-            return 0
-        out.append({"insertDimension": {"range": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
-                                                  "startIndex": position, "endIndex": position + len(block)},
-                                        "inheritFromBefore": position > 1}})
-        sheet.rows += len(block)
+    def _write_whole(self, block: list[dict], position: int, sheet: SheetInfo, positions: dict[str, int],
+                     width: int, out: list[dict]) -> None:
+        """Fill rows from ``position`` with these rows' cells (every cell: absent ones cleared)."""
         for start in range(0, len(block), ROWS_PER_REQUEST):
             out.append({"updateCells": {
                 "start": {"sheetId": sheet.sheet_id, "rowIndex": position + start, "columnIndex": 0},
                 "rows": [_row_data(v, positions, width) for v in block[start:start + ROWS_PER_REQUEST]],
                 "fields": "userEnteredValue"}})
-        return len(block)
 
     def _rewrite_rows(self, change: ReplaceRows, sheet: SheetInfo, tab: Tab) -> list[dict]:
         """A tab not read in this run, rewritten whole."""
