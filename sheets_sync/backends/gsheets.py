@@ -146,6 +146,9 @@ class RetryingHTTPClient(gspread.HTTPClient):
 
     def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None):
         safe = method.lower() == "get"
+        # Google's replies are indented unless asked not to: a third of a big read's bytes.
+        if params is None or isinstance(params, dict):
+            params = {"prettyPrint": "false", **(params or {})}
         if json is not None:
             # As UTF-8, not \u escapes: Marathi text costs half the bytes (and the
             # payload is the size the 2 MB split measured).

@@ -591,7 +591,9 @@ class FakeSheetsServer:
                 pass
             return None
         entry["status"] = status
-        entry["response_bytes"] = self._send(h, status, body)
+        # Google's system parameter: prettyPrint=false drops the indentation.
+        pretty = (query.get("prettyPrint") or ["true"])[-1].lower() != "false"
+        entry["response_bytes"] = self._send(h, status, body, pretty=pretty)
         with self._lock:
             self._log.append(entry)
         return None
@@ -689,10 +691,11 @@ class FakeSheetsServer:
         raise ApiError(fault.status, message, status)
 
     def _send(self, h: _Handler, status: int, body: Any, content_type: str =
-              "application/json; charset=UTF-8") -> int:
+              "application/json; charset=UTF-8", *, pretty: bool = True) -> int:
         data = b"" if body is None else (
             body if isinstance(body, bytes) else
-            (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+            (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8") if pretty else
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         h.send_response(status)
         if status != 204:
             h.send_header("Content-Type", content_type)
