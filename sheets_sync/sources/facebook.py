@@ -40,6 +40,7 @@ from sheets_sync.sources.platforms import (
     PlatformSource,
     Window,
     ist,
+    newest_first,
     text_field,
 )
 from sheets_sync.timeutil import parse_timestamp
@@ -221,24 +222,11 @@ class FacebookSource(PlatformSource):
             "limit": 100,
         }
         try:
-            for items in graph_pages(
-                self.http,
-                f"{self.page_id}/published_posts",
-                params,
-                what=f"posts of Page {self.page_id}",
-            ):
-                reached_horizon = False
-                for raw in items:
-                    post = self._post(raw, harvest)
-                    if post is None:
-                        continue
-                    if post.posted_at < window.post_horizon:
-                        reached_horizon = True
-                        continue
-                    posts.append(post)
-                    harvest.add_post(post)
-                if reached_horizon:  # newest first: the rest is older still
-                    break
+            pages = graph_pages(self.http, f"{self.page_id}/published_posts", params,
+                                what=f"posts of Page {self.page_id}")
+            for _, post in newest_first(pages, lambda raw: self._post(raw, harvest), window.post_horizon):
+                posts.append(post)
+                harvest.add_post(post)
         except ApiError as exc:
             raise self._bad_page(exc) from None
         return sorted(posts, key=lambda p: (p.posted_at, p.post_id))

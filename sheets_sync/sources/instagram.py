@@ -25,7 +25,7 @@ from sheets_sync.errors import ConfigError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, shown
 from sheets_sync.sources.facebook import describe, graph_pages, graph_time, map_graph_error
-from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, text_field
+from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, newest_first, text_field
 
 MEDIA_FIELDS = "id,caption,comments_count,media_type,permalink,timestamp"
 _COMMENT = "id,text,timestamp,username,from{id,username},hidden,parent_id"
@@ -101,37 +101,29 @@ class InstagramSource(PlatformSource):
 
     def _media(self, window: Window, harvest: Harvest) -> list[tuple[Post, int | None]]:
         found: list[tuple[Post, int | None]] = []
-        for items in graph_pages(
-            self.http,
-            f"{self.user_id}/media",
-            {"fields": MEDIA_FIELDS, "limit": 50},
-            what=f"media of Instagram account {self.user_id}",
-        ):
-            reached_horizon = False
-            for raw in items:
-                media_id = raw.get("id") if isinstance(raw, dict) else None
-                if not isinstance(media_id, str) or not media_id:
-                    harvest.warn(f"instagram: skipped a media without an id: {describe(raw)}")
-                    continue
-                posted_at = graph_time(raw, "timestamp")
-                if posted_at is None:
-                    harvest.warn(
-                        f"instagram: skipped media {media_id}: timestamp "
-                        f"{shown(raw.get('timestamp'))} is not a time"
-                    )
-                    continue
-                if posted_at < window.post_horizon:
-                    reached_horizon = True
-                    continue
-                url = text_field(raw, "permalink") or f"https://www.instagram.com/{media_id}"
-                post = self.post(media_id, posted_at, text_field(raw, "caption"), url)
-                harvest.add_post(post)
-                count = raw.get("comments_count")
-                found.append((post, count if isinstance(count, int) else None))
-            if reached_horizon:  # newest first: the rest is older still
-                break
+        pages = graph_pages(self.http, f"{self.user_id}/media", {"fields": MEDIA_FIELDS, "limit": 50},
+                            what=f"media of Instagram account {self.user_id}")
+        for raw, post in newest_first(pages, lambda raw: self._post(raw, harvest), window.post_horizon):
+            harvest.add_post(post)
+            count = raw.get("comments_count")
+            found.append((post, count if isinstance(count, int) else None))
         found.sort(key=lambda pair: (pair[0].posted_at, pair[0].post_id))
         return found
+
+    def _post(self, raw: Any, harvest: Harvest) -> Post | None:
+        media_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(media_id, str) or not media_id:
+            harvest.warn(f"instagram: skipped a media without an id: {describe(raw)}")
+            return None
+        posted_at = graph_time(raw, "timestamp")
+        if posted_at is None:
+            harvest.warn(
+                f"instagram: skipped media {media_id}: timestamp "
+                f"{shown(raw.get('timestamp'))} is not a time"
+            )
+            return None
+        url = text_field(raw, "permalink") or f"https://www.instagram.com/{media_id}"
+        return self.post(media_id, posted_at, text_field(raw, "caption"), url)
 
     def _comments(self, post: Post, harvest: Harvest) -> None:
         what = f"comments of Instagram media {post.post_id}"

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +107,27 @@ class PlatformConfig:
 
 # --------------------------------------------------------------------------
 # The incremental window and what one fetch gathers
+
+
+def newest_first(pages: Iterable[list], parse: Callable[[Any], Post | None],
+                 horizon: datetime) -> Iterator[tuple[Any, Post]]:
+    """(raw item, post) from pages that list posts newest first, down to ``horizon``.
+
+    ``parse`` turns an item into a post (None: skipped, it said why). The page on
+    which a post older than the horizon appears is the last one read.
+    """
+    for items in pages:
+        reached_horizon = False
+        for raw in items:
+            post = parse(raw)
+            if post is None:
+                continue
+            if post.posted_at < horizon:
+                reached_horizon = True
+                continue
+            yield raw, post
+        if reached_horizon:  # newest first: the rest is older still
+            return
 
 
 @dataclass(frozen=True)

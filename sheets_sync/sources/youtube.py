@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from sheets_sync.errors import AuthError, ConfigError, InputError, RateLimited, SourceError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, Transient, json_or_text, shown
-from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, ist, text_field
+from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, ist, newest_first, text_field
 from sheets_sync.timeutil import parse_timestamp
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -184,19 +184,9 @@ class YouTubeSource(PlatformSource):
             {"part": "snippet,contentDetails", "playlistId": uploads, "maxResults": 50},
             what=f"uploads of channel {self.channel_id}",
         )
-        for items in pages:
-            reached_horizon = False
-            for raw in items:
-                post = self._video(raw, harvest)
-                if post is None:
-                    continue
-                if post.posted_at < window.post_horizon:
-                    reached_horizon = True
-                    continue
-                videos.append(post)
-                harvest.add_post(post)
-            if reached_horizon:
-                break
+        for _, post in newest_first(pages, lambda raw: self._video(raw, harvest), window.post_horizon):
+            videos.append(post)
+            harvest.add_post(post)
         return sorted(videos, key=lambda p: (p.posted_at, p.post_id))
 
     def _video(self, raw: Any, harvest: Harvest) -> Post | None:
