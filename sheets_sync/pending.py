@@ -30,13 +30,13 @@ from datetime import datetime
 from sheets_sync.deadlines import CommentDeadline, evaluate
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema, Tab
-from sheets_sync.table import Change, ReplaceRows, Table, UpdateRow, kept_rows, row_key
+from sheets_sync.table import FIRST_ROW_WHOLE, Change, ReplaceRows, Table, UpdateRow, kept_rows, row_key
 from sheets_sync.timeutil import to_sheet
 
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
 # What a run reads of a department's tab: enough to harvest and to see what changed.
 # The rest (the comment's text, its author, link) never changes for a comment id.
-TAB_FIELDS = ["comment_id", "platform", "overdue", *PEOPLE_FIELDS, "synced"]
+TAB_FIELDS = ["comment_id", "platform", "overdue", *PEOPLE_FIELDS, "synced", FIRST_ROW_WHOLE]
 # The job's columns of a tab row that follow the master (the "row" part of Synced).
 CONTENT_FIELDS = ("post", "commented_at", "due_at")
 NOTHING_SYNCED = '{"nothing":"pending"}'
@@ -220,9 +220,17 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
         rows_out = _tab_changes(tables.get(code), tab, wanted)
         if rows_out is None:
             continue
+        # The words of a comment written whole again: from the tab itself when it was
+        # read there (its top row is read whole), else read from the master later.
+        shown = {row_key(r.values, tab): r.values for r in tables[code].records(tab)
+                 if r.get("text")} if code in tables and tables[code].header else {}
         for row, whole in rows_out:
             if whole and row.get("comment_id") and "text" not in row:
-                out.missing.setdefault((row["platform"], row["comment_id"]), []).append(row)
+                there = shown.get(row_key(row, tab))
+                if there is not None:
+                    row.update({f: there.get(f, "") for f in ("text", "author", "url")})
+                else:
+                    out.missing.setdefault((row["platform"], row["comment_id"]), []).append(row)
         out.changes.append(ReplaceRows(tab.name, [row for row, _ in rows_out]))
         out.tabs_rewritten.append(tab.title)
     return out

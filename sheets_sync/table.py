@@ -46,6 +46,11 @@ class Table:
         return out
 
 
+# In a read's ``fields``: read the tab's first data row whole as well (for the
+# department tabs, whose top row is the one the job may rewrite in place).
+FIRST_ROW_WHOLE = "*first row whole*"
+
+
 @dataclass
 class Record:
     row: int  # sheet row number when read; for messages only

@@ -295,9 +295,14 @@ def test_officers_may_answer_rows_that_arrive_at_the_top_of_their_tab(google, ro
     sync(google, write_export(tmp_path / "a", posts, later), roster_file)
     earlier = [comment("E0", "PSWM", "older, so more urgent", at="2026-11-25T01:00:00+05:30"),
                comment("M0", "PSWM", "between", at="2026-11-25T12:00:00+05:30")]
+    google.server.clear_requests()
     sync(google, write_export(tmp_path / "b", posts, later + earlier), roster_file)
+    # The old top row is written again lower down, its words taken from the tab's own
+    # first row (read whole): no extra request.
+    assert [r["method"] for r in google.server.requests] == ["GET", "POST", "GET", "POST"]
     assert [r["Comment ID"] for r in records(google.values("Solid Waste Management"))] == \
         ["E0", "M0", "L1", "L2", "L3"]
+    assert [r["Comment"] for r in records(google.values("Solid Waste Management"))][2] == "later 1"
     user = google.server.as_user(officer)
     from tests.trackers import _letter, _q
 

@@ -48,7 +48,8 @@ class TrackerSession(ABC):
         """Read tabs by schema name. A tab that does not exist reads as empty.
 
         ``fields`` may name, per tab, the only columns the caller needs; a
-        backend may then leave the other cells empty (to save bytes).
+        backend may then leave the other cells empty (to save bytes). With
+        ``table.FIRST_ROW_WHOLE`` among them, the first data row is read whole.
         With ``for_update`` the session keeps other writers out until
         :meth:`apply` or :meth:`close`.
         """

@@ -49,6 +49,7 @@ from sheets_sync.errors import Busy, ConfigError, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
+    FIRST_ROW_WHOLE,
     AddRow,
     Change,
     DeleteTab,
@@ -603,9 +604,12 @@ class GoogleSheetsSession(TrackerSession):
                 # Adjacent columns as one range: Google's reply costs bytes per range
                 # row, so one narrow range per column would cost more than the tab.
                 spans = _runs(cols, gap=1)
+                if FIRST_ROW_WHOLE in wanted:
+                    spans.append((-1, -1))  # row 2, every column: read last, wins
                 plan.append((tab, spans, len(ranges)))
                 ranges.append(f"{_quote(tab.title)}!1:1")
-                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" for a, b in spans]
+                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                           f"{_quote(tab.title)}!2:2" for a, b in spans]
             if not ranges:
                 return {}
             response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
@@ -632,6 +636,7 @@ class GoogleSheetsSession(TrackerSession):
                     for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
                         if any(values):
                             row = rows.setdefault(n, [""] * width)
+                            a = max(a, 0)
                             row[a:a + len(values)] = [str(v) for v in values]
                 for n in sorted(rows):
                     table.rows.append(rows[n])
