@@ -131,7 +131,7 @@ def _print_summary(result, schema, dry_run: bool) -> None:
         click.echo(f"  {department:<12} {counts['posts']:>4} post(s) {counts['comments']:>5} comment(s)")
     if s["replies_harvested"] or s["tabs_rewritten"] or s["overdue"]:
         click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
-                   f"{len(s['tabs_rewritten'])} department tab(s) rewritten; "
+                   f"{len(s['tabs_rewritten'])} department tab(s) updated; "
                    f"{s['overdue']} comment(s) overdue.")
     if s["held_comments"]:
         click.echo(f"Held back {s['held']} comment(s):")
@@ -189,7 +189,7 @@ def tabs(ctx, tracker, credentials, as_of, schema_path, roster_path):
     if not ctx.obj["quiet"]:
         s = result.summary()
         click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
-                   f"{len(s['tabs_rewritten'])} tab(s) rewritten; {s['overdue']} comment(s) overdue.")
+                   f"{len(s['tabs_rewritten'])} tab(s) updated; {s['overdue']} comment(s) overdue.")
         for line in s["warnings"]:
             click.echo(f"Warning: {line}")
 

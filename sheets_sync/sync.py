@@ -219,7 +219,7 @@ def describe(changes: Sequence[Change], schema: Schema) -> list[str]:
                 lines.append(f"add row to {tab.title}: " + ", ".join(
                     f"{k}={str(x)[:40]}" for k, x in change.values.items()))
         elif isinstance(change, ReplaceRows):
-            lines.append(f"rewrite tab {tab.title!r}: {len(change.rows)} row(s)")
+            lines.append(f"update tab {tab.title!r}: {len(change.rows)} row(s) after the run")
         elif isinstance(change, DeleteTab):
             lines.append(f"delete tab {tab.title!r} (its department left the roster)")
         elif isinstance(change, UpdateRow):

@@ -126,7 +126,7 @@ def test_dry_run_on_a_new_tracker_prints_the_plan_and_creates_nothing(export, tr
     # 3 posts, 3 comments, a tab for each of the 3 departments, and the flags of
     # the 3 comments (overdue as of now).
     assert f"Dry run on {tracker}: 12 planned change(s), nothing written." in out
-    assert "rewrite tab 'Solid Waste Management': 2 row(s)" in out
+    assert "update tab 'Solid Waste Management': 2 row(s) after the run" in out
     assert "add post facebook P1 → SWM (hashtag #SwachhMahanagar)" in out
     assert "add post instagram P2 → ROADS" in out
     assert "add comment facebook C1 → SWM [complaint]" in out
@@ -145,7 +145,7 @@ def test_dry_run_on_an_existing_tracker_changes_not_a_byte(export, tracker, rost
     # The new comment, and the SWM tab that will list it.
     assert "2 planned change(s), nothing written." in result.stdout
     assert "add comment facebook C9 → SWM" in result.stdout
-    assert "rewrite tab 'Solid Waste Management'" in result.stdout
+    assert "update tab 'Solid Waste Management'" in result.stdout
     assert "Would add 0 post(s) and 1 comment(s)" in result.stdout
     assert digest(tracker) == before
 
