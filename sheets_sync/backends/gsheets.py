@@ -13,8 +13,11 @@ departments it touches:
    before the lock) and only the columns the plan needs.
 4. ``spreadsheets.batchUpdate``: every new row (``appendCells``, which Google
    places after the last row at that moment), every changed cell
-   (``updateCells`` at positions read under the lock), and the lock's removal,
-   atomically. Text goes in as ``stringValue``: never parsed as a formula.
+   (``updateCells`` at positions read under the lock), the departments' tabs
+   as row differences, and the lock's removal, atomically. Text goes in as
+   ``stringValue``: never parsed as a formula. When it carries values people
+   typed, its reply brings back the key columns as they stand after it, to
+   check that no row moved under it (owners are not held by the lock).
 
 A payload over about 2 MB is split; the lock and the checkpoints go with the
 last part, so a checkpoint never advances past rows that were not written.
@@ -594,19 +597,23 @@ class GoogleSheetsSession(TrackerSession):
             for tab in tabs:
                 wanted = fields.get(tab.name)
                 header = self.headers.get(tab.name)
+                if header is None and tab.name.startswith("pending:"):
+                    # Not in the first read: assume the layout the job gave it; the header
+                    # row read alongside tells if a person changed it (then read again).
+                    header = tab.headers
                 if not wanted or header is None:
-                    plan.append((tab, None, len(ranges)))
+                    plan.append((tab, None, len(ranges), None))
                     ranges.append(_quote(tab.title))
                     continue
                 positions = header_positions(header)
-                cols = sorted({positions[normalize_header(tab.header_of(f))] for f in wanted
-                               if normalize_header(tab.header_of(f)) in positions})
+                named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
+                cols = sorted(positions[h] for h in named if h in positions)
                 # Adjacent columns as one range: Google's reply costs bytes per range
                 # row, so one narrow range per column would cost more than the tab.
                 spans = _runs(cols, gap=1)
                 if FIRST_ROW_WHOLE in wanted:
                     spans.append((-1, -1))  # row 2, every column: read last, wins
-                plan.append((tab, spans, len(ranges)))
+                plan.append((tab, spans, len(ranges), header))
                 ranges.append(f"{_quote(tab.title)}!1:1")
                 ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
                            f"{_quote(tab.title)}!2:2" for a, b in spans]
@@ -616,7 +623,7 @@ class GoogleSheetsSession(TrackerSession):
                 self.id, ranges, {"valueRenderOption": "FORMATTED_VALUE"}))
             value_ranges = response.get("valueRanges", [])
             out, moved = {}, False
-            for tab, cols, at in plan:
+            for tab, cols, at, expected in plan:
                 if cols is None:
                     table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
                     self.headers[tab.name] = table.header
@@ -624,9 +631,9 @@ class GoogleSheetsSession(TrackerSession):
                     continue
                 header_rows = value_ranges[at].get("values", [])
                 header = header_rows[0] if header_rows else []
-                if header != self.headers.get(tab.name):
+                self.headers[tab.name] = header
+                if header != expected:
                     # Someone moved or renamed a column since request 1: read again.
-                    self.headers[tab.name] = header
                     moved = True
                     continue
                 table = Table(tab.title, list(header))
@@ -738,28 +745,36 @@ class GoogleSheetsSession(TrackerSession):
                 sheet = self._sheet(self.schema.tab(change.tab))
                 if sheet is not None:
                     chunks[-1].append(_serialize({"deleteSheet": {"sheetId": sheet.sheet_id}}))
+        by_position = [c for c in body if isinstance(c, UpdateRow) and c.tab in LOCKED_TABS]
+        check = sorted({c.tab for c in by_position}) if any(set(c.values) - RECOMPUTED
+                                                                for c in by_position) else []
+        reply = None
         for number, chunk in enumerate(chunks, start=1):
             if chunk:
-                self._send_write(chunk, last=number == len(chunks))
+                last = number == len(chunks)
+                reply = self._send_write(chunk, last=last, key_ranges=self._key_ranges(check)[0]
+                                         if last and check else None)
         self.locks = []
-        by_position = [c for c in body if isinstance(c, UpdateRow) and c.tab in LOCKED_TABS]
-        if any(set(c.values) - RECOMPUTED for c in by_position):
-            self._check_rows(by_position)
+        if check:
+            # The last write's reply shows the key columns as they stand after it.
+            self._check_rows(by_position, self._keys_in_reply(reply, check) if reply else None)
 
-    def _check_rows(self, updates: Sequence[UpdateRow]) -> None:
+    def _check_rows(self, updates: Sequence[UpdateRow], seen: dict | None = None) -> None:
         """Check that the rows written by position were still where the read found them.
 
         The lock holds every editor, but not the spreadsheet's owner: an owner who
         sorts the master between the job's read and its write would get another
         comment's reply on their row. So a run that wrote what people typed (or
-        other values the job does not recompute) reads the key columns once more;
+        other values the job does not recompute) looks at the key columns as they
+        stand after the write (``seen``: from the write's own reply, else read);
         if a row moved, every cell written goes back: each row gets what it had or
         what the job meant for it, at the row where it now is.
         """
         for _ in range(2):
             if not updates:
                 return
-            now_at = self._read_keys({u.tab for u in updates})
+            now_at = seen or self._read_keys({u.tab for u in updates})
+            seen = None
             moved = [u for u in updates
                      if now_at[u.tab][1].get(self.row_of[u.tab][tuple(u.key)]) != tuple(u.key)]
             if not moved:
@@ -788,30 +803,48 @@ class GoogleSheetsSession(TrackerSession):
             self._batch_update(_cell_requests(cells), "putting moved cells back")
             updates = repaired
 
-    def _read_keys(self, names: set[str]) -> dict[str, tuple[dict[tuple, int], dict[int, tuple]]]:
-        """Per tab: key → 0-based row index, and row index → key, as the sheet is now."""
+    def _key_ranges(self, names: Sequence[str]) -> tuple[list[str], list[tuple[str, int, list[int]]]]:
+        """A1 ranges of the tabs' key columns from row 2; and per tab (name, first range, columns)."""
         ranges, plan = [], []
         for name in sorted(names):
             tab = self.schema.tab(name)
             positions = self._fieldheader_positions(tab)
-            plan.append((name, len(ranges), len(tab.key)))
-            ranges += [f"{_quote(tab.title)}!{_col(positions[k])}2:{_col(positions[k])}" for k in tab.key]
+            columns = [positions[k] for k in tab.key]
+            plan.append((name, len(ranges), columns))
+            ranges += [f"{_quote(tab.title)}!{_col(c)}2:{_col(c)}" for c in columns]
+        return ranges, plan
+
+    def _read_keys(self, names) -> dict[str, tuple[dict[tuple, int], dict[int, tuple]]]:
+        """Per tab: key → 0-based row index, and row index → key, as the sheet is now."""
+        ranges, plan = self._key_ranges(sorted(names))
         response = self._call("checking the rows just written", self.client.values_batch_get, self.id,
                               ranges, {"valueRenderOption": "FORMATTED_VALUE"})
         value_ranges = response.get("valueRanges", [])
+        return {name: _key_index([[r[0] if r else "" for r in vr.get("values", [])]
+                                  for vr in value_ranges[at:at + len(columns)]])
+                for name, at, columns in plan}
+
+    def _keys_in_reply(self, reply: dict, names: Sequence[str]) -> dict | None:
+        """The same, from a write's reply (its updated spreadsheet's grid data)."""
+        _, plan = self._key_ranges(names)
+        sheets = {s.get("properties", {}).get("sheetId"): s
+                  for s in (reply.get("updatedSpreadsheet") or {}).get("sheets", [])}
         out = {}
-        for name, at, width in plan:
-            columns = [[r[0].strip() if r else "" for r in vr.get("values", [])]
-                       for vr in value_ranges[at:at + width]]
-            length = max((len(c) for c in columns), default=0)
-            by_key: dict[tuple, int] = {}
-            by_row: dict[int, tuple] = {}
-            for i in range(length):
-                key = tuple(c[i] if i < len(c) else "" for c in columns)
-                if all(key):
-                    by_key.setdefault(key, i + 1)
-                    by_row[i + 1] = key
-            out[name] = (by_key, by_row)
+        for name, _, columns in plan:
+            sheet = self._sheet(self.schema.tab(name))
+            if sheet is None:
+                return None
+            blocks = {b.get("startColumn", 0): b for b in sheets.get(sheet.sheet_id, {}).get("data", [])}
+            if any(c not in blocks for c in columns):
+                return None  # not what was asked: read instead
+            lists = []
+            for c in columns:
+                block = blocks[c]
+                if block.get("startRow", 0) != 1:
+                    return None
+                lists.append([str((row.get("values") or [{}])[0].get("formattedValue", ""))
+                              for row in block.get("rowData", [])])
+            out[name] = _key_index(lists)
         return out
 
     def _stray_cells(self, tab: Tab, table: Table) -> list[tuple[int, int]]:
@@ -961,14 +994,24 @@ class GoogleSheetsSession(TrackerSession):
                                     "rows": rows, "fields": "userEnteredValue"}})
         return out
 
-    def _send_write(self, chunk: list[bytes], *, last: bool) -> None:
-        payload = b'{"requests":[' + b",".join(chunk) + b"]}"
+    def _send_write(self, chunk: list[bytes], *, last: bool,
+                    key_ranges: list[str] | None = None) -> dict | None:
+        """Send one write; with ``key_ranges``, its reply carries those cells as they stand after it."""
+        payload = b'{"requests":[' + b",".join(chunk) + b"]"
+        params = None
+        if key_ranges:
+            payload += (b',"includeSpreadsheetInResponse":true,"responseIncludeGridData":true,'
+                        b'"responseRanges":' + _serialize(key_ranges))
+            params = {"fields": "updatedSpreadsheet(sheets(properties(sheetId),"
+                                "data(startRow,startColumn,rowData(values(formattedValue)))))"}
+        payload += b"}"
         url = SPREADSHEET_BATCH_UPDATE_URL % self.id
         for attempt in range(3):
             try:
-                self._call("writing to the tracker", self.client.request, "post", url, data=payload,
-                           headers={"Content-Type": "application/json; charset=utf-8"})
-                return
+                response = self._call("writing to the tracker", self.client.request, "post", url,
+                                      params=params, data=payload,
+                                      headers={"Content-Type": "application/json; charset=utf-8"})
+                return response.json() if key_ranges else None
             except UncertainWrite:
                 if not last or not self.locks:
                     raise TrackerError("the connection to Google broke while writing; run again "
@@ -976,7 +1019,7 @@ class GoogleSheetsSession(TrackerSession):
                 # The lock goes away with the write, atomically: if it is gone, the write landed.
                 remaining = set(self._find_locks_by_id())
                 if not remaining & set(self.locks):
-                    return
+                    return None
                 log.warning("write not applied (attempt %d); sending it again", attempt + 1)
         raise TrackerError("could not write to the tracker after 3 tries; run again")
 
@@ -1074,6 +1117,19 @@ def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict
     return {"values": cells}
 
 
+def _key_index(columns: list[list[str]]) -> tuple[dict[tuple, int], dict[int, tuple]]:
+    """Key columns read from row 2 down → (key → 0-based row index, row index → key)."""
+    length = max((len(c) for c in columns), default=0)
+    by_key: dict[tuple, int] = {}
+    by_row: dict[int, tuple] = {}
+    for i in range(length):
+        key = tuple(c[i].strip() if i < len(c) else "" for c in columns)
+        if all(key):
+            by_key.setdefault(key, i + 1)
+            by_row[i + 1] = key
+    return by_key, by_row
+
+
 def _runs(indexes: Sequence[int], gap: int = 0) -> list[tuple[int, int]]:
     """Sorted indexes as [start, end) runs of consecutive numbers (bridging up to ``gap``)."""
     out: list[tuple[int, int]] = []
@@ -1108,7 +1164,7 @@ def _update_cells(sheet_id: int, row: int, column: int, values: list[list], *, r
                             "rows": rows, "fields": "userEnteredValue"}}
 
 
-def _serialize(request: dict) -> bytes:
+def _serialize(request) -> bytes:
     return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

@@ -782,7 +782,9 @@ class FakeSheetsServer:
             return ops.spreadsheet_json(book, who, [], False)
 
     def _h_sheets_batch_update(self, who: str, g: dict, q: dict, body: dict) -> dict:
-        return self._write(g["sid"], who, lambda b: batch.batch_update(b, who, body))
+        out = self._write(g["sid"], who, lambda b: batch.batch_update(b, who, body))
+        fields = ops.one(q, "fields")  # Google's system parameter: a mask on any reply
+        return apply_fields(out, parse_fields(fields)) if fields else out
 
     def _h_metadata_search(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._read(g["sid"], who, lambda b: batch.search_developer_metadata(b, who, body))
