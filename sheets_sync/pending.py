@@ -30,7 +30,7 @@ from datetime import datetime
 from sheets_sync.deadlines import CommentDeadline, evaluate
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema, Tab
-from sheets_sync.table import FIRST_ROW_WHOLE, Change, ReplaceRows, Table, UpdateRow, kept_rows, row_key
+from sheets_sync.table import FIRST_ROW_WHOLE, Change, ReplaceRows, Table, UpdateRow, kept_by_key, row_key
 from sheets_sync.timeutil import to_sheet
 
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
@@ -220,49 +220,49 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
         rows_out = _tab_changes(tables.get(code), tab, wanted)
         if rows_out is None:
             continue
-        # The words of a comment written whole again: from the tab itself when it was
-        # read there (its top row is read whole), else read from the master later.
-        shown = {row_key(r.values, tab): r.values for r in tables[code].records(tab)
-                 if r.get("text")} if code in tables and tables[code].header else {}
-        for row, whole in rows_out:
-            if whole and row.get("comment_id") and "text" not in row:
-                there = shown.get(row_key(row, tab))
-                if there is not None:
-                    row.update({f: there.get(f, "") for f in ("text", "author", "url")})
-                else:
-                    out.missing.setdefault((row["platform"], row["comment_id"]), []).append(row)
-        out.changes.append(ReplaceRows(tab.name, [row for row, _ in rows_out]))
+        rows_out, wordless = rows_out
+        for row in wordless:
+            out.missing.setdefault((row["platform"], row["comment_id"]), []).append(row)
+        out.changes.append(ReplaceRows(tab.name, rows_out))
         out.tabs_rewritten.append(tab.title)
     return out
 
 
-def _tab_changes(table: Table | None, tab: Tab, wanted: list[dict]) -> list[tuple[dict, bool]] | None:
-    """The rows a ReplaceRows needs to turn the tab as read into ``wanted`` (each with
-    True when it is written whole), or None when the tab already shows them. A row the
-    tab keeps carries only the cells to write."""
+def _tab_changes(table: Table | None, tab: Tab,
+                 wanted: list[dict]) -> tuple[list[dict], list[dict]] | None:
+    """The rows a ReplaceRows needs to turn the tab as read into ``wanted``, or None
+    when the tab already shows them; and those of them written whole whose words
+    (text, author, link) are still to be read. A row the tab keeps carries only the
+    cells to write."""
     have = table.records(tab) if table is not None and table.header else []
     if len(wanted) == len(have) == 1 and wanted[0].get("synced") == NOTHING_SYNCED \
             and have[0].get("synced") == NOTHING_SYNCED:
         return None  # still nothing pending (the "as of" time is not worth a write)
-    have_keys = [row_key(r.values, tab) for r in have]
-    want_keys = [row_key(w, tab) for w in wanted]
-    kept = {have_keys[i]: have[i].values for i in kept_rows(have_keys, want_keys)}
+    want_keys, kept = kept_by_key(have, wanted, tab)
+    # A comment's words as the tab shows them, where they were read (its top row is read whole).
+    shown = {row_key(r.values, tab): r.values for r in have if r.get("text")}
     changed = not (len(kept) == len(have) == len(wanted))
-    out = []
+    out, wordless = [], []
     for values, key in zip(wanted, want_keys, strict=True):
-        old = kept.get(key) if key is not None else None
-        if old is None:
-            out.append((values, True))
+        if key not in kept:
+            if values.get("comment_id") and "text" not in values:
+                there = shown.get(key)
+                if there is not None:
+                    values.update({f: there.get(f, "") for f in ("text", "author", "url")})
+                else:
+                    wordless.append(values)
+            out.append(values)
             changed = True
             continue
+        old = kept[key].values
         delta = {f: v for f, v in values.items()
                  if f in ("overdue", *PEOPLE_FIELDS, "synced") and old.get(f, "") != str(v)}
         if _read_fingerprint(old.get("synced", "")).get("row") != \
                 _read_fingerprint(str(values.get("synced", ""))).get("row"):
             delta.update({f: values.get(f, "") for f in CONTENT_FIELDS})
         changed = changed or bool(delta)
-        out.append(({**{k: values[k] for k in tab.key}, "platform": values["platform"], **delta}, False))
-    return out if changed else None
+        out.append({**{k: values[k] for k in tab.key}, "platform": values["platform"], **delta})
+    return (out, wordless) if changed else None
 
 
 def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping[tuple, str]) -> dict:

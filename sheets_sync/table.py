@@ -116,6 +116,15 @@ def row_key(values: Mapping[str, CellValue], tab: Tab) -> tuple | None:
     return key if all(key) else None
 
 
+def kept_by_key(have: list[Record], wanted: list[Mapping[str, CellValue]],
+                tab: Tab) -> tuple[list[tuple | None], dict[tuple, Record]]:
+    """The wanted rows' keys, and the rows the tab holds that stay (see
+    :func:`kept_rows`) by key: what the planner and both backends agree on."""
+    have_keys = [row_key(r.values, tab) for r in have]
+    want_keys = [row_key(v, tab) for v in wanted]
+    return want_keys, {have_keys[i]: have[i] for i in kept_rows(have_keys, want_keys)}
+
+
 def kept_rows(have: list, wanted: list) -> set[int]:
     """Which of the rows a tab holds (their keys, in sheet order) can stay where they are.
 

@@ -61,10 +61,9 @@ from sheets_sync.table import (
     Table,
     UpdateRow,
     header_positions,
-    kept_rows,
+    kept_by_key,
     missing_tab,
     overdue_rule,
-    row_key,
 )
 
 log = logging.getLogger(__name__)
@@ -916,17 +915,13 @@ class GoogleSheetsSession(TrackerSession):
         table, read_fields = self.read_tables[change.tab]
         positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
-        have = [r for r in table.records(tab)]
-        have_keys = [row_key(r.values, tab) for r in have]
-        want_keys = [row_key(v, tab) for v in change.rows]
-        kept = kept_rows(have_keys, want_keys)
-        kept_rows_at = {r.row for i, r in enumerate(have) if i in kept}
-        kept_values = {have_keys[i]: have[i].values for i in kept}
+        want_keys, kept = kept_by_key(table.records(tab), change.rows, tab)
+        kept_rows_at = {r.row for r in kept.values()}
         out: list[dict] = []
         doomed = [n for n in range(2, self.last_row.get(change.tab, 1) + 1) if n not in kept_rows_at]
         # The first data row is never inserted above (see kept_rows): when the top
         # row changes, the old one is overwritten in place.
-        reuse_top = bool(want_keys) and 2 in doomed and want_keys[0] not in kept_values
+        reuse_top = bool(want_keys) and 2 in doomed and want_keys[0] not in kept
         if reuse_top:
             doomed.remove(2)
         for start, end in reversed(_runs([n - 1 for n in doomed])):
@@ -940,7 +935,7 @@ class GoogleSheetsSession(TrackerSession):
             position = 2
         block: list[dict] = []
         for values, key in rows:
-            old = kept_values.get(key) if key is not None else None
+            old = kept[key].values if key in kept else None
             if old is None:
                 block.append(values)
                 continue
@@ -1112,8 +1107,8 @@ def _cell(value) -> dict:
 def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict:
     cells: list[dict] = [{} for _ in range(width)]
     for name, value in values.items():
-        if name in positions and value != "":
-            cells[positions[name]] = {"userEnteredValue": _cell_value(value)}
+        if name in positions:
+            cells[positions[name]] = _cell(value)
     return {"values": cells}
 
 
@@ -1157,9 +1152,8 @@ def _cell_requests(cells: Mapping[tuple[int, int, int], dict]) -> list[dict]:
     return out
 
 
-def _update_cells(sheet_id: int, row: int, column: int, values: list[list], *, raw_cells=False) -> dict:
-    rows = [{"values": [c if raw_cells else {"userEnteredValue": _cell_value(c)} for c in r]}
-            for r in values]
+def _update_cells(sheet_id: int, row: int, column: int, values: list[list]) -> dict:
+    rows = [{"values": [{"userEnteredValue": _cell_value(c)} for c in r]} for r in values]
     return {"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": column},
                             "rows": rows, "fields": "userEnteredValue"}}
 

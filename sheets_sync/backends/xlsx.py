@@ -37,10 +37,9 @@ from sheets_sync.table import (
     ReplaceRows,
     Table,
     UpdateRow,
-    kept_rows,
+    kept_by_key,
     missing_tab,
     overdue_rule,
-    row_key,
 )
 from sheets_sync.timeutil import SHEET_FORMAT
 
@@ -259,14 +258,11 @@ class XlsxSession(TrackerSession):
     def _merged_rows(self, ws, tab: Tab, change: ReplaceRows) -> list[dict]:
         """The tab's rows as ``change`` wants them: a row it keeps (same key, same
         order) keeps its other cells; any other row is taken whole."""
-        have = self._table(ws).records(tab)
-        have_keys = [row_key(r.values, tab) for r in have]
-        want_keys = [row_key(v, tab) for v in change.rows]
-        kept = {have_keys[i]: have[i].values for i in kept_rows(have_keys, want_keys)}
+        want_keys, kept = kept_by_key(self._table(ws).records(tab), change.rows, tab)
         out = []
         for values, key in zip(change.rows, want_keys, strict=True):
             old = kept.get(key) if key is not None else None
-            out.append({**old, **values} if old is not None else dict(values))
+            out.append({**old.values, **values} if old is not None else dict(values))
         return out
 
     def _apply_rows(self, ws, tab: Tab, changes: Sequence[Change]) -> None:
