@@ -146,6 +146,25 @@ def graph_time(raw: Mapping[str, Any], key: str) -> datetime | None:
         return None
 
 
+def graph_post(source: PlatformSource, raw: Any, harvest: Harvest, *, noun: str, time_key: str,
+               text_key: str, url_key: str, home: str) -> Post | None:
+    """A Facebook post or Instagram media from the Graph API; None (and a warning)
+    when it has no id or no readable time."""
+    post_id = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(post_id, str) or not post_id:
+        harvest.warn(f"{source.platform}: skipped a {noun} without an id: {describe(raw)}")
+        return None
+    posted_at = graph_time(raw, time_key)
+    if posted_at is None:
+        harvest.warn(
+            f"{source.platform}: skipped {noun} {post_id}: {time_key} "
+            f"{shown(raw.get(time_key))} is not a time"
+        )
+        return None
+    url = text_field(raw, url_key) or f"{home}/{post_id}"
+    return source.post(post_id, posted_at, text_field(raw, text_key), url)
+
+
 def describe(raw: Any) -> str:
     """Name an object that has no usable id, for a warning."""
     if not isinstance(raw, dict):
@@ -232,19 +251,8 @@ class FacebookSource(PlatformSource):
         return sorted(posts, key=lambda p: (p.posted_at, p.post_id))
 
     def _post(self, raw: Any, harvest: Harvest) -> Post | None:
-        post_id = raw.get("id") if isinstance(raw, dict) else None
-        if not isinstance(post_id, str) or not post_id:
-            harvest.warn(f"facebook: skipped a post without an id: {describe(raw)}")
-            return None
-        posted_at = graph_time(raw, "created_time")
-        if posted_at is None:
-            harvest.warn(
-                f"facebook: skipped post {post_id}: created_time "
-                f"{shown(raw.get('created_time'))} is not a time"
-            )
-            return None
-        url = text_field(raw, "permalink_url") or f"https://www.facebook.com/{post_id}"
-        return self.post(post_id, posted_at, text_field(raw, "message"), url)
+        return graph_post(self, raw, harvest, noun="post", time_key="created_time", text_key="message",
+                          url_key="permalink_url", home="https://www.facebook.com")
 
     def _comments(self, post: Post, harvest: Harvest) -> int:
         """Read all comments (and replies) of ``post``; return how many lacked ``from``."""

@@ -24,7 +24,7 @@ from typing import Any
 from sheets_sync.errors import ConfigError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, shown
-from sheets_sync.sources.facebook import describe, graph_pages, graph_time, map_graph_error
+from sheets_sync.sources.facebook import describe, graph_pages, graph_post, graph_time, map_graph_error
 from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, newest_first, text_field
 
 MEDIA_FIELDS = "id,caption,comments_count,media_type,permalink,timestamp"
@@ -111,19 +111,8 @@ class InstagramSource(PlatformSource):
         return found
 
     def _post(self, raw: Any, harvest: Harvest) -> Post | None:
-        media_id = raw.get("id") if isinstance(raw, dict) else None
-        if not isinstance(media_id, str) or not media_id:
-            harvest.warn(f"instagram: skipped a media without an id: {describe(raw)}")
-            return None
-        posted_at = graph_time(raw, "timestamp")
-        if posted_at is None:
-            harvest.warn(
-                f"instagram: skipped media {media_id}: timestamp "
-                f"{shown(raw.get('timestamp'))} is not a time"
-            )
-            return None
-        url = text_field(raw, "permalink") or f"https://www.instagram.com/{media_id}"
-        return self.post(media_id, posted_at, text_field(raw, "caption"), url)
+        return graph_post(self, raw, harvest, noun="media", time_key="timestamp", text_key="caption",
+                          url_key="permalink", home="https://www.instagram.com")
 
     def _comments(self, post: Post, harvest: Harvest) -> None:
         what = f"comments of Instagram media {post.post_id}"
