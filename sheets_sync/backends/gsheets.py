@@ -32,6 +32,7 @@ import os
 import random
 import re
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,8 +74,14 @@ SCOPES = (
     "https://www.googleapis.com/auth/drive",
 )
 LOCK_PREFIX = "sheets-sync lock"
-# A lock older than this was left by a run that died; the next run removes it.
+# A lock of a run that may still be alive on another machine counts as left behind
+# (removed by the next run) once it is this old. A lock whose run is known to be
+# gone (its process on this machine has ended) is removed at once.
 STALE_LOCK = timedelta(minutes=10)
+LOCK_TRIES = 3
+# This process's runs that hold (or are taking) a lock: a lock marked with this
+# process but another run id was left by a run of this process that died.
+_LIVE_RUNS: set[str] = set()
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
 ROWS_PER_REQUEST = 500  # rows in one appendCells or updateCells, well under MAX_PAYLOAD
 TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
@@ -222,6 +229,7 @@ class GoogleSheetsSession(TrackerSession):
         self.schema = schema
         self.write = write
         self.run_id = uuid.uuid4().hex[:12]
+        self.mark = ""  # this run's lock's description, once it locks
         self.locks: list[int] = []
         self.sheets: dict[str, SheetInfo] = {}  # normalised title → info
         self.headers: dict[str, list[str]] = {}  # schema tab name → header row
@@ -655,20 +663,60 @@ class GoogleSheetsSession(TrackerSession):
     # -- the lock (request 2) ----------------------------------------------------------
 
     def _lock(self, names: Sequence[str]) -> None:
-        now = datetime.now(UTC)
-        requests_, stale = [], 0
-        for sheet in self.sheets.values():
-            for pr in sheet.protections:
-                description = pr.get("description", "")
-                if not description.startswith(LOCK_PREFIX):
-                    continue
-                started = _lock_time(description)
-                if started and now - started < STALE_LOCK:
-                    raise Busy(f"another sheets-sync run is writing this tracker (since "
-                               f"{started:%H:%M} UTC); this run changed nothing, try again when it ends")
-                requests_.append({"deleteProtectedRange": {"protectedRangeId": pr["protectedRangeId"]}})
-                stale += 1
-        description = f"{LOCK_PREFIX} {self.run_id} {now.isoformat(timespec='seconds')}"
+        """Take the run's lock: one protected range per tab it writes, marked with this run.
+
+        Two runs (on two machines) may both see no lock and both add theirs.
+        Google applies batchUpdates one at a time and the lock's reply shows
+        the spreadsheet right after it, so the later of the two sees the
+        earlier's lock there and gives way: of two runs, at most one writes.
+        """
+        ids = self._lock_ids(names)
+        if not ids:
+            return
+        self.mark = _lock_mark(self.run_id, datetime.now(UTC))
+        _LIVE_RUNS.add(self.run_id)
+        for attempt in range(1, LOCK_TRIES + 1):
+            leftovers = self._leftover_locks()  # raises Busy while another run holds one
+            body = [*({"deleteProtectedRange": {"protectedRangeId": i}} for i in leftovers),
+                    *({"addProtectedRange": {"protectedRange": {
+                        # A range from row 1 on, not a "sheet" protection: a sheet has only one
+                        # of those, and the job's columns already use it.
+                        "range": {"sheetId": i, "startRowIndex": 0}, "description": self.mark,
+                        "warningOnly": False, "editors": {"users": [self.identity]}}}} for i in ids)]
+            try:
+                reply = self._call("locking the tracker for the write", self.client.batch_update,
+                                   self.id, {"requests": body, "includeSpreadsheetInResponse": True})
+            except UncertainWrite:
+                # Applied or not? Our mark is unique: look for it.
+                self._refresh_all()
+                self.locks = self._own_locks()
+                if self.locks:
+                    break
+                log.warning("the lock request got no answer and was not applied (try %d)", attempt)
+                continue
+            except TrackerError as exc:
+                text = str(exc).lower()
+                if attempt == LOCK_TRIES or not ("grid" in text or "no protected range" in text):
+                    raise
+                # A department's tab was deleted by hand, or another run removed the same
+                # leftover lock first: look again and lock what exists.
+                self._refresh_all()
+                present = {s.sheet_id for s in self.sheets.values()}
+                ids = [i for i in ids if i in present]
+                continue
+            self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
+                          for r in reply.get("replies", []) if "addProtectedRange" in r]
+            self._absorb(reply.get("updatedSpreadsheet", {}))
+            break
+        else:
+            _LIVE_RUNS.discard(self.run_id)
+            raise TrackerError(f"could not lock the tracker for the write ({LOCK_TRIES} tries got no "
+                               "answer from Google); nothing was written, run again")
+        if leftovers:
+            log.warning("removed %d lock(s) left by a run that did not finish", len(leftovers))
+        self._give_way_or_clean()
+
+    def _lock_ids(self, names: Sequence[str]) -> list[int]:
         ids = []
         for name in names:
             tab = self.schema.tab(name)
@@ -678,50 +726,63 @@ class GoogleSheetsSession(TrackerSession):
             elif name.startswith("pending:"):
                 # Department tabs are not in the first read; their ids are fixed.
                 ids.append(stable_sheet_id(name))
-        if not ids:
-            return
-        if stale:
-            log.warning("removed %d lock(s) left by a run that did not finish", stale)
-        for attempt in range(2):
-            # A range from row 1 on, not a "sheet" protection: a sheet has only one of
-            # those, and the job's columns already use it.
-            body = [*requests_, *({"addProtectedRange": {"protectedRange": {
-                "range": {"sheetId": i, "startRowIndex": 0}, "description": description,
-                "warningOnly": False,
-                "editors": {"users": [self.identity]}}}} for i in ids)]
-            try:
-                reply = self._call("locking the tracker for the write", self.client.batch_update,
-                                   self.id, {"requests": body, "includeSpreadsheetInResponse": True})
-            except UncertainWrite:
-                self.locks = self._find_locks(description)
-                self._refresh_all()
-                return
-            except TrackerError as exc:
-                if attempt or "grid" not in str(exc).lower():
-                    raise
-                # A department's tab was deleted by hand: lock the tabs that exist.
-                self._refresh_all()
-                present = {s.sheet_id for s in self.sheets.values()}
-                ids = [i for i in ids if i in present]
-                continue
-            self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
-                          for r in reply.get("replies", []) if "addProtectedRange" in r]
-            self._absorb(reply.get("updatedSpreadsheet", {}))
-            return
+        return ids
 
-    def _find_locks(self, description: str) -> list[int]:
-        meta = self._get({"fields": "sheets.protectedRanges(protectedRangeId,description)"})
-        return [pr["protectedRangeId"] for s in meta.get("sheets", [])
-                for pr in s.get("protectedRanges", []) if pr.get("description") == description]
+    def _other_locks(self) -> Iterator[tuple[dict, str]]:
+        """Every job lock known on any tab but this run's, with its state (live, dead, stale)."""
+        now = datetime.now(UTC)
+        for sheet in list(self.sheets.values()):
+            for pr in sheet.protections:
+                description = pr.get("description", "")
+                if description.startswith(LOCK_PREFIX) and description != self.mark:
+                    yield pr, _lock_state(description, now)
+
+    def _leftover_locks(self) -> list[int]:
+        """Locks of runs that are gone (to remove); Busy when another run may be writing."""
+        out = []
+        for pr, state in self._other_locks():
+            if state == "live":
+                raise Busy(_busy_message(pr.get("description", "")))
+            out.append(pr["protectedRangeId"])
+        return out
+
+    def _give_way_or_clean(self) -> None:
+        """After locking: another live run's lock means it was first; else remove dead ones.
+
+        The lock's reply lists the protections of every tab (the first read saw only
+        the main tabs), so this is also where a dead run's lock on a department's
+        tab is found: officers would otherwise be shut out of it for good.
+        """
+        others = list(self._other_locks())
+        live = [pr for pr, state in others if state == "live"]
+        if live:
+            self.close()
+            raise Busy(_busy_message(live[0].get("description", "")))
+        dead = [pr["protectedRangeId"] for pr, _ in others]
+        if not dead:
+            return
+        try:
+            self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in dead],
+                               "removing locks left by runs that did not finish")
+            log.warning("removed %d lock(s) left by a run that did not finish", len(dead))
+        except (TrackerError, UncertainWrite):
+            # Another run removed them first, or no answer: the next run looks again.
+            log.warning("could not remove %d lock(s) left by a run that did not finish; the next "
+                        "run will", len(dead))
+
+    def _own_locks(self) -> list[int]:
+        return [pr["protectedRangeId"] for s in self.sheets.values() for pr in s.protections
+                if self.mark and pr.get("description") == self.mark]
 
     def close(self) -> None:
         if self.locks:
             try:
                 self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks],
                                    "releasing the lock")
-            except Exception:  # noqa: BLE001 - the next run removes a stale lock
+            except Exception:  # noqa: BLE001 - the next run removes a dead run's lock
                 log.warning("could not remove this run's lock; the next run will")
             self.locks = []
+        _LIVE_RUNS.discard(self.run_id)
 
     # -- writing (request 4) --------------------------------------------------------------
 
@@ -748,12 +809,19 @@ class GoogleSheetsSession(TrackerSession):
         check = sorted({c.tab for c in by_position}) if any(set(c.values) - RECOMPUTED
                                                                 for c in by_position) else []
         reply = None
+        chunks = [c for c in chunks if c]  # never an empty batch: Google refuses it
         for number, chunk in enumerate(chunks, start=1):
-            if chunk:
-                last = number == len(chunks)
-                reply = self._send_write(chunk, last=last, key_ranges=self._key_ranges(check)[0]
-                                         if last and check else None)
+            last = number == len(chunks)
+            if not last and self.locks:
+                # Each part goes in only while this run's lock stands (Google refuses the
+                # whole batch if it is gone): a run whose lock another run removed stops.
+                chunk = [*chunk, _serialize({"updateProtectedRange": {
+                    "protectedRange": {"protectedRangeId": self.locks[0], "description": self.mark},
+                    "fields": "description"}})]
+            reply = self._send_write(chunk, last=last, key_ranges=self._key_ranges(check)[0]
+                                     if last and check else None)
         self.locks = []
+        _LIVE_RUNS.discard(self.run_id)
         if check:
             # The last write's reply shows the key columns as they stand after it.
             self._check_rows(by_position, self._keys_in_reply(reply, check) if reply else None)
@@ -799,6 +867,8 @@ class GoogleSheetsSession(TrackerSession):
                         "putting %d cell(s) back on their own rows", len(moved), len(cells))
             for key, (rows, _) in now_at.items():
                 self.row_of[key] = dict(rows)
+            if not cells:  # the moved rows are gone (deleted): nothing to put back
+                return
             self._batch_update(_cell_requests(cells), "putting moved cells back")
             updates = repaired
 
@@ -899,9 +969,15 @@ class GoogleSheetsSession(TrackerSession):
         for change in changes:
             if isinstance(change, UpdateRow):
                 self._update_row(change, cells)
-            elif isinstance(change, ReplaceRows):
-                yield from self._replace_rows(change, cells)
+        # What people typed in a department's tab reaches the Comments tab before
+        # (or with) the deletion of the tab row it was typed in: a split write that
+        # breaks between its parts leaves the value in one place or both, never neither.
         yield from _cell_requests(cells)
+        for change in changes:
+            if isinstance(change, ReplaceRows):
+                tab_cells: dict[tuple[int, int, int], dict] = {}
+                yield from self._replace_rows(change, tab_cells)
+                yield from _cell_requests(tab_cells)
 
     def _replace_rows(self, change: ReplaceRows, cells: dict) -> list[dict]:
         """A department's tab made to hold ``change.rows``: the rows no longer wanted are
@@ -1007,6 +1083,13 @@ class GoogleSheetsSession(TrackerSession):
                                       params=params, data=payload,
                                       headers={"Content-Type": "application/json; charset=utf-8"})
                 return response.json() if key_ranges else None
+            except TrackerError as exc:
+                if self.locks and "no protected range with id" in str(exc).lower():
+                    self.locks = []
+                    raise TrackerError("this run's lock on the tracker was removed while it wrote "
+                                       "(by another run that took it for a dead run's?); it stopped "
+                                       "there, run again: rows already written are not added twice") from None
+                raise
             except UncertainWrite:
                 if not last or not self.locks:
                     raise TrackerError("the connection to Google broke while writing; run again "
@@ -1184,12 +1267,53 @@ def _new_sheet_id(used: set[int]) -> int:
             return candidate
 
 
-_LOCK_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+00:00)?)$")
+# "sheets-sync lock RUN pid PID on HOST since TIME"; older runs wrote "sheets-sync lock RUN TIME".
+_LOCK_MARK = re.compile(r"^sheets-sync lock (?P<run>\S+)(?: pid (?P<pid>\d+) on (?P<host>\S+) since)? "
+                        r"(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+00:00)?)$")
+
+
+def _lock_mark(run_id: str, now: datetime) -> str:
+    host = re.sub(r"\s+", "-", socket.gethostname()) or "unknown"
+    return f"{LOCK_PREFIX} {run_id} pid {os.getpid()} on {host} since {now.isoformat(timespec='seconds')}"
 
 
 def _lock_time(description: str) -> datetime | None:
-    match = _LOCK_TIME.search(description)
+    match = _LOCK_MARK.match(description)
     if not match:
         return None
-    value = datetime.fromisoformat(match.group(1))
+    value = datetime.fromisoformat(match.group("time"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _lock_state(description: str, now: datetime) -> str:
+    """"dead": its run is known to be gone; "stale": too old to be alive; else "live"."""
+    match = _LOCK_MARK.match(description)
+    host = re.sub(r"\s+", "-", socket.gethostname())
+    if match and match.group("pid") and match.group("host") == host:
+        pid = int(match.group("pid"))
+        alive = match.group("run") in _LIVE_RUNS if pid == os.getpid() else _pid_alive(pid)
+        if not alive:
+            return "dead"
+    started = _lock_time(description)
+    return "live" if started and now - started < STALE_LOCK else "stale"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _busy_message(description: str) -> str:
+    match = _LOCK_MARK.match(description)
+    who = ""
+    if match and match.group("pid"):
+        who = f"pid {match.group('pid')} on {match.group('host')}, "
+    started = _lock_time(description)
+    since = f"since {started:%H:%M} UTC" if started else "its lock has no time"
+    return (f"another sheets-sync run is writing this tracker ({who}{since}); this run changed "
+            "nothing, try again when it ends")

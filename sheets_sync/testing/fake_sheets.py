@@ -230,6 +230,7 @@ class _Fault:
     method: str | None = None
     path: str | None = None
     when: str = "before"
+    skip: int = 0  # matching requests to let through first (to hit the Nth part of a write)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.count > 0 and (self.method is None or self.method.upper() == method)
@@ -378,21 +379,22 @@ class FakeSheetsServer:
         self.config.latency = seconds
 
     def fail_next(self, count: int = 1, status: int = 503, method: str | None = None,
-                  path: str | None = None, when: str = "before") -> None:
+                  path: str | None = None, when: str = "before", skip: int = 0) -> None:
         """Answer the next ``count`` matching API requests with ``status`` (Google's body).
 
         ``when="after"`` applies the request first: the write happened, the client sees
-        an error.  ``path`` is a regex searched in the decoded path.
+        an error.  ``path`` is a regex searched in the decoded path.  ``skip`` lets that
+        many matching requests through first.
         """
         with self._lock:
-            self.config.faults.append(_Fault(count, status, method, path, when))
+            self.config.faults.append(_Fault(count, status, method, path, when, skip))
 
     def drop_next(self, count: int = 1, method: str | None = None, path: str | None = None,
-                  when: str = "before") -> None:
+                  when: str = "before", skip: int = 0) -> None:
         """Close the connection without a response for the next ``count`` matching requests
-        (``when="after"``: after applying the request)."""
+        (``when="after"``: after applying the request; ``skip`` as for :meth:`fail_next`)."""
         with self._lock:
-            self.config.faults.append(_Fault(count, None, method, path, when))
+            self.config.faults.append(_Fault(count, None, method, path, when, skip))
 
     def configure(self, settings: dict) -> None:
         """The JSON accepted by ``POST /_fake/config``.
@@ -414,10 +416,10 @@ class FakeSheetsServer:
         for f in settings.get("faults") or []:
             if f.get("drop"):
                 self.drop_next(f.get("count", 1), f.get("method"), f.get("path"),
-                               f.get("when", "before"))
+                               f.get("when", "before"), f.get("skip", 0))
             else:
                 self.fail_next(f.get("count", 1), f.get("status", 503), f.get("method"),
-                               f.get("path"), f.get("when", "before"))
+                               f.get("path"), f.get("when", "before"), f.get("skip", 0))
 
     def on_request(self, callback: Callable[[RequestInfo, str], None]) -> Callable[[], None]:
         """Call ``callback(info, phase)`` with phase "before"/"after" around each API request.
@@ -680,6 +682,9 @@ class FakeSheetsServer:
         with self._lock:
             for fault in self.config.faults:
                 if fault.when == when and fault.matches(method, path):
+                    if fault.skip:
+                        fault.skip -= 1
+                        continue
                     fault.count -= 1
                     break
             else:
