@@ -33,6 +33,14 @@ class TrackerError(SheetsSyncError):
     exit_code = 4
 
 
+class ColumnsMoved(TrackerError):
+    """A column was moved between the job's read and its write.
+
+    What the write put by the old positions was moved to the columns it was
+    meant for; a new run (the engine starts one at once) finishes the work.
+    """
+
+
 class SourceError(SheetsSyncError):
     """A source of posts failed; other sources may still have run."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import socket
 import time
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
-from sheets_sync.errors import InputError, SourceError
+from sheets_sync.errors import ColumnsMoved, InputError, SourceError
 from sheets_sync.pending import REGISTRY_PREFIX, TAB_FIELDS, pending_tabs, plan_follow_up
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_sync
 from sheets_sync.roster import Roster, load_roster_file, roster_from_rows
@@ -29,6 +30,7 @@ from sheets_sync.table import (
 )
 from sheets_sync.timeutil import now_ist, to_sheet
 
+log = logging.getLogger(__name__)
 SYNC_TABS = ("posts", "comments", "departments", "sync_state")
 # The columns planning needs; the rest (citizen text above all) is not read back.
 SYNC_FIELDS = {
@@ -99,6 +101,20 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
 
     With no sources it only does the last two (``tabs`` and ``overdue``).
     """
+    try:
+        return _sync_once(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run,
+                          command=command, follow_up=follow_up)
+    except ColumnsMoved as exc:
+        # The write was put right in its columns; a new run reads the new layout and
+        # finishes (the sources are read again: what was written is not added twice).
+        log.warning("%s; running again", exc)
+        return _sync_once(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run,
+                          command=command, follow_up=follow_up)
+
+
+def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
+               roster_path: Path | str | None, now: datetime | None, dry_run: bool, command: str,
+               follow_up: bool) -> SyncResult:
     started = time.monotonic()
     now = now or now_ist()
     with backend.open(schema, write=not dry_run) as session:
@@ -122,9 +138,9 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
             structure += structure_done
         seconds = time.monotonic() - started
         if not dry_run and (command != "init" or plan.changes or extra):
-            log = log_row(plan, command=command, source=", ".join(s.name for s in sources),
-                          now=now, seconds=seconds, run_by=run_by(), errors=source_errors)
-            session.apply([*plan.changes, *extra, log])
+            entry = log_row(plan, command=command, source=", ".join(s.name for s in sources),
+                            now=now, seconds=seconds, run_by=run_by(), errors=source_errors)
+            session.apply([*plan.changes, *extra, entry])
         plan.changes += extra
         final = session.schema
     return SyncResult(backend.location, [s.name for s in sources], plan, dry_run, structure,

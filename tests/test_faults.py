@@ -355,3 +355,53 @@ def test_no_empty_batch_is_ever_sent(google, tmp_path, roster_file):
     for _ in range(3):
         sync(google, folder, roster_file, now=LATER)
     assert all(e["status"] == 200 for e in google.server.requests), google.server.requests
+
+
+# ------------------------------------------------------------------ 4. a column moved during the run
+
+
+def _owner_moves_before_the_write(harness, header: str, to: int):
+    """The owner (whom the lock does not stop) drags a Comments column just before the write."""
+    from tests.trackers import OWNER
+
+    done = []
+
+    def hook(info, phase):
+        if done or phase != "before" or info.identity != JOB_EMAIL or not isinstance(info.body, dict):
+            return
+        kinds = {k for r in info.body.get("requests") or [] for k in r}
+        if kinds & {"appendCells", "updateCells"} and "addProtectedRange" not in kinds:
+            done.append(True)
+            head = harness.values("Comments")[0]
+            at = head.index(header)
+            harness.server.move_columns(harness.sid, OWNER, "Comments", at, 1, to if to < at else to + 1)
+    return done, harness.server.on_request(hook)
+
+
+@pytest.mark.parametrize("header,to", [("Status", 0), ("Comment ID", 25), ("Reply", 2),
+                                       ("Department", 12), ("Comment", 14)])
+def test_a_column_moved_between_read_and_write_gets_every_value_in_its_own_column(
+        google, tmp_path, roster_file, header, to):
+    sync(google, export(tmp_path, "e0", 4), roster_file)
+    officer_types(google)
+    google.type_in("Comments", "Comment ID", "C3", "Notes", "called the citizen ☎")
+    done, remove = _owner_moves_before_the_write(google, header, to)
+    sync(google, export(tmp_path, "e1", 12), roster_file, now=LATER)
+    remove()
+    assert done
+    assert google.values("Comments")[0].index(header) != -1
+    rows = records(google.values("Comments"))
+    assert all(r["Comment ID"] for r in rows), "a row without its id: the write landed shifted"
+    by_id = master(google)
+    assert set(by_id) == {f"C{i}" for i in range(1, 13)}
+    for i in range(1, 13):
+        row = by_id[f"C{i}"]
+        assert row["Platform"] in ("facebook", "instagram"), row
+        if i > 2:
+            assert row["Status"] == "Pending" and row["Reply"] == "", row
+        assert row["Comment"] == f"घंटागाडी आली नाही {i} 😡" or "overwritten while a column was moved" in \
+            row["Sync notes"], row
+    assert by_id["C3"]["Notes"] == "called the citizen ☎"
+    assert_all_well(google, [f"C{i}" for i in range(1, 13)])
+    # The next run is quiet: the layout as the owner left it is the layout now.
+    assert sync(google, export(tmp_path, "e1", 12), roster_file, now=LATER).plan.changes == []

@@ -49,7 +49,7 @@ from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.endpoint import session_for
-from sheets_sync.errors import Busy, ConfigError, TrackerError
+from sheets_sync.errors import Busy, ColumnsMoved, ConfigError, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
@@ -66,6 +66,7 @@ from sheets_sync.table import (
     missing_tab,
     overdue_rule,
 )
+from sheets_sync.timeutil import now_ist, to_sheet
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,7 @@ class GoogleSheetsSession(TrackerSession):
         self.as_read: dict[str, Table] = {}  # the master tabs as read under the lock
         self.read_at: dict[str, dict[tuple, int]] = {}  # their rows' positions then
         self._index_of_row: dict[str, dict[int, int]] = {}
+        self.read_columns: dict[str, set[int] | None] = {}  # tab → columns read (None: all)
         self.strays: dict[str, list[tuple[int, int]]] = {}  # tab → (row, column) to clear
         self._load_metadata()
 
@@ -634,6 +636,7 @@ class GoogleSheetsSession(TrackerSession):
                 if cols is None:
                     table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
                     self.headers[tab.name] = table.header
+                    self.read_columns[tab.name] = None
                     out[tab.name] = table
                     continue
                 header_rows = value_ranges[at].get("values", [])
@@ -655,6 +658,7 @@ class GoogleSheetsSession(TrackerSession):
                 for n in sorted(rows):
                     table.rows.append(rows[n])
                     table.row_numbers.append(n + 2)
+                self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
                 out[tab.name] = table
             if not moved:
                 return out
@@ -810,6 +814,10 @@ class GoogleSheetsSession(TrackerSession):
                                                                 for c in by_position) else []
         reply = None
         chunks = [c for c in chunks if c]  # never an empty batch: Google refuses it
+        # Every part's reply shows the main tabs' header rows as they stand right after
+        # it: a column the owner moved before the part went in is seen there.
+        headers = [f"{_quote(self.schema.tab(n).title)}!1:1" for n in LOCKED_TABS if n in self.headers
+                   and self._sheet(self.schema.tab(n))]
         for number, chunk in enumerate(chunks, start=1):
             last = number == len(chunks)
             if not last and self.locks:
@@ -818,13 +826,134 @@ class GoogleSheetsSession(TrackerSession):
                 chunk = [*chunk, _serialize({"updateProtectedRange": {
                     "protectedRange": {"protectedRangeId": self.locks[0], "description": self.mark},
                     "fields": "description"}})]
-            reply = self._send_write(chunk, last=last, key_ranges=self._key_ranges(check)[0]
-                                     if last and check else None)
+            keys = self._key_ranges(check)[0] if last and check else []
+            reply = self._send_write(chunk, last=last, response_ranges=[*headers, *keys])
+            if last:
+                self.locks = []  # removed by the last part
+            moved = self._moved_columns(reply)
+            if moved:
+                self._put_back_columns(chunk, moved)
+                raise ColumnsMoved("a column of the tracker was moved while the job wrote; what it "
+                                   "wrote was put in the right columns; run again")
         self.locks = []
         _LIVE_RUNS.discard(self.run_id)
         if check:
             # The last write's reply shows the key columns as they stand after it.
             self._check_rows(by_position, self._keys_in_reply(reply, check) if reply else None)
+
+    def _moved_columns(self, reply: dict | None) -> dict[str, list[str]]:
+        """The main tabs whose header row in a write's reply is not the one read: tab → header now."""
+        if not reply:
+            return {}
+        sheets = {s.get("properties", {}).get("sheetId"): s
+                  for s in (reply.get("updatedSpreadsheet") or {}).get("sheets", [])}
+        out = {}
+        for name in LOCKED_TABS:
+            sheet = self._sheet(self.schema.tab(name))
+            if sheet is None or name not in self.headers or sheet.sheet_id not in sheets:
+                continue
+            for block in sheets[sheet.sheet_id].get("data", []):
+                if block.get("startRow", 0) == 0 and block.get("startColumn", 0) == 0:
+                    rows = block.get("rowData", [])
+                    header = [str(v.get("formattedValue", "")) for v in (rows[0].get("values", [])
+                                                                         if rows else [])]
+                    if _trimmed(header) != _trimmed(self.headers[name]):
+                        out[name] = header
+        return out
+
+    def _put_back_columns(self, chunk: list[bytes], moved: dict[str, list[str]]) -> None:
+        """Put what a write placed by old column positions into the columns it was meant for.
+
+        The write went in after the move (its reply showed the new header), so each
+        cell landed at its old position under another column. Each goes to its own
+        column; the cell it covered gets back its value as read. A covered column the
+        run did not read (the comment's words, its author) cannot be restored: the
+        row's Sync notes say so. Rows the write appended are rewritten whole.
+        """
+        requests_ = [json.loads(b) for b in chunk]
+        cells: dict[tuple[int, int, int], dict] = {}
+        rewrites: list[dict] = []
+        stamp = to_sheet(now_ist())
+        for name, new_header in moved.items():
+            tab = self.schema.tab(name)
+            sheet = self._sheet(tab)
+            old = self._fieldheader_positions(tab)
+            field_at_old = {i: f for f, i in old.items()}
+            self.headers[name] = new_header
+            new = self._fieldheader_positions(tab)
+            field_at_new = {i: f for f, i in new.items()}
+            written, appended = _written_cells(requests_, sheet.sheet_id)
+            placed: dict[tuple[int, int], dict] = {}
+            restored: dict[tuple[int, int], dict] = {}
+            lost: dict[int, list[str]] = {}
+            for (row, col), cell in written.items():
+                meant = field_at_old.get(col)
+                if meant in new:
+                    placed[(row, new[meant])] = cell
+                covered = field_at_new.get(col)
+                if covered is None or covered == meant:
+                    continue
+                value = self._as_read_at(name, row, covered)
+                if value is None:
+                    lost.setdefault(row, []).append(tab.header_of(covered))
+                else:
+                    restored[(row, col)] = _cell(value)
+            for (row, col), cell in {**restored, **placed}.items():
+                cells[(sheet.sheet_id, row, col)] = cell
+            for row, headers in lost.items():
+                if "sync_notes" in new and (row, new["sync_notes"]) not in placed:
+                    before = self._as_read_at(name, row, "sync_notes") or ""
+                    note = (f"{stamp}: {', '.join(headers)} overwritten while a column was moved during "
+                            "a sync; check against the comment's link")
+                    cells[(sheet.sheet_id, row, new["sync_notes"])] = _cell(
+                        f"{before}; {note}" if before else note)
+            if appended:
+                rewrites += self._rewrite_appended(tab, sheet, appended, field_at_old, new)
+            log.warning("%s: a column was moved while the job wrote; %d cell(s) and %d new row(s) put "
+                        "in their own columns", tab.title, len(written), len(appended))
+        requests_out = [*rewrites, *_cell_requests(cells)]
+        if requests_out:
+            self._batch_update(requests_out, "putting cells back in their own columns")
+
+    def _rewrite_appended(self, tab: Tab, sheet: SheetInfo, appended: list[dict],
+                          field_at_old: dict[int, str], new: dict[str, int]) -> list[dict]:
+        """The rows a write appended by old column positions, found and written whole again."""
+        values = [{field_at_old[i]: c.get("userEnteredValue", {}).get("stringValue", "")
+                   for i, c in enumerate(row.get("values", [])) if i in field_at_old}
+                  for row in appended]
+        wanted = {tuple(v.get(k, "") for k in tab.key): v for v in values}
+        old_key = [next(i for i, f in field_at_old.items() if f == k) for k in tab.key]
+        start = self.last_row.get(tab.name, 1) + 1  # they went after the last row read
+        last_column = _col(max(sheet.columns, len(self.headers[tab.name])) - 1)
+        response = self._call("reading the rows just written", self.client.values_batch_get, self.id,
+                              [f"{_quote(tab.title)}!A{start}:{last_column}"],
+                              {"valueRenderOption": "FORMATTED_VALUE"})
+        width = max(new.values()) + 1
+        out = []
+        for n, row in enumerate((response.get("valueRanges") or [{}])[0].get("values", [])):
+            key = tuple(str(row[i]).strip() if i < len(row) else "" for i in old_key)
+            if key in wanted:
+                out.append({"updateCells": {
+                    "start": {"sheetId": sheet.sheet_id, "rowIndex": start - 1 + n, "columnIndex": 0},
+                    "rows": [_row_data(wanted.pop(key), new, max(width, len(row)))],
+                    "fields": "userEnteredValue"}})
+        return out
+
+    def _as_read_at(self, name: str, row: int, field_name: str) -> str | None:
+        """The value a cell (0-based row, field) had when read; None if this run did not read it."""
+        read = self.read_columns.get(name)
+        table = self.as_read.get(name)
+        if table is None:
+            return None
+        column = table.positions().get(normalize_header(self.schema.tab(name).header_of(field_name)))
+        if column is None or (read is not None and column not in read):
+            return None
+        index = self._index_of_row.setdefault(name, {n: i for i, n in enumerate(table.row_numbers)})
+        i = index.get(row + 1)
+        if i is None:
+            return ""  # an empty row as read
+        cells = table.rows[i]
+        return cells[column] if column < len(cells) else ""
 
     def _check_rows(self, updates: Sequence[UpdateRow], seen: dict | None = None) -> None:
         """Check that the rows written by position were still where the read found them.
@@ -903,7 +1032,8 @@ class GoogleSheetsSession(TrackerSession):
             sheet = self._sheet(self.schema.tab(name))
             if sheet is None:
                 return None
-            blocks = {b.get("startColumn", 0): b for b in sheets.get(sheet.sheet_id, {}).get("data", [])}
+            blocks = {b.get("startColumn", 0): b for b in sheets.get(sheet.sheet_id, {}).get("data", [])
+                      if b.get("startRow", 0) == 1}
             if any(c not in blocks for c in columns):
                 return None  # not what was asked: read instead
             lists = []
@@ -1066,13 +1196,13 @@ class GoogleSheetsSession(TrackerSession):
         return out
 
     def _send_write(self, chunk: list[bytes], *, last: bool,
-                    key_ranges: list[str] | None = None) -> dict | None:
-        """Send one write; with ``key_ranges``, its reply carries those cells as they stand after it."""
+                    response_ranges: list[str] | None = None) -> dict | None:
+        """Send one write; with ``response_ranges``, its reply carries those cells as they stand after it."""
         payload = b'{"requests":[' + b",".join(chunk) + b"]"
         params = None
-        if key_ranges:
+        if response_ranges:
             payload += (b',"includeSpreadsheetInResponse":true,"responseIncludeGridData":true,'
-                        b'"responseRanges":' + _serialize(key_ranges))
+                        b'"responseRanges":' + _serialize(response_ranges))
             params = {"fields": "updatedSpreadsheet(sheets(properties(sheetId),"
                                 "data(startRow,startColumn,rowData(values(formattedValue)))))"}
         payload += b"}"
@@ -1082,7 +1212,7 @@ class GoogleSheetsSession(TrackerSession):
                 response = self._call("writing to the tracker", self.client.request, "post", url,
                                       params=params, data=payload,
                                       headers={"Content-Type": "application/json; charset=utf-8"})
-                return response.json() if key_ranges else None
+                return response.json() if response_ranges else None
             except TrackerError as exc:
                 if self.locks and "no protected range with id" in str(exc).lower():
                     self.locks = []
@@ -1193,6 +1323,30 @@ def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict
         if name in positions:
             cells[positions[name]] = _cell(value)
     return {"values": cells}
+
+
+def _trimmed(header: Sequence[str]) -> list[str]:
+    out = [h.strip() for h in header]
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _written_cells(requests_: Sequence[dict],
+                   sheet_id: int) -> tuple[dict[tuple[int, int], dict], list[dict]]:
+    """What a write put on one sheet: cells by (row, column) on existing rows, and appended rows."""
+    written: dict[tuple[int, int], dict] = {}
+    appended: list[dict] = []
+    for request in requests_:
+        (kind, body), = request.items()
+        if kind == "appendCells" and body.get("sheetId") == sheet_id:
+            appended += body.get("rows", [])
+        elif kind == "updateCells" and body.get("start", {}).get("sheetId") == sheet_id:
+            start = body["start"]
+            for n, row in enumerate(body.get("rows", [])):
+                for m, cell in enumerate(row.get("values", [])):
+                    written[(start.get("rowIndex", 0) + n, start.get("columnIndex", 0) + m)] = cell
+    return written, appended
 
 
 def _key_index(columns: list[list[str]]) -> tuple[dict[tuple, int], dict[int, tuple]]:
