@@ -48,7 +48,8 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from sheets_sync.errors import TrackerError
+from sheets_sync.backends import gsheets
+from sheets_sync.errors import SheetsSyncError
 from sheets_sync.schema import load_schema
 from sheets_sync.sources import FileSource
 from sheets_sync.sync import run_sync
@@ -333,6 +334,71 @@ class DuringRun:
                 item[2](f"{phase} request {self.count} ({info.method} {what})")
 
 
+class Killed(BaseException):
+    """The job's process is killed: nothing after this point of the run happens."""
+
+
+FAULT_KINDS = ("503", "drop", "kill")
+SPLIT_PAYLOAD = 3_000  # bytes: a split round's write goes in many parts
+MAX_PAYLOAD = gsheets.MAX_PAYLOAD
+
+
+class Faults:
+    """One fault per run, at an exact request: a 503 or a dropped connection before Google
+    applies the request (nothing happened) or after (it happened, the job does not know),
+    or the job's process killed there (no clean-up at all: its lock stays)."""
+
+    def __init__(self, server, monkeypatch) -> None:
+        self.server = server
+        self.kill_at: tuple[int, str] | None = None
+        self.count = 0
+        self.killed = False
+        self.writes_only = False
+        self.done: Counter = Counter()
+        original = gsheets.RetryingHTTPClient.request
+        faults = self
+
+        def request(client, method, endpoint, *args, **kwargs):
+            if faults.writes_only and not (method.lower() == "post" and endpoint.endswith(":batchUpdate")):
+                return original(client, method, endpoint, *args, **kwargs)
+            faults.count += 1
+            if faults.kill_at == (faults.count, "before"):
+                faults.killed = True
+                raise Killed()
+            out = original(client, method, endpoint, *args, **kwargs)
+            if faults.kill_at == (faults.count, "after"):
+                faults.killed = True
+                raise Killed()
+            return out
+
+        close = gsheets.GoogleSheetsSession.close
+
+        def close_unless_killed(session):
+            if faults.killed:  # a killed process cleans nothing up; its run is not alive
+                gsheets._LIVE_RUNS.discard(session.run_id)
+                return
+            close(session)
+
+        monkeypatch.setattr(gsheets.RetryingHTTPClient, "request", request)
+        monkeypatch.setattr(gsheets.GoogleSheetsSession, "close", close_unless_killed)
+
+    def arm(self, kind: str, when: str, at: int, *, writes_only: bool) -> None:
+        """At the ``at``-th request of the run (of its writes, with ``writes_only``)."""
+        self.count, self.killed, self.kill_at, self.writes_only = 0, False, None, writes_only
+        self.done[f"{kind} {when}"] += 1
+        where = {"method": "POST", "path": r":batchUpdate$"} if writes_only else {}
+        if kind == "kill":
+            self.kill_at = (at, when)
+        elif kind == "drop":
+            self.server.drop_next(when=when, skip=at - 1, **where)
+        else:
+            self.server.fail_next(status=503, when=when, skip=at - 1, **where)
+
+    def disarm(self) -> None:
+        self.kill_at, self.killed = None, False
+        self.server.configure({"clear_faults": True})
+
+
 # --------------------------------------------------------------------------- the checks
 
 
@@ -504,10 +570,11 @@ def waiting(office: Office, export: Export) -> int:
                if _is_open(row, head) and cid not in export.answered_by_page)
 
 
-def play(request, tmp_path, rounds: int) -> tuple[dict, Ledger]:
+def play(request, tmp_path, rounds: int, faults: Faults | None = None) -> tuple[dict, Ledger]:
     started = time.monotonic()
     harness = GoogleHarness.make(request, tmp_path)
     server = harness.server
+    monkeypatch = request.getfixturevalue("monkeypatch")
     for person in OFFICERS:
         server.share(harness.sid, person.email, "writer")
     roster_file = tmp_path / "departments.yaml"
@@ -524,11 +591,14 @@ def play(request, tmp_path, rounds: int) -> tuple[dict, Ledger]:
         try:
             result = run_sync(harness.backend(), [FileSource(export.folder)], SCHEMA,
                               roster_path=roster_file, now=now)
-        except TrackerError as exc:
+        except Killed:
+            stats.stopped.append(f"round {stats.rounds + 1}: killed")
+            return
+        except SheetsSyncError as exc:
             if quiet:
                 raise  # with nobody editing, a run must go through
-            # The run stopped with a message for the cell (people's edits got in its way);
-            # checked below: it changed nothing half-way and left no lock.
+            # The run stopped with a message for the cell (people's edits, or a fault, got
+            # in its way); the quiet run after it finishes the work: checked below.
             stats.stopped.append(f"round {stats.rounds + 1}: {exc}")
             return
         summary = result.summary()
@@ -562,7 +632,19 @@ def play(request, tmp_path, rounds: int) -> tuple[dict, Ledger]:
         aim = max(hook.seen[-5:], default=5)
         hook.arm([(rng.randint(1, aim), rng.choice(("before", "after")), _inside(kind, office, ledger, rng))
                   for kind in inside])
+        if faults is not None:
+            # Some rounds write in many small parts, so faults fall between the parts too.
+            split = rng.random() < 0.3
+            monkeypatch.setattr(gsheets, "MAX_PAYLOAD", SPLIT_PAYLOAD if split else MAX_PAYLOAD)
+            # Half of them aimed at the writes (the lock, the parts of the write).
+            writes_only = rng.random() < 0.5
+            faults.arm(rng.choice(FAULT_KINDS), rng.choice(("before", "after")),
+                       rng.randint(1, (3 if writes_only else aim) + (6 if split else 0)),
+                       writes_only=writes_only)
         sync(now, quiet=False)
+        if faults is not None:
+            faults.disarm()
+            monkeypatch.setattr(gsheets, "MAX_PAYLOAD", MAX_PAYLOAD)
         for leftover in hook.disarm():  # aimed past the run's last request: right after it
             leftover("right after the run")
         sync(now, quiet=True)
@@ -583,6 +665,9 @@ def play(request, tmp_path, rounds: int) -> tuple[dict, Ledger]:
                         pytrace=False)
     stats.seconds = time.monotonic() - started
     figures = stats.figures(ledger, export)
+    if faults is not None:
+        figures["faults"] = dict(sorted(faults.done.items()))
+        figures["seed"] = SEED
     line = "nothing lost: " + ", ".join(f"{k} {v}" for k, v in figures.items())
     line += "".join(f"\n  run stopped, {failure}" for failure in stats.stopped)
     print(line)  # in the report of a failure
@@ -632,6 +717,25 @@ def test_nothing_lost_while_people_edit(request, tmp_path):
 @pytest.mark.slow
 def test_nothing_lost_while_people_edit_many_rounds(request, tmp_path):
     figures, _ = play(request, tmp_path, ROUNDS)
+    assert_exercised(figures, ROUNDS)
+
+
+def _play_with_faults(request, tmp_path, monkeypatch, rounds: int) -> dict:
+    faults = Faults(request.getfixturevalue("fake_sheets"), monkeypatch)
+    figures, _ = play(request, tmp_path, rounds, faults)
+    # Every kind of fault, at both moments, really happened.
+    assert len(figures["faults"]) == 2 * len(FAULT_KINDS), figures
+    assert figures["runs stopped with an error"] >= rounds // 10, figures
+    return figures
+
+
+def test_nothing_lost_under_faults_while_people_edit(request, tmp_path, monkeypatch):
+    _play_with_faults(request, tmp_path, monkeypatch, QUICK_ROUNDS)
+
+
+@pytest.mark.slow
+def test_nothing_lost_under_faults_many_rounds(request, tmp_path, monkeypatch):
+    figures = _play_with_faults(request, tmp_path, monkeypatch, ROUNDS)
     assert_exercised(figures, ROUNDS)
 
 
