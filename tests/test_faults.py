@@ -13,6 +13,7 @@ open comments, and no lock left on any tab.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -405,3 +406,57 @@ def test_a_column_moved_between_read_and_write_gets_every_value_in_its_own_colum
     assert_all_well(google, [f"C{i}" for i in range(1, 13)])
     # The next run is quiet: the layout as the owner left it is the layout now.
     assert sync(google, export(tmp_path, "e1", 12), roster_file, now=LATER).plan.changes == []
+
+
+# ------------------------------------------------------------------ kills: a real process, SIGKILL
+
+
+def _cli(harness, folder, roster_file, tmp_path, payload: int):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, **harness.env, "SHEETS_SYNC_STATE_DIR": str(tmp_path / "state")}
+    code = ("import sys; from sheets_sync.backends import gsheets; "
+            f"gsheets.MAX_PAYLOAD = {payload}; from cli import main; sys.argv[0] = 'cli.py'; main()")
+    return subprocess.Popen([sys.executable, "-c", code, "sync", "--tracker", harness.sid,
+                             "--source", f"files:{folder}", "--roster", str(roster_file),
+                             "--as-of", LATER.isoformat()],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("payload", [gsheets.MAX_PAYLOAD, 1], ids=["one write", "split write"])
+def test_a_run_killed_at_any_request_is_finished_by_the_next(google, tmp_path, roster_file, payload):
+    first, second = export(tmp_path, "e1", 8), export(tmp_path, "e2", 12)
+    sync(google, first, roster_file)
+    officer_types(google)
+    server = google.server
+    base = server.spreadsheet(google.sid).clone()
+    # How many requests the run makes, unharmed.
+    server.clear_requests()
+    proc = _cli(google, second, roster_file, tmp_path, payload)
+    assert proc.wait(60) == 0, proc.stderr.read().decode()
+    total = sum(1 for e in server.requests if e["identity"] == JOB_EMAIL)
+    assert total >= (8 if payload == 1 else 4)
+    for at in range(1, total + 1):
+        for phase in ("before", "after"):
+            server._books[google.sid] = base.clone()
+            seen = {"n": 0}
+            procs = []
+
+            def hook(info, when, at=at, phase=phase, seen=seen, procs=procs):
+                if info.identity != JOB_EMAIL:
+                    return
+                if when == "before":
+                    seen["n"] += 1
+                if seen["n"] == at and when == phase and procs:
+                    procs[0].kill()
+            remove = server.on_request(hook)
+            procs.append(_cli(google, second, roster_file, tmp_path, payload))
+            procs[0].wait(60)
+            remove()
+            assert procs[0].returncode == -signal.SIGKILL, (at, phase, procs[0].stderr.read())
+            sync(google, second, roster_file, now=LATER)  # the next run, not "busy"
+            assert_all_well(google, [f"C{i}" for i in range(1, 13)])
