@@ -43,9 +43,9 @@ def google(request, tmp_path):
     return GoogleHarness.make(request, tmp_path)
 
 
-def export(tmp_path, name: str, n: int):
+def export(tmp_path, name: str, n: int, words: str = ""):
     posts = [post("P1", "घंटागाडी #SwachhMahanagar"), post("P2", "जलवाहिनी काम", platform="instagram")]
-    comments = [comment(f"C{i}", "P1" if i % 3 else "P2", f"घंटागाडी आली नाही {i} 😡",
+    comments = [comment(f"C{i}", "P1" if i % 3 else "P2", f"घंटागाडी आली नाही {i} 😡{words}",
                         platform="facebook" if i % 3 else "instagram",
                         at=f"2026-11-21T{8 + i % 3:02d}:{i % 60:02d}:00+05:30") for i in range(1, n + 1)]
     return write_export(tmp_path / name, posts, comments)
@@ -460,3 +460,25 @@ def test_a_run_killed_at_any_request_is_finished_by_the_next(google, tmp_path, r
             assert procs[0].returncode == -signal.SIGKILL, (at, phase, procs[0].stderr.read())
             sync(google, second, roster_file, now=LATER)  # the next run, not "busy"
             assert_all_well(google, [f"C{i}" for i in range(1, 13)])
+
+
+@pytest.mark.parametrize("kind,when", FAULTS)
+def test_a_real_split_write_over_2_mb_broken_between_its_parts(google, tmp_path, roster_file, kind, when):
+    words = " कचरा उचलला नाही, रस्त्यावर दुर्गंधी पसरली आहे 🙏" * 12  # about 1.4 KB of UTF-8
+    first = export(tmp_path, "e1", 8, words)
+    sync(google, first, roster_file)
+    officer_types(google)
+    second = export(tmp_path, "e2", 1500, words)
+    google.server.clear_requests()
+    inject(google.server, kind, when, 2)  # the lock, the first part, then the second part
+    try:
+        sync(google, second, roster_file, now=LATER)
+    except SheetsSyncError:
+        pass
+    google.server.configure({"clear_faults": True})
+    writes = [e for e in google.server.requests if e["path"].endswith(":batchUpdate")]
+    assert max(e["request_bytes"] for e in writes) > 1_000_000 and len(writes) >= 3
+    sync(google, second, roster_file, now=LATER)
+    rows = master(google)
+    assert len(rows) == 1500 and rows["C1"]["Reply"] == REPLY and rows["C2"]["Status"] == "Not required"
+    assert locks_left(google) == []
