@@ -106,7 +106,7 @@ def test_a_split_write_broken_between_any_two_parts_loses_no_typed_reply(
     first, second = export(tmp_path, "e1", 8), export(tmp_path, "e2", 12)
     sync(google, first, roster_file)
     # Every request its own part: the fault can fall between any two.
-    monkeypatch.setattr(gsheets, "MAX_PAYLOAD", 1)
+    monkeypatch.setattr(gsheets.GoogleSheetsSession, "max_payload", 1)
     officer_types(google)
     base = google.server.spreadsheet(google.sid)
     parts = None
@@ -323,7 +323,7 @@ def test_an_old_lock_of_another_machine_is_removed(google, tmp_path, roster_file
 def test_a_run_whose_lock_was_taken_away_stops_before_its_next_part(google, tmp_path, roster_file,
                                                                      monkeypatch):
     sync(google, export(tmp_path, "e0", 4), roster_file)
-    monkeypatch.setattr(gsheets, "MAX_PAYLOAD", 1)
+    monkeypatch.setattr(gsheets.GoogleSheetsSession, "max_payload", 1)
     seen = {"parts": 0}
 
     def hook(info, phase):
@@ -420,7 +420,8 @@ def _cli(harness, folder, roster_file, tmp_path, payload: int):
 
     env = {**os.environ, **harness.env, "SHEETS_SYNC_STATE_DIR": str(tmp_path / "state")}
     code = ("import sys; from sheets_sync.backends import gsheets; "
-            f"gsheets.MAX_PAYLOAD = {payload}; from cli import main; sys.argv[0] = 'cli.py'; main()")
+            f"gsheets.GoogleSheetsSession.max_payload = {payload}; "
+            "from cli import main; sys.argv[0] = 'cli.py'; main()")
     return subprocess.Popen([sys.executable, "-c", code, "sync", "--tracker", harness.sid,
                              "--source", f"files:{folder}", "--roster", str(roster_file),
                              "--as-of", LATER.isoformat()],

@@ -635,7 +635,8 @@ def play(request, tmp_path, rounds: int, faults: Faults | None = None) -> tuple[
         if faults is not None:
             # Some rounds write in many small parts, so faults fall between the parts too.
             split = rng.random() < 0.3
-            monkeypatch.setattr(gsheets, "MAX_PAYLOAD", SPLIT_PAYLOAD if split else MAX_PAYLOAD)
+            monkeypatch.setattr(gsheets.GoogleSheetsSession, "max_payload",
+                                SPLIT_PAYLOAD if split else MAX_PAYLOAD)
             # Half of them aimed at the writes (the lock, the parts of the write).
             writes_only = rng.random() < 0.5
             faults.arm(rng.choice(FAULT_KINDS), rng.choice(("before", "after")),
@@ -644,7 +645,7 @@ def play(request, tmp_path, rounds: int, faults: Faults | None = None) -> tuple[
         sync(now, quiet=False)
         if faults is not None:
             faults.disarm()
-            monkeypatch.setattr(gsheets, "MAX_PAYLOAD", MAX_PAYLOAD)
+            monkeypatch.setattr(gsheets.GoogleSheetsSession, "max_payload", MAX_PAYLOAD)
         for leftover in hook.disarm():  # aimed past the run's last request: right after it
             leftover("right after the run")
         sync(now, quiet=True)

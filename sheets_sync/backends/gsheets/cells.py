@@ -1,0 +1,184 @@
+"""Pure builders of Sheets API requests and readers of its replies: A1 ranges, cells, rows, payload parts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sheets_sync.table import (
+    Formula,
+    Table,
+)
+
+
+@dataclass
+class SheetInfo:
+    sheet_id: int
+    title: str
+    rows: int
+    columns: int
+    hidden: bool = False
+    frozen_rows: int = 0
+    protections: list[dict] = field(default_factory=list)
+
+
+def stable_sheet_id(name: str) -> int:
+    """A department tab's sheet id, the same on every run: found without listing every tab."""
+    import hashlib
+
+    return int(hashlib.sha1(f"sheets-sync {name}".encode()).hexdigest()[:8], 16) % 2_000_000_000 + 1
+
+
+
+def _quote(title: str) -> str:
+    """A sheet title as A1 notation wants it: quoted, with quotes doubled."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _col(index: int) -> str:
+    """0-based column index → letters (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _grid_rows(data: list[dict]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for block in data:
+        for row in block.get("rowData", []):
+            rows.append([str(v.get("formattedValue", "")) for v in row.get("values", [])])
+    return rows
+
+
+def _table(title: str, values: list[list], *, first_row: int) -> Table:
+    header = [str(v) for v in values[0]] if values else []
+    table = Table(title, header)
+    for offset, row in enumerate(values[1:], start=1):
+        cells = [str(v) for v in row]
+        if any(c.strip() for c in cells):
+            table.rows.append(cells)
+            table.row_numbers.append(first_row + offset)
+    return table
+
+
+def _cell_value(value) -> dict:
+    if isinstance(value, Formula):
+        return {"formulaValue": value.text}
+    return {"stringValue": str(value)}
+
+
+def _cell(value) -> dict:
+    """One cell to write; an empty value clears it."""
+    return {"userEnteredValue": _cell_value(value)} if value != "" else {}
+
+
+def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict:
+    cells: list[dict] = [{} for _ in range(width)]
+    for name, value in values.items():
+        if name in positions:
+            cells[positions[name]] = _cell(value)
+    return {"values": cells}
+
+
+def _trimmed(header: Sequence[str]) -> list[str]:
+    out = [h.strip() for h in header]
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _written_cells(requests_: Sequence[dict],
+                   sheet_id: int) -> tuple[dict[tuple[int, int], dict], list[dict]]:
+    """What a write put on one sheet: cells by (row, column) on existing rows, and appended rows."""
+    written: dict[tuple[int, int], dict] = {}
+    appended: list[dict] = []
+    for request in requests_:
+        (kind, body), = request.items()
+        if kind == "appendCells" and body.get("sheetId") == sheet_id:
+            appended += body.get("rows", [])
+        elif kind == "updateCells" and body.get("start", {}).get("sheetId") == sheet_id:
+            start = body["start"]
+            for n, row in enumerate(body.get("rows", [])):
+                for m, cell in enumerate(row.get("values", [])):
+                    written[(start.get("rowIndex", 0) + n, start.get("columnIndex", 0) + m)] = cell
+    return written, appended
+
+
+def _key_index(columns: list[list[str]]) -> tuple[dict[tuple, int], dict[int, tuple]]:
+    """Key columns read from row 2 down → (key → 0-based row index, row index → key)."""
+    length = max((len(c) for c in columns), default=0)
+    by_key: dict[tuple, int] = {}
+    by_row: dict[int, tuple] = {}
+    for i in range(length):
+        key = tuple(c[i].strip() if i < len(c) else "" for c in columns)
+        if all(key):
+            by_key.setdefault(key, i + 1)
+            by_row[i + 1] = key
+    return by_key, by_row
+
+
+def _runs(indexes: Sequence[int], gap: int = 0) -> list[tuple[int, int]]:
+    """Sorted indexes as [start, end) runs of consecutive numbers (bridging up to ``gap``)."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(indexes):
+        if out and out[-1][1] + gap >= i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
+def _cell_requests(cells: Mapping[tuple[int, int, int], dict]) -> list[dict]:
+    """Single cells to write, as few updateCells as possible: one per run of
+    consecutive rows in a column (a column of overdue flags is one request)."""
+    by_column: dict[tuple[int, int], list[int]] = {}
+    for sheet_id, row, column in cells:
+        by_column.setdefault((sheet_id, column), []).append(row)
+    out = []
+    for (sheet_id, column), rows in by_column.items():
+        for start, end in _runs(rows):
+            out.append({"updateCells": {
+                "start": {"sheetId": sheet_id, "rowIndex": start, "columnIndex": column},
+                "rows": [{"values": [cells[(sheet_id, r, column)]]} for r in range(start, end)],
+                "fields": "userEnteredValue"}})
+    return out
+
+
+def _update_cells(sheet_id: int, row: int, column: int, values: list[list]) -> dict:
+    rows = [{"values": [{"userEnteredValue": _cell_value(c)} for c in r]} for r in values]
+    return {"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": column},
+                            "rows": rows, "fields": "userEnteredValue"}}
+
+
+def _serialize(request) -> bytes:
+    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _chunks(requests_: Iterable[dict], limit: int) -> list[list[bytes]]:
+    """Requests as JSON, in groups of at most ``limit`` bytes (one group per write)."""
+    chunks: list[list[bytes]] = [[]]
+    size = 0
+    for request in requests_:
+        data = _serialize(request)
+        if chunks[-1] and size + len(data) > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(data)
+        size += len(data) + 1
+    return chunks
+
+
+def _new_sheet_id(used: set[int]) -> int:
+    while True:
+        candidate = secrets.randbelow(2**31 - 1) + 1
+        if candidate not in used:
+            used.add(candidate)
+            return candidate
+
+
+# "sheets-sync lock RUN pid PID on HOST since TIME"; older runs wrote "sheets-sync lock RUN TIME".

@@ -1,0 +1,120 @@
+"""Talking to Google: the service-account key, and gspread's HTTP client with timeouts and a bounded retry."""
+
+from __future__ import annotations
+
+import json
+import json as _json  # RetryingHTTPClient.request has a parameter named json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import gspread
+import requests
+from google.auth.exceptions import GoogleAuthError, TransportError
+from google.oauth2 import service_account
+from gspread.exceptions import APIError
+
+from sheets_sync.errors import ConfigError, TrackerError
+
+log = logging.getLogger(__name__)
+
+SCOPES = (
+    "https://www.googleapis.com/auth/spreadsheets",
+    "https://www.googleapis.com/auth/drive",
+)
+TIMEOUT = (10, 120)  # connect, read (seconds); Google cuts requests at 180 s
+
+
+
+def load_credentials(path: str | os.PathLike | None) -> service_account.Credentials:
+    """Read a service-account key; every failure names the file and what to do."""
+    path = path or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path:
+        raise ConfigError("no Google credentials: pass --credentials KEY.json or set "
+                          "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: credentials file not found; pass --credentials with the "
+                          "service-account key file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the credentials file "
+                          f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigError(f"{path}: not a JSON key file; download the service account's key "
+                          "as JSON from the Google Cloud console") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise ConfigError(f"{path}: not a service-account key (its \"type\" must be "
+                          "\"service_account\"); see credentials.example.json")
+    missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
+    if missing:
+        raise ConfigError(f"{path}: the key has no {missing[0]!r}; download a new key file")
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    except (ValueError, GoogleAuthError):
+        # The message of these errors can quote the key; never show it.
+        raise ConfigError(f"{path}: the private key in the file cannot be read; download a "
+                          "new key file") from None
+
+
+
+class RetryingHTTPClient(gspread.HTTPClient):
+    """gspread's client with timeouts and a bounded, jittered retry.
+
+    gspread's own BackOffHTTPClient never gives up and retries writes that
+    may already have been applied. Here reads and quota refusals (429, never
+    applied) are retried; a write that failed after it may have reached Google
+    raises :class:`UncertainWrite` so the caller can check before resending.
+    """
+
+    attempts = 6
+    base_delay = 1.0
+    max_delay = 32.0
+
+    def __init__(self, auth, session=None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(auth, session)
+        self.sleep = sleep
+        self.timeout = TIMEOUT
+
+    def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None):
+        safe = method.lower() == "get"
+        # Google's replies are indented unless asked not to: a third of a big read's bytes.
+        if params is None or isinstance(params, dict):
+            params = {"prettyPrint": "false", **(params or {})}
+        if json is not None:
+            # As UTF-8, not \u escapes: Marathi text costs half the bytes (and the
+            # payload is the size the 2 MB split measured).
+            data = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
+            json = None
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return super().request(method, endpoint, params=params, data=data, json=json,
+                                       files=files, headers=headers)
+            except APIError as exc:
+                code = exc.response.status_code
+                retry = code == 429 or (code >= 500 and safe)
+                if code >= 500 and not safe:
+                    raise UncertainWrite(f"HTTP {code}") from exc
+                if not retry or attempt == self.attempts:
+                    raise
+            except (requests.ConnectionError, requests.Timeout, TransportError) as exc:
+                if not safe:
+                    raise UncertainWrite(type(exc).__name__) from exc
+                if attempt == self.attempts:
+                    raise TrackerError(f"Google Sheets did not answer after {attempt} tries "
+                                       f"({type(exc).__name__}); check the network and run again") from None
+            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+            self.sleep(delay / 2 + random.uniform(0, delay / 2))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class UncertainWrite(Exception):
+    """A write failed in a way that leaves unknown whether Google applied it."""
+
+

@@ -1,0 +1,214 @@
+"""The run's lock on the spreadsheet: temporary protected ranges, marked with the run.
+
+The mark (run id, process, machine, time) tells a later run whether the lock's
+run may still be alive: a dead run's lock is removed at once, another machine's
+after ``STALE_LOCK``. Of two runs that lock at once, the later gives way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sheets_sync.backends.gsheets.cells import (
+    stable_sheet_id,
+)
+from sheets_sync.backends.gsheets.client import UncertainWrite
+from sheets_sync.errors import Busy, TrackerError
+
+log = logging.getLogger(__name__)
+
+LOCK_PREFIX = "sheets-sync lock"
+# A lock of a run that may still be alive on another machine counts as left behind
+# (removed by the next run) once it is this old. A lock whose run is known to be
+# gone (its process on this machine has ended) is removed at once.
+STALE_LOCK = timedelta(minutes=10)
+LOCK_TRIES = 3
+# This process's runs that hold (or are taking) a lock: a lock marked with this
+# process but another run id was left by a run of this process that died.
+_LIVE_RUNS: set[str] = set()
+# The tabs the job updates by row position; these (and the departments' tabs) are locked.
+LOCKED_TABS = ("posts", "comments")
+
+_LOCK_MARK = re.compile(r"^sheets-sync lock (?P<run>\S+)(?: pid (?P<pid>\d+) on (?P<host>\S+) since)? "
+                        r"(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+00:00)?)$")
+
+
+def _lock_mark(run_id: str, now: datetime) -> str:
+    host = re.sub(r"\s+", "-", socket.gethostname()) or "unknown"
+    return f"{LOCK_PREFIX} {run_id} pid {os.getpid()} on {host} since {now.isoformat(timespec='seconds')}"
+
+
+def _lock_time(description: str) -> datetime | None:
+    match = _LOCK_MARK.match(description)
+    if not match:
+        return None
+    value = datetime.fromisoformat(match.group("time"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _lock_state(description: str, now: datetime) -> str:
+    """"dead": its run is known to be gone; "stale": too old to be alive; else "live"."""
+    match = _LOCK_MARK.match(description)
+    host = re.sub(r"\s+", "-", socket.gethostname())
+    if match and match.group("pid") and match.group("host") == host:
+        pid = int(match.group("pid"))
+        alive = match.group("run") in _LIVE_RUNS if pid == os.getpid() else _pid_alive(pid)
+        if not alive:
+            return "dead"
+    started = _lock_time(description)
+    return "live" if started and now - started < STALE_LOCK else "stale"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _busy_message(description: str) -> str:
+    match = _LOCK_MARK.match(description)
+    who = ""
+    if match and match.group("pid"):
+        who = f"pid {match.group('pid')} on {match.group('host')}, "
+    started = _lock_time(description)
+    since = f"since {started:%H:%M} UTC" if started else "its lock has no time"
+    return (f"another sheets-sync run is writing this tracker ({who}{since}); this run changed "
+            "nothing, try again when it ends")
+
+
+class LockMixin:
+    def _lock(self, names: Sequence[str]) -> None:
+        """Take the run's lock: one protected range per tab it writes, marked with this run.
+
+        Two runs (on two machines) may both see no lock and both add theirs.
+        Google applies batchUpdates one at a time and the lock's reply shows
+        the spreadsheet right after it, so the later of the two sees the
+        earlier's lock there and gives way: of two runs, at most one writes.
+        """
+        ids = self._lock_ids(names)
+        if not ids:
+            return
+        self.mark = _lock_mark(self.run_id, datetime.now(UTC))
+        _LIVE_RUNS.add(self.run_id)
+        for attempt in range(1, LOCK_TRIES + 1):
+            leftovers = self._leftover_locks()  # raises Busy while another run holds one
+            body = [*({"deleteProtectedRange": {"protectedRangeId": i}} for i in leftovers),
+                    *({"addProtectedRange": {"protectedRange": {
+                        # A range from row 1 on, not a "sheet" protection: a sheet has only one
+                        # of those, and the job's columns already use it.
+                        "range": {"sheetId": i, "startRowIndex": 0}, "description": self.mark,
+                        "warningOnly": False, "editors": {"users": [self.identity]}}}} for i in ids)]
+            try:
+                reply = self._call("locking the tracker for the write", self.client.batch_update,
+                                   self.id, {"requests": body, "includeSpreadsheetInResponse": True})
+            except UncertainWrite:
+                # Applied or not? Our mark is unique: look for it.
+                self._refresh_all()
+                self.locks = self._own_locks()
+                if self.locks:
+                    break
+                log.warning("the lock request got no answer and was not applied (try %d)", attempt)
+                continue
+            except TrackerError as exc:
+                text = str(exc).lower()
+                if attempt == LOCK_TRIES or not ("grid" in text or "no protected range" in text):
+                    raise
+                # A department's tab was deleted by hand, or another run removed the same
+                # leftover lock first: look again and lock what exists.
+                self._refresh_all()
+                present = {s.sheet_id for s in self.sheets.values()}
+                ids = [i for i in ids if i in present]
+                continue
+            self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
+                          for r in reply.get("replies", []) if "addProtectedRange" in r]
+            self._absorb(reply.get("updatedSpreadsheet", {}))
+            break
+        else:
+            _LIVE_RUNS.discard(self.run_id)
+            raise TrackerError(f"could not lock the tracker for the write ({LOCK_TRIES} tries got no "
+                               "answer from Google); nothing was written, run again")
+        if leftovers:
+            log.warning("removed %d lock(s) left by a run that did not finish", len(leftovers))
+        self._give_way_or_clean()
+
+    def _lock_ids(self, names: Sequence[str]) -> list[int]:
+        ids = []
+        for name in names:
+            tab = self.schema.tab(name)
+            sheet = self._sheet(tab)
+            if sheet is not None:
+                ids.append(sheet.sheet_id)
+            elif name.startswith("pending:"):
+                # Department tabs are not in the first read; their ids are fixed.
+                ids.append(stable_sheet_id(name))
+        return ids
+
+    def _other_locks(self) -> Iterator[tuple[dict, str]]:
+        """Every job lock known on any tab but this run's, with its state (live, dead, stale)."""
+        now = datetime.now(UTC)
+        for sheet in list(self.sheets.values()):
+            for pr in sheet.protections:
+                description = pr.get("description", "")
+                if description.startswith(LOCK_PREFIX) and description != self.mark:
+                    yield pr, _lock_state(description, now)
+
+    def _leftover_locks(self) -> list[int]:
+        """Locks of runs that are gone (to remove); Busy when another run may be writing."""
+        out = []
+        for pr, state in self._other_locks():
+            if state == "live":
+                raise Busy(_busy_message(pr.get("description", "")))
+            out.append(pr["protectedRangeId"])
+        return out
+
+    def _give_way_or_clean(self) -> None:
+        """After locking: another live run's lock means it was first; else remove dead ones.
+
+        The lock's reply lists the protections of every tab (the first read saw only
+        the main tabs), so this is also where a dead run's lock on a department's
+        tab is found: officers would otherwise be shut out of it for good.
+        """
+        others = list(self._other_locks())
+        live = [pr for pr, state in others if state == "live"]
+        if live:
+            self.close()
+            raise Busy(_busy_message(live[0].get("description", "")))
+        dead = [pr["protectedRangeId"] for pr, _ in others]
+        if not dead:
+            return
+        try:
+            self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in dead],
+                               "removing locks left by runs that did not finish")
+            log.warning("removed %d lock(s) left by a run that did not finish", len(dead))
+        except (TrackerError, UncertainWrite):
+            # Another run removed them first, or no answer: the next run looks again.
+            log.warning("could not remove %d lock(s) left by a run that did not finish; the next "
+                        "run will", len(dead))
+
+    def _own_locks(self) -> list[int]:
+        return [pr["protectedRangeId"] for s in self.sheets.values() for pr in s.protections
+                if self.mark and pr.get("description") == self.mark]
+
+    def close(self) -> None:
+        if self.locks:
+            try:
+                self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks],
+                                   "releasing the lock")
+            except Exception:  # noqa: BLE001 - the next run removes a dead run's lock
+                log.warning("could not remove this run's lock; the next run will")
+            self.locks = []
+        _LIVE_RUNS.discard(self.run_id)
+
+    def _find_locks_by_id(self) -> list[int]:
+        meta = self._get({"fields": "sheets.protectedRanges.protectedRangeId"})
+        return [pr["protectedRangeId"] for s in meta.get("sheets", []) for pr in s.get("protectedRanges", [])]
+

@@ -1,0 +1,348 @@
+"""One run's session: the spreadsheet's metadata (request 1) and the read (request 3).
+
+The lock, the structure repairs, the write and the checks after it are mixed in
+from their own modules; their state (tabs, headers, positions as read) is here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from google.auth.exceptions import RefreshError
+from gspread.exceptions import APIError
+
+from sheets_sync.backends.base import TrackerSession
+from sheets_sync.backends.gsheets.cells import (
+    SheetInfo,
+    _col,
+    _grid_rows,
+    _quote,
+    _runs,
+    _table,
+    stable_sheet_id,
+)
+from sheets_sync.backends.gsheets.checks import CheckMixin
+from sheets_sync.backends.gsheets.client import RetryingHTTPClient
+from sheets_sync.backends.gsheets.locks import (
+    LOCKED_TABS,
+    LockMixin,
+)
+from sheets_sync.backends.gsheets.structure import StructureMixin
+from sheets_sync.backends.gsheets.write import WriteMixin
+from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.schema import Schema, Tab, normalize_header
+from sheets_sync.table import (
+    FIRST_ROW_WHOLE,
+    Table,
+    header_positions,
+)
+
+if TYPE_CHECKING:
+    from sheets_sync.backends.gsheets import GoogleSheetsBackend
+
+log = logging.getLogger(__name__)
+
+
+class _ParseRange(Exception):
+    pass
+
+
+
+class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, TrackerSession):
+    partial_reads = True
+
+    def __init__(self, backend: GoogleSheetsBackend, client: RetryingHTTPClient, identity: str,
+                 schema: Schema, *, write: bool) -> None:
+        self.backend = backend
+        self.id = backend.spreadsheet_id
+        self.client = client
+        self.identity = identity
+        self.schema = schema
+        self.write = write
+        self.run_id = uuid.uuid4().hex[:12]
+        self.mark = ""  # this run's lock's description, once it locks
+        self.locks: list[int] = []
+        self.sheets: dict[str, SheetInfo] = {}  # normalised title → info
+        self.headers: dict[str, list[str]] = {}  # schema tab name → header row
+        self.prefetched: dict[str, Table] = {}
+        self.row_of: dict[str, dict[tuple, int]] = {}  # tab → key → 0-based row index
+        self.last_row: dict[str, int] = {}  # tab → last row number with data, as read
+        # Department tabs as read (only the columns read), for writing their differences.
+        self.read_tables: dict[str, tuple[Table, frozenset[str]]] = {}
+        self.as_read: dict[str, Table] = {}  # the master tabs as read under the lock
+        self.read_at: dict[str, dict[tuple, int]] = {}  # their rows' positions then
+        self._index_of_row: dict[str, dict[int, int]] = {}
+        self.read_columns: dict[str, set[int] | None] = {}  # tab → columns read (None: all)
+        self.strays: dict[str, list[tuple[int, int]]] = {}  # tab → (row, column) to clear
+        self._load_metadata()
+
+    _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
+                    "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
+
+    def _call(self, what: str, func, *args, **kwargs):
+        """One API call; Google's refusals become one-line TrackerErrors."""
+        try:
+            return func(*args, **kwargs)
+        except APIError as exc:
+            raise self._explain(exc, what) from None
+        except RefreshError as exc:
+            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "refused"
+            raise ConfigError(f"Google refused the service-account key ({reason.split(':')[0]}); "
+                              "check the key file is current and not revoked") from None
+
+    def _explain(self, exc: APIError, what: str) -> TrackerError:
+        code = exc.response.status_code
+        message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
+        if code == 404:
+            return TrackerError(f"spreadsheet {self.id} not found; check the id or URL in --tracker")
+        if code == 403 and "protected" in message.lower():
+            return TrackerError(f"{what}: Google refused an edit of a protected range ({message}); "
+                                f"add {self.identity} as an editor of that protection")
+        if code == 403:
+            return TrackerError(f"spreadsheet {self.id} is not shared with {self.identity}: open it "
+                                f"in Google Sheets, click Share, and add {self.identity} as Editor")
+        if code == 401:
+            return TrackerError("Google did not accept the credentials (401); check the key file")
+        if code == 429:
+            return TrackerError(f"{what}: Google's quota is exhausted even after retries "
+                                "(60 requests a minute per user); run again in a minute")
+        return TrackerError(f"{what}: Google Sheets answered {code}: {message or 'no details'}")
+
+    def _get(self, params: dict) -> dict:
+        return self._call("reading the spreadsheet", self.client.spreadsheets_get, self.id, params)
+
+    def _batch_update(self, requests_: list[dict], what: str) -> dict:
+        return self._call(what, self.client.batch_update, self.id, {"requests": requests_})
+
+    def _load_metadata(self) -> None:
+        ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()]
+        ranges.append(_quote(self.schema.tab("sync_state").title))
+        fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue))))"
+        try:
+            meta = self._call_raw(lambda: self.client.spreadsheets_get(
+                self.id, {"ranges": ranges, "fields": fields}))
+        except _ParseRange:
+            # A schema tab is missing: list every tab, read what exists.
+            meta = self._get({"fields": self._META_FIELDS})
+        self._absorb(meta, with_data=True)
+
+    def _absorb(self, meta: dict, *, with_data: bool = False) -> None:
+        """Take in what a get (or the lock's reply) says about the sheets."""
+        for sheet in meta.get("sheets", []):
+            props = sheet["properties"]
+            grid = props.get("gridProperties", {})
+            info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
+                             grid.get("columnCount", 26), props.get("hidden", False),
+                             grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []))
+            for key, old in list(self.sheets.items()):
+                if old.sheet_id == info.sheet_id:
+                    del self.sheets[key]  # renamed since
+            self.sheets[normalize_header(info.title)] = info
+            self._adopt_title(info)
+            if not with_data:
+                continue
+            rows = _grid_rows(sheet.get("data", []))
+            tab = self._tab_titled(info.title)
+            if tab is not None and "data" in sheet:
+                self.headers[tab.name] = rows[0] if rows else []
+                if tab.name == "sync_state":
+                    self.prefetched["sync_state"] = _table(info.title, rows, first_row=1)
+
+    def _adopt_title(self, info: SheetInfo) -> None:
+        """A department's tab is known by its id: if a person renamed it, keep their name."""
+        for tab in self.schema.tabs.values():
+            if (tab.name.startswith("pending:") and stable_sheet_id(tab.name) == info.sheet_id
+                    and tab.title != info.title):
+                self.schema = self.schema.with_tabs([replace(tab, title=info.title)])
+
+    def _refresh_all(self) -> None:
+        self._absorb(self._get({"fields": self._META_FIELDS}))
+
+    def _call_raw(self, func):
+        try:
+            return func()
+        except APIError as exc:
+            message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
+            if exc.response.status_code == 400 and "Unable to parse range" in message:
+                raise _ParseRange() from None
+            raise self._explain(exc, "reading the spreadsheet") from None
+        except RefreshError:
+            raise ConfigError("Google refused the service-account key; check the key file is "
+                              "current and not revoked") from None
+
+    def _tab_titled(self, title: str) -> Tab | None:
+        for tab in self.schema.tabs.values():
+            if normalize_header(tab.title) == normalize_header(title):
+                return tab
+        return None
+
+    def _sheet(self, tab: Tab) -> SheetInfo | None:
+        return self.sheets.get(normalize_header(tab.title))
+
+    def is_new(self) -> bool:
+        return not any(self._sheet(tab) for tab in self.schema.tabs.values())
+
+    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
+        if for_update and self.write and not self.locks:
+            self._lock([t for t in tabs if t in LOCKED_TABS or t.startswith("pending:")])
+        if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not for_update:
+            return {"sync_state": self.prefetched["sync_state"]}
+        if not (for_update and self.write) and any(t.startswith("pending:") for t in tabs):
+            self._refresh_all()
+        for attempt in range(3):
+            present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
+            out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
+            try:
+                out.update(self._batch_read(present, fields or {}))
+                break
+            except _ParseRange:
+                if attempt == 2:
+                    raise TrackerError("the tracker's tabs keep being renamed while the job reads "
+                                       "them; run again") from None
+                # A tab was renamed (or deleted) since the lock: find the tabs by id again.
+                self._refresh_all()
+        for name, table in out.items():
+            tab = self.schema.tab(name)
+            self.row_of[name] = {}
+            self.last_row[name] = max(table.row_numbers, default=1)
+            if name in LOCKED_TABS:
+                self.as_read[name] = table
+                self.read_at[name] = self.row_of[name]
+                self._index_of_row.pop(name, None)
+                self.strays[name] = self._stray_cells(tab, table)
+            if name.startswith("pending:"):
+                read = (fields or {}).get(name)
+                self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
+            if not tab.key or not table.header:
+                continue
+            positions = table.positions()
+            idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+            if None in idx:
+                continue
+            for number, row in zip(table.row_numbers, table.rows, strict=True):
+                key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+                if all(key):
+                    self.row_of[name].setdefault(key, number - 1)
+        return out
+
+    def read_rows(self, tab: str, keys: Sequence[tuple],
+                  fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
+        """Just these rows' cells of these columns: one request, under the read's lock."""
+        schema_tab = self.schema.tab(tab)
+        rows = {tuple(k): self.row_of.get(tab, {}).get(tuple(k)) for k in keys}
+        rows = {k: r for k, r in rows.items() if r is not None}
+        positions = self._fieldheader_positions(schema_tab)
+        cols = sorted(((f, positions[f]) for f in fields if f in positions), key=lambda fc: fc[1])
+        if not rows or not cols:
+            return {}
+        # The rows' neighbourhoods (a few ranges), or their whole span when they are scattered.
+        spans = _runs(rows.values(), gap=50)
+        if len(spans) > 20:
+            spans = [(spans[0][0], spans[-1][1])]
+        first, last = cols[0][1], cols[-1][1]
+        ranges = [f"{_quote(schema_tab.title)}!{_col(first)}{a + 1}:{_col(last)}{b}" for a, b in spans]
+        response = self._call("reading the tracker", self.client.values_batch_get, self.id, ranges,
+                              {"valueRenderOption": "FORMATTED_VALUE"})
+        found: dict[int, list] = {}
+        for (a, _), vr in zip(spans, response.get("valueRanges", []), strict=True):
+            for n, values in enumerate(vr.get("values", [])):
+                found[a + n] = values
+        out = {}
+        for key, row in rows.items():
+            values = found.get(row, [])
+            out[key] = {f: (str(values[c - first]) if c - first < len(values) else "") for f, c in cols}
+        return out
+
+    def _batch_read_whole(self, tabs: Sequence[Tab]) -> dict[str, Table]:
+        if not tabs:
+            return {}
+        response = self._call("reading the tracker", self.client.values_batch_get, self.id,
+                              [_quote(t.title) for t in tabs],
+                              {"valueRenderOption": "FORMATTED_VALUE"})
+        out = {}
+        for tab, vr in zip(tabs, response.get("valueRanges", []), strict=True):
+            out[tab.name] = _table(tab.title, vr.get("values", []), first_row=1)
+        return out
+
+    def _batch_read(self, tabs: Sequence[Tab], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
+        """Header rows plus only the needed columns; whole tabs where no fields are named."""
+        for _ in range(3):
+            ranges, plan = [], []
+            for tab in tabs:
+                wanted = fields.get(tab.name)
+                header = self.headers.get(tab.name)
+                if header is None and tab.name.startswith("pending:"):
+                    # Not in the first read: assume the layout the job gave it; the header
+                    # row read alongside tells if a person changed it (then read again).
+                    header = tab.headers
+                if not wanted or header is None:
+                    plan.append((tab, None, len(ranges), None))
+                    ranges.append(_quote(tab.title))
+                    continue
+                positions = header_positions(header)
+                named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
+                cols = sorted(positions[h] for h in named if h in positions)
+                # Adjacent columns as one range: Google's reply costs bytes per range
+                # row, so one narrow range per column would cost more than the tab.
+                spans = _runs(cols, gap=1)
+                if FIRST_ROW_WHOLE in wanted:
+                    spans.append((-1, -1))  # row 2, every column: read last, wins
+                plan.append((tab, spans, len(ranges), header))
+                ranges.append(f"{_quote(tab.title)}!1:1")
+                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                           f"{_quote(tab.title)}!2:2" for a, b in spans]
+            if not ranges:
+                return {}
+            response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
+                self.id, ranges, {"valueRenderOption": "FORMATTED_VALUE"}))
+            value_ranges = response.get("valueRanges", [])
+            out, moved = {}, False
+            for tab, cols, at, expected in plan:
+                if cols is None:
+                    table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
+                    self.headers[tab.name] = table.header
+                    self.read_columns[tab.name] = None
+                    out[tab.name] = table
+                    continue
+                header_rows = value_ranges[at].get("values", [])
+                header = header_rows[0] if header_rows else []
+                self.headers[tab.name] = header
+                if header != expected:
+                    # Someone moved or renamed a column since request 1: read again.
+                    moved = True
+                    continue
+                table = Table(tab.title, list(header))
+                width = len(header)
+                rows: dict[int, list[str]] = {}
+                for i, (a, _) in enumerate(cols):
+                    for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
+                        if any(values):
+                            row = rows.setdefault(n, [""] * width)
+                            a = max(a, 0)
+                            row[a:a + len(values)] = [str(v) for v in values]
+                for n in sorted(rows):
+                    table.rows.append(rows[n])
+                    table.row_numbers.append(n + 2)
+                self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
+                out[tab.name] = table
+            if not moved:
+                return out
+        raise TrackerError("the tracker's columns keep moving while the job reads them; run again")
+
+    def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
+        header = self.headers.get(tab.name)
+        if header is None:
+            raise TrackerError(f"tab {tab.title!r} was not read; run again")
+        positions = header_positions(header)
+        out = {}
+        for column in tab.columns:
+            index = positions.get(normalize_header(column.header))
+            if index is not None:
+                out[column.field] = index
+        return out
+
