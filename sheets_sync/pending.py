@@ -62,13 +62,14 @@ def pending_tabs(schema: Schema, roster: Roster, registry: Mapping[str, str]) ->
     taken |= {title.casefold() for title in registry.values()}
     out: dict[str, Tab] = {}
     for code, title in registry.items():
-        out[code] = replace(template, name=tab_name(code), title=title)
+        out[code] = replace(template, name=tab_name(code), title=title, department=code)
     for dept in roster:
         if dept.code in out:
             continue
         title = _title(dept, taken)
         taken.add(title.casefold())
-        out[dept.code] = replace(template, name=tab_name(dept.code), title=title)
+        out[dept.code] = replace(template, name=tab_name(dept.code), title=title,
+                                department=dept.code)
     return out
 
 

@@ -60,6 +60,7 @@ class Tab:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     hidden: bool = False
+    department: str | None = None  # a department's own tab: that department's code
 
     @property
     def headers(self) -> list[str]:

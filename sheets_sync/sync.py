@@ -129,7 +129,9 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
         session.schema = schema.with_tabs(list(known.values()))
         names = [*SYNC_TABS, *(t.name for t in known.values())]
         fields = sync_fields(schema, known.values()) if session.partial_reads else SYNC_FIELDS
-        tables = session.read(names, for_update=not dry_run, fields=fields)
+        if not dry_run:
+            session.lock(names)
+        tables = session.read(names, fields=fields)
         view = _view(tables, schema, roster_path, session.is_new(), fields.get("comments"))
         plan = plan_sync(view, batches, schema, now, command=command, cell_limit=session.cell_limit)
         extra: list[Change] = []

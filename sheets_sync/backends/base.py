@@ -42,16 +42,21 @@ class TrackerSession(ABC):
         to those tabs; ``cell_editors`` may edit every tab and the job's columns.
         """
 
+    def lock(self, tabs: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Keep other writers (people, other runs) out of these tabs until :meth:`apply`
+        or :meth:`close`; then :meth:`read` them. Raises ``Busy`` when another run writes.
+
+        A backend whose ``open(write=True)`` already keeps them out does nothing here.
+        """
+
     @abstractmethod
-    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+    def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
         """Read tabs by schema name. A tab that does not exist reads as empty.
 
         ``fields`` may name, per tab, the only columns the caller needs; a
         backend may then leave the other cells empty (to save bytes). With
         ``table.FIRST_ROW_WHOLE`` among them, the first data row is read whole.
-        With ``for_update`` the session keeps other writers out until
-        :meth:`apply` or :meth:`close`.
         """
 
     def read_rows(self, tab: str, keys: Sequence[tuple],

@@ -200,7 +200,7 @@ class XlsxSession(TrackerSession):
 
     # -- reading -----------------------------------------------------------------
 
-    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+    def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
         # The whole workbook is in memory and locked already: fields change nothing.
         out = {}

@@ -54,6 +54,8 @@ class GoogleSheetsBackend(Backend):
         creds = load_credentials(self.credentials_path)
         # SHEETS_SYNC_API_ENDPOINT, when set, redirects every Sheets and Drive call.
         client = RetryingHTTPClient(creds, session_for(credentials=creds), sleep=self.sleep)
-        return GoogleSheetsSession(self, client, creds.service_account_email, schema, write=write)
+        session = GoogleSheetsSession(self, client, creds.service_account_email, schema, write=write)
+        session.load_metadata()  # request 1
+        return session
 
 

@@ -147,7 +147,7 @@ class LockMixin:
             sheet = self._sheet(tab)
             if sheet is not None:
                 ids.append(sheet.sheet_id)
-            elif name.startswith("pending:"):
+            elif tab.department:
                 # Department tabs are not in the first read; their ids are fixed.
                 ids.append(stable_sheet_id(name))
         return ids

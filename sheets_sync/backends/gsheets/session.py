@@ -78,7 +78,6 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self._index_of_row: dict[str, dict[int, int]] = {}
         self.read_columns: dict[str, set[int] | None] = {}  # tab → columns read (None: all)
         self.strays: dict[str, list[tuple[int, int]]] = {}  # tab → (row, column) to clear
-        self._load_metadata()
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
                     "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
@@ -118,7 +117,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def _batch_update(self, requests_: list[dict], what: str) -> dict:
         return self._call(what, self.client.batch_update, self.id, {"requests": requests_})
 
-    def _load_metadata(self) -> None:
+    def load_metadata(self) -> None:
         ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()]
         ranges.append(_quote(self.schema.tab("sync_state").title))
         fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue))))"
@@ -155,7 +154,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def _adopt_title(self, info: SheetInfo) -> None:
         """A department's tab is known by its id: if a person renamed it, keep their name."""
         for tab in self.schema.tabs.values():
-            if (tab.name.startswith("pending:") and stable_sheet_id(tab.name) == info.sheet_id
+            if (tab.department and stable_sheet_id(tab.name) == info.sheet_id
                     and tab.title != info.title):
                 self.schema = self.schema.with_tabs([replace(tab, title=info.title)])
 
@@ -186,14 +185,16 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def is_new(self) -> bool:
         return not any(self._sheet(tab) for tab in self.schema.tabs.values())
 
-    def read(self, tabs: Sequence[str], *, for_update: bool = False,
+    def lock(self, tabs: Sequence[str]) -> None:
+        if self.write and not self.locks:
+            self._lock([t for t in tabs if t in LOCKED_TABS or self.schema.tab(t).department])
+
+    def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
-        if for_update and self.write and not self.locks:
-            self._lock([t for t in tabs if t in LOCKED_TABS or t.startswith("pending:")])
-        if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not for_update:
+        if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not self.locks:
             return {"sync_state": self.prefetched["sync_state"]}
-        if not (for_update and self.write) and any(t.startswith("pending:") for t in tabs):
-            self._refresh_all()
+        if not self.locks and any(self.schema.tab(t).department for t in tabs):
+            self._refresh_all()  # department tabs are not in the first read (the lock's reply has them)
         for attempt in range(3):
             present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
             out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
@@ -215,7 +216,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 self.read_at[name] = self.row_of[name]
                 self._index_of_row.pop(name, None)
                 self.strays[name] = self._stray_cells(tab, table)
-            if name.startswith("pending:"):
+            if tab.department:
                 read = (fields or {}).get(name)
                 self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
             if not tab.key or not table.header:
@@ -276,7 +277,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             for tab in tabs:
                 wanted = fields.get(tab.name)
                 header = self.headers.get(tab.name)
-                if header is None and tab.name.startswith("pending:"):
+                if header is None and tab.department:
                     # Not in the first read: assume the layout the job gave it; the header
                     # row read alongside tells if a person changed it (then read again).
                     header = tab.headers

@@ -37,7 +37,7 @@ class StructureMixin:
         done: list[str] = []
         requests_: list[dict] = []
         chosen = [t for t in self.schema.tabs.values() if only is None or t.name in only]
-        if any(t.name.startswith("pending:") for t in chosen) and not self.locks:
+        if any(t.department for t in chosen) and not self.locks:
             self._refresh_all()  # department tabs are not in the first read
         existing = [tab for tab in chosen if self._sheet(tab)]
         wanted = [tab for tab in existing if tab.name not in self.headers]
@@ -53,7 +53,7 @@ class StructureMixin:
         for tab in chosen:
             sheet = self._sheet(tab)
             if sheet is None:
-                sheet_id = stable_sheet_id(tab.name) if tab.name.startswith("pending:") else None
+                sheet_id = stable_sheet_id(tab.name) if tab.department else None
                 if sheet_id is None or sheet_id in used_ids:
                     sheet_id = _new_sheet_id(used_ids)
                 used_ids.add(sheet_id)
@@ -106,7 +106,7 @@ class StructureMixin:
         columns (of the Comments and Posts tabs and of every department's tab):
         the cell alone. People's columns stay open to whoever may edit the tab.
         """
-        if tab.name not in ("comments", "posts") and not tab.name.startswith("pending:"):
+        if tab.name not in ("comments", "posts") and not tab.department:
             return []
         have = {pr.get("description", "") for pr in sheet.protections}
         out = []
@@ -120,7 +120,7 @@ class StructureMixin:
                                        "startColumnIndex": i, "endColumnIndex": i + 1} for i in people],
                 "editors": {"users": list(editors)}}}})
             sheet.protections.append({"description": JOB_COLUMNS})
-        code = tab.name.split(":", 1)[1] if tab.name.startswith("pending:") else None
+        code = tab.department
         if code and DEPARTMENT_TAB not in have and code in roster:
             dept = roster[code]
             users = [*editors, *([dept.head] if dept.head else []), *dept.nodal_officers]
