@@ -39,6 +39,37 @@ def _fail_cleanly(func):
     return wrapper
 
 
+# Help shown because a group was called without a command: click's own output stays.
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    error = click.ClickException(exc.format_message())
+    error.exit_code = exc.exit_code
+    return error
+
+
+class _Commands(click.Group):
+    """The command group: a wrong option or value is one ``Error: …`` line (exit code 2),
+    like every other error, instead of click's Usage/Try/Error lines."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _NO_ARGS_HELP:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _NO_ARGS_HELP:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
 def _as_of(value: str | None):
     if value is None:
         return None
@@ -62,7 +93,7 @@ roster_option = click.option(
     help="Department roster file that seeds the Departments tab (default: departments.yaml).")
 
 
-@click.group()
+@click.group(cls=_Commands)
 @click.option("--verbose", "-v", is_flag=True, help="Say more about what happens.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 @click.pass_context
@@ -182,10 +213,11 @@ def tabs(ctx, tracker, credentials, as_of, schema_path, roster_path):
 
         python cli.py tabs --tracker tracker.xlsx
     """
+    now = _as_of(as_of)  # a wrong value stops here, before the lock is taken
     schema = load_schema(schema_path)
     backend = open_backend(tracker, credentials=credentials)
     with run_lock(backend.location, "tabs"):
-        result = run_sync(backend, [], schema, roster_path=roster_path, now=_as_of(as_of), command="tabs")
+        result = run_sync(backend, [], schema, roster_path=roster_path, now=now, command="tabs")
     if not ctx.obj["quiet"]:
         s = result.summary()
         click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -31,12 +32,16 @@ from sheets_sync.deadlines import CommentDeadline, evaluate
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema, Tab
 from sheets_sync.table import FIRST_ROW_WHOLE, Change, ReplaceRows, Table, UpdateRow, kept_by_key, row_key
-from sheets_sync.timeutil import to_sheet
+from sheets_sync.timeutil import from_sheet, to_sheet
 
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
 # What a run reads of a department's tab: enough to harvest and to see what changed.
 # The rest (the comment's text, its author, link) never changes for a comment id.
 TAB_FIELDS = ["comment_id", "platform", "overdue", *PEOPLE_FIELDS, "synced", FIRST_ROW_WHOLE]
+# The job's time columns of the Comments tab (commented at, reply due, replied at) are
+# checked: people can type in them, and a moved column puts any text there. Added at
+# is neither read nor used.
+TIME_EXAMPLE = "2026-11-20 10:15"
 # The job's columns of a tab row that follow the master (the "row" part of Synced).
 CONTENT_FIELDS = ("post", "commented_at", "due_at")
 NOTHING_SYNCED = '{"nothing":"pending"}'
@@ -116,13 +121,17 @@ class FollowUp:
 def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, Mapping[str, str]],
                    new_rows: Iterable[dict], posts_text: Mapping[tuple, str],
                    tabs: Mapping[str, Tab], tables: Mapping[str, Table], registry: Mapping[str, str],
-                   as_of: datetime, now: datetime) -> FollowUp:
+                   as_of: datetime, now: datetime, rows_at: Mapping[tuple, int] | None = None,
+                   exported: Mapping[tuple, datetime] | None = None) -> FollowUp:
     """Harvest the tabs, flag overdue comments, rebuild the tabs: the changes to make.
 
     ``comments`` are the master's rows as the run will leave them before this
     step (existing rows with this run's planned updates applied), keyed by
     (platform, comment id); ``new_rows`` are this run's added comment rows
     (dicts it may still fill in); ``tables`` the department tabs as read, by code.
+    ``rows_at`` gives the Comments tab's row number of each existing comment (for
+    messages), ``exported`` the time of each comment this run's sources gave (to
+    repair a time a person broke).
     """
     out = FollowUp()
     # Copied on a row's first change only: the caller's rows are never modified.
@@ -146,6 +155,24 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
         else:
             updates.setdefault(key, {})[name] = value
 
+    def note(key: tuple, text: str) -> None:
+        """Add ``text`` to the row's Sync notes, once."""
+        have = rows[key].get("sync_notes", "")
+        if text not in have:
+            change(key, "sync_notes", "\n".join(x for x in (have.strip(), text) if x))
+
+    comments_tab = schema.tab("comments")
+
+    def bad_time(key: tuple, name: str, value: str, outcome: str) -> None:
+        """A job time column holding something that is not a time: said in the row's Sync
+        notes and as a warning. The note leaves out the row number, which a sort changes."""
+        shown = f"holds {value!r}, not a time" if value.strip() else "is empty"
+        text = f"{comments_tab.header_of(name)!r} {shown}; {outcome}"
+        note(key, text)
+        where = f"{comments_tab.title} row {rows_at[key]}" if rows_at and key in rows_at \
+            else comments_tab.title
+        out.warnings.append(f"{where}, comment {key[1]}: {text}")
+
     # 1. Harvest what people typed in the department tabs.
     for code, table in tables.items():
         tab = tabs.get(code)
@@ -166,33 +193,51 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
                     change(key, name, typed)
                     out.harvested += 1
                 else:
-                    note = (f"Two values for {name.replace('_', ' ')}: the {tab.title!r} tab says "
-                            f"{typed!r}; this row kept {current!r}. The cell decides.")
-                    if note not in master.get("sync_notes", ""):
-                        joined = "\n".join(x for x in (master.get("sync_notes", "").strip(), note) if x)
-                        change(key, "sync_notes", joined)
+                    note(key, f"Two values for {name.replace('_', ' ')}: the {tab.title!r} tab says "
+                              f"{typed!r}; this row kept {current!r}. The cell decides.")
                     out.conflicts.append(f"{tab.title}: comment {cid}: {name}")
 
     # 2. Deadlines on the master as it now stands.
     from sheets_sync.table import Record
 
-    records = [Record(0, r) for r in rows.values()]
-    states = {d.key: d for d in evaluate(records, schema, as_of, roster=roster)}
+    def deadlines() -> dict[tuple, CommentDeadline]:
+        records = [Record(0, r) for r in rows.values()]
+        return {d.key: d for d in evaluate(records, schema, as_of, roster=roster)}
+
+    states = deadlines()
+    # A comment time people broke, that this run's sources give again: put back, and
+    # counted again (a comment's time decides its parent's answer too). Rare: only then
+    # is anything evaluated twice.
+    repaired = False
+    for key, state in states.items():
+        if state.commented_at is None and exported and key in exported and key not in added \
+                and "commented_at" in rows[key]:
+            fixed = to_sheet(exported[key])
+            bad_time(key, "commented_at", rows[key]["commented_at"],
+                     f"rewritten from this run's export of the comment: {fixed}")
+            change(key, "commented_at", fixed)
+            repaired = True
+    if repaired:
+        states = deadlines()
     default_status = schema.default_status
 
     # 3. The job's columns of the master: answered by the corporation, due, overdue.
     for key, state in states.items():
         row = rows[key]
+        due = to_sheet(state.due_at) if state.due_at else ""
+        broken = _unreadable_times(row, state, due) if key not in added else set()
+        if broken:
+            _explain_bad_times(key, row, state, broken, bad_time)
         if state.answered and state.answered_how == "page reply":
             if row.get("status", "").strip() in ("", default_status) and not row.get("reply", "").strip():
                 change(key, "status", _replied_status(schema))
                 if not row.get("replied_by", "").strip():
                     change(key, "replied_by", f"the corporation's {key[0]} account")
-        if state.answered and not row.get("replied_at", "").strip():
+        if state.answered and (not row.get("replied_at", "").strip()
+                               or "replied_at" in broken and state.answered_at is not None):
             change(key, "replied_at", to_sheet(state.answered_at or now))
         elif state.needs_reply and not state.answered and row.get("replied_at", "").strip():
             change(key, "replied_at", "")  # reopened: its deadline counts again
-        due = to_sheet(state.due_at) if state.due_at else ""
         if state.needs_reply and due and row.get("due_at", "") != due:
             change(key, "due_at", due)
         flag = late_text(state)
@@ -227,6 +272,58 @@ def plan_follow_up(*, schema: Schema, roster: Roster, comments: Mapping[tuple, M
         out.changes.append(ReplaceRows(tab.name, rows_out))
         out.tabs_rewritten.append(tab.title)
     return out
+
+
+def _unreadable_times(row: Mapping[str, str], state: CommentDeadline, due: str) -> set[str]:
+    """The job's time columns of an existing row that hold something not a time (``due``:
+    the due time as the job writes it). Uses what :func:`evaluate` already read, so a
+    100,000-row tracker is not parsed twice."""
+    out = set()
+    if state.commented_at is None and "commented_at" in row:
+        out.add("commented_at")  # empty counts: every comment has a time
+    shown = row.get("due_at", "")
+    if shown.strip() and shown != due and from_sheet(shown) is None:
+        out.add("due_at")
+    replied = row.get("replied_at", "")
+    if replied.strip():
+        if state.answered and state.answered_how != "page reply":
+            unreadable = state.answered_at is None  # evaluate read it as the answer's time
+        else:
+            unreadable = from_sheet(replied) is None
+        if unreadable:
+            out.add("replied_at")
+    return out
+
+
+def _explain_bad_times(key: tuple, row: Mapping[str, str], state: CommentDeadline, broken: set[str],
+                       bad_time) -> None:
+    """Say, for each of a row's unreadable time columns, what the run does about it."""
+    fallback = f"empty it, or type a time like {TIME_EXAMPLE} (IST)"
+    if "commented_at" in broken:
+        fix = f"type the comment's time like {TIME_EXAMPLE} (IST; the Link shows it)"
+        if state.is_open:
+            fix = f"its reply due time cannot be counted and it is listed last in its department's tab; {fix}"
+        bad_time(key, "commented_at", row.get("commented_at", ""), fix)
+    if "due_at" in broken:
+        due = to_sheet(state.due_at) if state.needs_reply and state.due_at else ""
+        if due:
+            bad_time(key, "due_at", row.get("due_at", ""),
+                     f"rewritten from the comment's time and category: {due}")
+        elif "commented_at" not in broken:
+            bad_time(key, "due_at", row.get("due_at", ""), fallback)
+    if "replied_at" in broken:
+        value = row.get("replied_at", "")
+        if state.answered and state.answered_at is not None:
+            bad_time(key, "replied_at", value, "rewritten with the time of the corporation's reply on the "
+                     f"platform: {to_sheet(state.answered_at)}")
+        elif state.answered:
+            bad_time(key, "replied_at", value, "the reply's time is unknown, so reports leave it out of "
+                     f"reply times; type when it was answered like {TIME_EXAMPLE} (IST), or empty it "
+                     "and the next run writes its own time")
+        elif state.needs_reply:
+            bad_time(key, "replied_at", value, "emptied: the comment is still open")
+        else:
+            bad_time(key, "replied_at", value, fallback)
 
 
 def _tab_changes(table: Table | None, tab: Tab,
@@ -285,8 +382,9 @@ def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping
 
 
 def _urgency(state: CommentDeadline):
-    far = datetime.max.replace(tzinfo=state.due_at.tzinfo) if state.due_at else datetime.max
-    return (not state.overdue, -state.late_hours, state.due_at or far, state.comment_id)
+    # A comment whose time is unreadable has no due time: it goes after every dated one.
+    due = state.due_at.timestamp() if state.due_at else math.inf
+    return (not state.overdue, -state.late_hours, due, state.comment_id)
 
 
 def late_text(state: CommentDeadline) -> str:

@@ -136,7 +136,8 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
         plan = plan_sync(view, batches, schema, now, command=command, cell_limit=session.cell_limit)
         extra: list[Change] = []
         if follow_up and schema.pending_tab is not None:
-            extra, structure_done = _follow_up(session, schema, view, plan, tables, registry, now, dry_run)
+            extra, structure_done = _follow_up(session, schema, view, plan, tables, registry, now, dry_run,
+                                               batches)
             structure += structure_done
         seconds = time.monotonic() - started
         if not dry_run and (command != "init" or plan.changes or extra):
@@ -151,7 +152,7 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
 
 def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan: Plan,
                tables: dict[str, Table], registry: dict[str, str], now: datetime,
-               dry_run: bool) -> tuple[list[Change], list[str]]:
+               dry_run: bool, batches: dict[str, Batch]) -> tuple[list[Change], list[str]]:
     """Harvest the departments' tabs, flag overdue comments, rebuild the tabs."""
     tabs = pending_tabs(schema, view.roster, registry)
     # A tab a person renamed keeps its new name: the backend found it by its id.
@@ -180,7 +181,8 @@ def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan:
     by_code = {code: tables.get(tab.name, Table(tab.title, [])) for code, tab in tabs.items()}
     follow = plan_follow_up(schema=schema, roster=view.roster, comments=comments, new_rows=new_rows,
                             posts_text=posts_text, tabs=tabs, tables=by_code, registry=registry,
-                            as_of=now, now=now)
+                            as_of=now, now=now, rows_at={k: r.row for k, r in view.comments.items()},
+                            exported={c.key: c.commented_at for b in batches.values() for c in b.comments})
     if follow.missing:
         # Comments (re)entering a tab whose words were not read: one more read, of just those.
         found = session.read_rows("comments", list(follow.missing), ["text", "author", "url"])
@@ -205,6 +207,7 @@ def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan:
     plan.overdue = follow.overdue
     plan.tabs_rewritten = follow.tabs_rewritten
     plan.warnings += [f"conflict in {c}: see the Sync notes column" for c in follow.conflicts]
+    plan.warnings += follow.warnings
     return changes, done
 
 

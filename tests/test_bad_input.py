@@ -254,6 +254,55 @@ def test_jsonl_records_of_the_wrong_shape(tmp_path, tracker, roster_file, line, 
     assert_rejected(result, tracker, before, 3, f"{folder / 'posts.jsonl'} {message}")
 
 
+
+# A JSON escape of half a UTF-16 surrogate pair with no other half: JSON parsers accept
+# it, but it is not a character, and no sheet (nor UTF-8) can hold it.
+LONE_SURROGATE = "bad \\ud800"  # as the file spells it: backslash, u, d800
+SURROGATE_MESSAGE = ("field 'text': character 5 is \\ud800, half of a UTF-16 surrogate pair and not a "
+                     "character; write the pair whole (e.g. \\ud83d\\ude4f for 🙏) or remove it, then "
+                     "export again")
+
+
+def _with_lone_surrogate(records_: list[dict]) -> str:
+    """The records as JSON Lines, the last one's text holding a lone surrogate escape."""
+    lines = _jsonl(records_).splitlines()
+    last = json.loads(lines[-1])
+    last["text"] = "@@"
+    lines[-1] = json.dumps(last, ensure_ascii=False).replace("@@", LONE_SURROGATE)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("stem", ["posts", "comments"])
+def test_jsonl_lone_surrogate_is_bad_input_naming_the_line(tmp_path, tracker, roster_file, stem):
+    before = digest(tracker)
+    posts, comments = _jsonl(JSONL_POSTS), _jsonl(JSONL_COMMENTS[:2])
+    if stem == "posts":
+        posts = _with_lone_surrogate(JSONL_POSTS)
+    else:
+        comments = _with_lone_surrogate(JSONL_COMMENTS[:2])
+    folder = export_dir(tmp_path, posts, comments, posts_file="posts.jsonl", comments_file="comments.jsonl")
+    result = invoke(folder, tracker, roster_file)
+    assert_rejected(result, tracker, before, 3, f"{folder / (stem + '.jsonl')} line 2: {SURROGATE_MESSAGE}")
+
+
+def test_jsonl_lone_surrogate_leaves_either_tracker_as_it_was(tmp_path, harness, roster_file, monkeypatch):
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    good = write_export(tmp_path / "good", GOOD_POSTS, GOOD_COMMENTS)
+    assert invoke(good, harness.tracker_arg, roster_file).exit_code == 0
+    tabs = ("Posts", "Comments", "Departments", "Sync Log", "Sync State")
+    before = {t: harness.values(t) for t in tabs}
+    # A new comment (C3): its text would be written, so it must be whole.
+    comments = _with_lone_surrogate([*GOOD_COMMENTS, comment("C3", "P1")])
+    folder = export_dir(tmp_path, _jsonl(GOOD_POSTS), comments, posts_file="posts.jsonl",
+                        comments_file="comments.jsonl")
+    result = invoke(folder, harness.tracker_arg, roster_file)
+    assert result.exit_code == 3, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {folder / 'comments.jsonl'} line 3: {SURROGATE_MESSAGE}"]
+    assert {t: harness.values(t) for t in tabs} == before
+
+
 # -- the tracker itself -----------------------------------------------------------
 
 

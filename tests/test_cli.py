@@ -230,6 +230,41 @@ def test_bad_as_of_is_a_usage_error(export, tracker, roster_file):
     assert not tracker.exists()
 
 
+OFFSET = "has no UTC offset (write e.g. 2026-11-20T10:15:00+05:30)"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sync", "--as-of", "tomorrow"], f"Invalid value for --as-of: 'tomorrow' {OFFSET}"),
+    (["tabs", "--as-of", "tomorrow"], f"Invalid value for --as-of: 'tomorrow' {OFFSET}"),
+    (["overdue", "--as-of", "tomorrow"], f"Invalid value for --as-of: 'tomorrow' {OFFSET}"),
+    (["overdue", "--json", "--csv"], "choose one of --json and --csv"),
+    (["report", "--since", "someday"], "Invalid value for --since: 'someday': give a date (2026-11-20), "
+                                       "an IST time (2026-11-20 10:00) or ISO 8601 with an offset"),
+    (["report", "--resend"], "--include-empty and --resend go with --email"),
+    (["schedule", "--sync-every", "-5"], "Invalid value for '--sync-every': -5 is not in the range "
+                                         "0<=x<=1440."),
+    (["schedule", "--report-at", "9am"], "Invalid value for --report-at: '9am': give HH:MM (IST) or off"),
+    (["init", "--tracker"], "Option '--tracker' requires an argument."),
+    (["sources", "check", "--sorce", "x"], "No such option '--sorce'. Did you mean '--source'?"),
+    (["--quite", "sync"], "No such option '--quite'. Did you mean '--quiet'?"),
+    (["synk"], "No such command 'synk'. Did you mean 'sync'?"),
+])
+def test_a_wrong_option_is_one_error_line_exit_2(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: {message}\n"
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_group_without_its_command_still_shows_its_help():
+    for args in ([], ["sources"]):
+        result = invoke(args)
+        assert result.exit_code == 2 and result.output.startswith("Usage: ")
+        assert "Commands:" in result.output
+
+
 @pytest.mark.parametrize("args, fragments", [
     (["--tracker", "tracker.csv"], ["--tracker 'tracker.csv': give a path ending in .xlsx"]),
     (["--source", "myspace"], ["--source myspace: unknown source 'myspace'"]),

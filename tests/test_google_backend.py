@@ -337,3 +337,13 @@ def test_overdue_rows_turn_red_by_a_live_rule(google, roster_file, tmp_path):
         rules = google.server.spreadsheet(google.sid).sheet_by_title(title).conditional_formats
         formulas = [r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] for r in rules]
         assert any("NOW()>VALUE(" in f and 'N("sheets-sync")' in f for f in formulas), formulas
+
+
+def test_nul_and_control_characters_round_trip_exactly(google, roster_file, tmp_path):
+    # Google keeps what a workbook cannot (there they become U+FFFD): the text stays exact.
+    text = "a\x00\x07\x1bb\x0b\x0c — tab\tand line\nfeed"
+    folder = write_export(tmp_path / "export", [post("P1")], [comment("C1", "P1", text)])
+    sync(google, folder, roster_file)
+    rows = {r["Comment ID"]: r for r in records(google.values("Comments"))}
+    assert rows["C1"]["Comment"] == text
+    assert sync(google, folder, roster_file).plan.changes == []

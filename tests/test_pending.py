@@ -180,3 +180,107 @@ def test_an_answered_comment_leaves_its_tab_without_moving_the_others(harness, e
     assert list(after) == ["C2", "C3"]
     assert after["C2"] == before["C2"]
     assert after["C3"]["Notes"] == "a note typed in the tab" and after["C3"]["Comment"] == "rude spam"
+
+
+# -- a job column holding something that is not a time ------------------------------------
+
+COMMENTED, DUE, REPLIED = "Commented at (IST)", "Reply due (IST)", "Replied at (IST)"
+
+
+def master_rows(harness):
+    return {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+
+
+def row_of(harness, cid):
+    return 2 + [r["Comment ID"] for r in records(harness.values("Comments"))].index(cid)
+
+
+@pytest.mark.parametrize("bad", ["tomorrow", "32/13/2026", "2026-11-20", "20/11/2026 10:15", ""])
+def test_an_unreadable_comment_time_is_noted_listed_last_and_the_run_goes_on(harness, export, roster_file,
+                                                                             bad):
+    # C2 and C3 are both open and not yet late: sorting them compares their due times.
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C2", COMMENTED, bad)
+    row = row_of(harness, "C2")
+    result = sync(harness, export, roster_file, sources=False)
+    assert tab_ids(harness, SWM) == ["C1", "C3", "C2"]  # still listed, after every dated one
+    master = master_rows(harness)
+    shown = f"holds {bad!r}, not a time" if bad else "is empty"
+    assert master["C2"][COMMENTED] == bad  # nothing to repair it from in this run
+    assert f"{COMMENTED!r} {shown}" in master["C2"]["Sync notes"]
+    assert "type the comment's time" in master["C2"]["Sync notes"]
+    warning = next(w for w in result.plan.warnings if COMMENTED in w)
+    assert warning.startswith(f"Comments row {row}, comment C2: {COMMENTED!r} {shown}")
+    assert warning in records(harness.values("Sync Log"))[-1]["Errors and warnings"]
+    # The note is written once; the warning stays while the cell is wrong.
+    again = sync(harness, export, roster_file, sources=False)
+    assert warning in again.plan.warnings
+    assert master_rows(harness)["C2"]["Sync notes"] == master["C2"]["Sync notes"]
+
+
+def test_an_unreadable_comment_time_is_repaired_from_this_runs_export(harness, export, roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C2", COMMENTED, "tomorrow")
+    result = sync(harness, export, roster_file)
+    master = master_rows(harness)
+    assert master["C2"][COMMENTED] == "2026-11-21 08:00"
+    assert master["C2"][DUE] == "2026-11-22 08:00"
+    assert ("'tomorrow', not a time; rewritten from this run's export of the comment: 2026-11-21 08:00"
+            in master["C2"]["Sync notes"])
+    assert any(w.startswith(f"Comments row {row_of(harness, 'C2')}, comment C2: {COMMENTED!r} holds "
+                            "'tomorrow'") for w in result.plan.warnings)
+    assert tab_ids(harness, SWM) == ["C1", "C2", "C3"]
+    assert not any(COMMENTED in w for w in sync(harness, export, roster_file).plan.warnings)
+
+
+@pytest.mark.parametrize("bad", ["tomorrow", "2026-11-20", "32/13/2026"])
+def test_an_unreadable_due_time_is_recomputed_and_noted(harness, export, roster_file, bad):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C3", DUE, bad)
+    result = sync(harness, export, roster_file, sources=False)
+    master = master_rows(harness)
+    assert master["C3"][DUE] == "2026-11-22 10:00"  # a comment: 48 h after 2026-11-20 10:00
+    assert (f"{DUE!r} holds {bad!r}, not a time; rewritten from the comment's time and category: "
+            "2026-11-22 10:00") in master["C3"]["Sync notes"]
+    assert any(w.startswith(f"Comments row {row_of(harness, 'C3')}, comment C3: {DUE!r}")
+               for w in result.plan.warnings)
+    assert tab_ids(harness, SWM) == ["C1", "C2", "C3"]
+
+
+def test_an_unreadable_reply_time_is_noted_kept_when_answered_and_emptied_when_open(harness, export,
+                                                                                   roster_file):
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C1", "Status", "Replied")
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C1", REPLIED, "yesterday")  # answered: when is unknown
+    harness.type_in("Comments", "Comment ID", "C2", REPLIED, "soon")  # still open
+    harness.type_in("Comments", "Comment ID", "C4", REPLIED, "32/13/2026")  # the corporation replied
+    result = sync(harness, export, roster_file, sources=False)
+    master = master_rows(harness)
+    assert master["C1"][REPLIED] == "yesterday"
+    assert "type when it was answered" in master["C1"]["Sync notes"]
+    assert master["C2"][REPLIED] == "" and "emptied: the comment is still open" in master["C2"]["Sync notes"]
+    assert master["C4"][REPLIED] == "2026-11-21 11:00"
+    assert ("rewritten with the time of the corporation's reply on the platform: 2026-11-21 11:00"
+            in master["C4"]["Sync notes"])
+    assert sum(REPLIED in w for w in result.plan.warnings) == 3
+    assert tab_ids(harness, SWM) == ["C2", "C3"]
+
+
+def test_tabs_command_with_an_unreadable_time_exits_0_with_a_warning(harness, export, roster_file,
+                                                                    monkeypatch):
+    from click.testing import CliRunner
+
+    import cli
+
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    sync(harness, export, roster_file)
+    harness.type_in("Comments", "Comment ID", "C2", COMMENTED, "tomorrow")
+    result = CliRunner().invoke(cli.main, ["tabs", "--tracker", harness.tracker_arg,
+                                           "--roster", str(roster_file),
+                                           "--as-of", "2026-11-21T12:30:00+05:30"])
+    assert result.exit_code == 0, result.output
+    assert f"Warning: Comments row {row_of(harness, 'C2')}, comment C2: {COMMENTED!r} holds 'tomorrow'" \
+        in result.output
+    assert "Traceback" not in result.output

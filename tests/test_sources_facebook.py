@@ -347,3 +347,39 @@ def test_a_time_far_in_the_future_does_not_move_the_checkpoint(fake_graph):
     assert "3_future" in {c.comment_id for c in batch.comments}  # still passed on
     # ... but the checkpoint stays at the newest trustworthy time.
     assert json.loads(batch.checkpoint)["newest"] == at(hours=-2).isoformat()
+
+
+def test_a_lone_surrogate_is_replaced_and_the_comment_named(fake_graph):
+    # Graph sends "\ud800" (half an emoji, cut) as a JSON escape: the comment is kept
+    # with U+FFFD in its place, and a warning names it; the others are untouched.
+    fake_graph.add_page(PAGE_ID, "PMC")
+    fake_graph.add_post(PAGE_ID, "111_1", at(days=-1), "post")
+    fake_graph.add_comment("111_1", "1_c1", at(hours=-5), "bad \ud800 text", author=("901", "Asha \udc00"))
+    fake_graph.add_comment("111_1", "1_c2", at(hours=-4), MARATHI)
+    batch = make_source("facebook", fake_graph).fetch(None)
+    by_id = {c.comment_id: c for c in batch.comments}
+    assert by_id["1_c1"].text == "bad \ufffd text" and by_id["1_c1"].author == "Asha \ufffd"
+    assert by_id["1_c2"].text == MARATHI
+    assert batch.checkpoint is not None
+    assert batch.warnings == [
+        "Facebook: comments of post 111_1: 1_c1: 'message' held \\ud800, half of a UTF-16 surrogate pair "
+        "and not a character; written as \ufffd (the rest is kept; the platform shows the original)",
+        "Facebook: comments of post 111_1: 901: 'name' held \\udc00, half of a UTF-16 surrogate pair "
+        "and not a character; written as \ufffd (the rest is kept; the platform shows the original)",
+    ]
+
+
+def test_a_lone_surrogate_from_the_platform_reaches_either_tracker_whole(fake_graph, harness, roster_file):
+    from sheets_sync.schema import load_schema
+    from sheets_sync.sync import run_sync
+    from tests.trackers import records
+
+    fake_graph.add_page(PAGE_ID, "PMC")
+    fake_graph.add_post(PAGE_ID, "111_1", at(days=-1), "कचरा #SwachhMahanagar")
+    fake_graph.add_comment("111_1", "1_c1", at(hours=-5), "bad \ud800 text")
+    result = run_sync(harness.backend(), [make_source("facebook", fake_graph)], load_schema(),
+                      roster_path=roster_file, now=at())
+    assert result.summary()["comments_added"] == 1
+    rows = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
+    assert rows["1_c1"]["Comment"] == "bad \ufffd text"
+    assert "1_c1: 'message' held \\ud800" in records(harness.values("Sync Log"))[-1]["Errors and warnings"]

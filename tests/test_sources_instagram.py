@@ -154,3 +154,12 @@ def test_wrong_account_id_is_a_config_error_and_check_reports(fake_graph):
     seed(fake_graph)
     check = make_source("instagram", fake_graph).check()
     assert check.ok and "@pmc_pune" in check.detail
+
+
+def test_a_lone_surrogate_is_replaced_and_the_comment_named(fake_graph):
+    fake_graph.add_ig_user(IG_USER_ID, "pmc_pune")
+    fake_graph.add_media(IG_USER_ID, "m1", at(days=-1), "post")
+    fake_graph.add_ig_comment("m1", "c1", at(hours=-5), "bad \ud800", author=("501", "asha"))
+    batch = make_source("instagram", fake_graph).fetch(None)
+    assert [c.text for c in batch.comments] == ["bad \ufffd"]
+    assert any(": c1: 'text' held \\ud800" in w for w in batch.warnings)

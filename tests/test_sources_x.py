@@ -218,3 +218,13 @@ def test_unknown_account_and_check(fake_x):
     seed(fake_x)
     check = make_source("x", fake_x).check()
     assert check.ok and check.detail.startswith("X account @PMCPune (3001960000) readable")
+
+
+def test_a_lone_surrogate_is_replaced_and_the_reply_named(fake_x):
+    fake_x.add_user(X_USER_ID, "PMCPune")
+    fake_x.add_user("201", "asha_p")
+    fake_x.add_post(X_USER_ID, "1001", at(days=-1), "post")
+    fake_x.add_reply("1001", "2001", at(hours=-5), "@PMCPune bad \ud800", author_id="201")
+    batch = make_source("x", fake_x).fetch(None)
+    assert [c.text for c in batch.comments] == ["@PMCPune bad \ufffd"]
+    assert any(": 2001: 'text' held \\ud800" in w for w in batch.warnings)

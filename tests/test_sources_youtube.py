@@ -216,3 +216,13 @@ def test_unknown_channel_and_check(fake_youtube):
     check = make_source("youtube", fake_youtube).check()
     assert check.ok and "API key" in check.detail and "SHEETS_SYNC_YOUTUBE_API_KEY" in check.detail
     assert len(fake_youtube.requests) == 2  # the failed fetch above, then one probe
+
+
+def test_a_lone_surrogate_is_replaced_and_the_comment_named(fake_youtube):
+    fake_youtube.add_channel(CHANNEL_ID, "PMC")
+    fake_youtube.add_video(CHANNEL_ID, "vid1", at(days=-1), "video")
+    fake_youtube.add_comment("vid1", "T1", at(hours=-5), "bad \udbff")
+    batch = make_source("youtube", fake_youtube).fetch(None)
+    assert [c.text for c in batch.comments] == ["bad \ufffd"]
+    assert any(w.startswith("YouTube: comments of video vid1: T1: 'textDisplay' held \\udbff")
+               for w in batch.warnings)

@@ -4,14 +4,19 @@ The embedded default, for trying the tool without a Google account and for
 offices that keep the tracker on a shared drive. A run holds a lock file next
 to the workbook, refuses to touch a workbook that LibreOffice or Excel has open
 (their own lock files say so), and replaces the file atomically, so a crash
-never leaves half a workbook behind.
+never leaves half a workbook behind. A run killed while saving leaves its
+temporary file (``.tracker.xlsx.<pid>@<host>.<random>.tmp``) instead; the next
+run that writes removes it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import socket
 import tempfile
+import time as clock
 import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
@@ -48,6 +53,10 @@ _ILLEGAL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0
 _HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
 _PEOPLE_FILL = PatternFill("solid", fgColor="FFF2CC")
 _DV_TITLE = "sheets-sync"
+# A temporary file of a save this long ago is abandoned, whoever wrote it: a save
+# takes seconds (the same wait as for a Google protection left by a dead run).
+ABANDONED_AFTER = 10 * 60
+log = logging.getLogger("sheets_sync")
 
 
 class XlsxBackend(Backend):
@@ -80,6 +89,7 @@ class XlsxSession(TrackerSession):
             except Timeout:
                 raise Busy(f"{path}: another sheets-sync run is writing this tracker; "
                            "this run changed nothing, try again when it ends") from None
+            _remove_abandoned_saves(path)
         try:
             self.wb = self._load()
         except BaseException:
@@ -305,7 +315,10 @@ class XlsxSession(TrackerSession):
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        # Who saves is in the name, so a later run can tell an abandoned file from one
+        # being written (see _remove_abandoned_saves).
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}@{_host()}.", suffix=".tmp",
+                                   dir=self.path.parent)
         os.close(fd)
         try:
             self.wb.save(tmp)
@@ -319,6 +332,54 @@ class XlsxSession(TrackerSession):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "unknown"
+
+
+def _remove_abandoned_saves(path: Path) -> None:
+    """Remove the temporary files that killed saves of this workbook left behind.
+
+    Called holding the workbook's write lock, which every save holds, so no other
+    run of this version is saving it now. Still, only a file of this tool's name
+    for this workbook goes, and only when its writer is known to be gone: its pid,
+    on this machine, is dead; or, for a file from another machine of a shared
+    drive or named before the pid was in it, it was written ``ABANDONED_AFTER`` ago.
+    """
+    pattern = re.compile(r"\." + re.escape(path.name) + r"\.(?:(\d+)@([A-Za-z0-9-]+)\.)?[a-z0-9_]+\.tmp")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    now, host = clock.time(), _host()
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found is None or not entry.is_file(follow_symlinks=False):
+            continue
+        pid, where = found.groups()
+        try:
+            if pid is not None and where == host:
+                abandoned = not _alive(int(pid))  # a live pid may be a save still running
+            else:
+                abandoned = now - entry.stat(follow_symlinks=False).st_mtime > ABANDONED_AFTER
+            if abandoned:
+                os.unlink(entry.path)
+                log.info("%s: removed %s, left by a save that did not finish", path, entry.name)
+        except OSError:
+            continue  # gone already, or not ours to remove: the next run tries again
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill would end the process there; the age rule decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, under another user
+    return True
 
 
 def _last_used_row(ws) -> int:

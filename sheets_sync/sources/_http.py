@@ -12,7 +12,9 @@ It owns what all four platforms need the same way:
   *error mapper* (a plain function of the response);
 - tokens travel in request headers, never in URLs, so they cannot show up in
   URLs that requests, urllib3 or our own messages print; every message built
-  from what a server said is still passed through :meth:`HttpClient.redact`.
+  from what a server said is still passed through :meth:`HttpClient.redact`;
+- an answer's text is whole characters: half a surrogate pair becomes U+FFFD
+  (see :func:`whole_characters`), with a note naming the item.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +37,17 @@ log = logging.getLogger("sheets_sync.sources")
 #: (connect, read) seconds. A platform that has not answered in 30 s is down
 #: for our purposes; the retry loop gives it a few more chances.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+
+# Half of a UTF-16 surrogate pair without its other half: a platform that cuts an
+# emoji in two sends the JSON escape "\ud83d" alone, which parses to a string no
+# sheet, no UTF-8 file and no terminal can hold. Such a code point is replaced by
+# U+FFFD rather than the comment refused: a refused comment would be lost for good
+# once the checkpoint passes it, while the replacement only marks the half
+# character the platform had already broken, and the note names the comment.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The escape as it appears in the raw answer (a whole pair is escaped the same way):
+# answers without it are not walked at all.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,8 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self._rand = rand
         self._session = session or requests.Session()
+        # What was repaired in answers (see whole_characters), for the source's warnings.
+        self.notes: list[str] = []
 
     def __repr__(self) -> str:
         return f"HttpClient({self.service!r}, {self.base_url!r})"
@@ -192,6 +208,15 @@ class HttpClient:
                 data = raw.json()
             except ValueError:
                 data = None
+            if data is not None and _SURROGATE_ESCAPE.search(raw.content):
+                found: list[tuple[str, str, str]] = []
+                data = whole_characters(data, found)
+                self.notes += [
+                    f"{self.service}: {what}: {owner or 'an item'}: {key!r} held \\u{ord(half):04x}, "
+                    "half of a UTF-16 surrogate pair and not a character; written as \ufffd (the rest "
+                    "is kept; the platform shows the original)"
+                    for owner, key, half in found
+                ]
             response = Response(raw.status_code, raw.headers, data)
             if raw.status_code == 200 and isinstance(data, dict):
                 return data
@@ -217,6 +242,27 @@ class HttpClient:
             "the next run starts again from the last checkpoint)",
         )
         raise last_problem
+
+
+def whole_characters(value: Any, found: list[tuple[str, str, str]], owner: str = "", key: str = "") -> Any:
+    """``value`` (parsed JSON) with every lone surrogate in its strings, keys included,
+    replaced by U+FFFD; ``found`` gets (the id of the nearest object that has one, the
+    field, the first half character) for each string repaired."""
+    if isinstance(value, str):
+        half = _LONE_SURROGATE.search(value)
+        if half is None:
+            return value
+        found.append((owner, key, half.group()))
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [whole_characters(v, found, owner, key) for v in value]
+    if isinstance(value, dict):
+        ident = value.get("id")
+        if isinstance(ident, str | int) and not isinstance(ident, bool):
+            owner = _LONE_SURROGATE.sub("\ufffd", str(ident))
+        return {whole_characters(k, found, owner, "a field name"): whole_characters(v, found, owner, str(k))
+                for k, v in value.items()}
+    return value
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,10 @@ COMMENT_COLUMNS = ("platform", "comment_id", "post_id", "parent_id", "author", "
 OPTIONAL = {"department", "by_page"}
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n", ""}
+# In a Python string, a code point in this range is half of a UTF-16 pair without its
+# other half (JSON's "\ud800" escape alone): not a character, and no sheet or UTF-8
+# file can hold it. CSV never yields one (strict UTF-8 decoding refuses it first).
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FileSource(Source):
@@ -172,6 +177,13 @@ def _read_jsonl(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, st
                 raise InputError(f"{where}: field {key!r} must be text, a number or true/false, "
                                  f"not {'an object' if isinstance(value, dict) else 'a list'}")
             out[key] = _jsonl_text(value)
+            broken = LONE_SURROGATE.search(out[key])
+            if broken:
+                half = f"\\u{ord(broken.group()):04x}"
+                raise InputError(
+                    f"{where}: field {key!r}: character {broken.start() + 1} is {half}, "
+                    "half of a UTF-16 surrogate pair and not a character; write the pair whole "
+                    "(e.g. \\ud83d\\ude4f for 🙏) or remove it, then export again")
         yield out, where
 
 

@@ -309,18 +309,27 @@ class PlatformSource(Source):
     def fetch(self, checkpoint: str | None) -> Batch:
         window = Window.open(checkpoint, self.config, self._clock())
         harvest = Harvest(window)
+        self.http.notes.clear()
         try:
             self.collect(window, harvest)
         except RateLimited as exc:
             if harvest.empty:
                 raise
+            self._pass_notes(harvest)
             harvest.warn(
                 f"{exc} — the {len(harvest.comments)} comments read before that are "
                 "passed on, and the checkpoint stays where it was so the next run "
                 "reads the rest"
             )
             return harvest.batch(self.config.account_id, advance=False)
+        self._pass_notes(harvest)
         return harvest.batch(self.config.account_id, advance=True)
+
+    def _pass_notes(self, harvest: Harvest) -> None:
+        """What the HTTP client repaired in the answers becomes the batch's warnings."""
+        for note in self.http.notes:
+            harvest.warn(note)
+        self.http.notes.clear()
 
     def check(self) -> SourceCheck:
         try:

@@ -174,7 +174,12 @@ class FakeServer:
                 with self._lock:
                     answer = self.handle(path[len(self.prefix) :], params, headers)
         status, body, extra = answer
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # Half a surrogate pair (a cut emoji) is no UTF-8: the platforms send it
+            # as a JSON escape, "\ud800", and so does the fake.
+            data = json.dumps(body).encode("utf-8")
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=UTF-8")
         handler.send_header("Content-Length", str(len(data)))
