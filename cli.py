@@ -14,12 +14,12 @@ from functools import wraps
 
 import click
 
-from sheets_sync import SheetsSyncError
-from sheets_sync.backends import DEFAULT_TRACKER, open_backend
+from sheets_sync import SheetsSyncError, jobs
+from sheets_sync.backends import DEFAULT_TRACKER
 from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema
 from sheets_sync.sources import open_sources
-from sheets_sync.sync import describe, init_tracker, run_sync
+from sheets_sync.sync import describe
 from sheets_sync.timeutil import parse_timestamp
 
 log = logging.getLogger("sheets_sync")
@@ -125,28 +125,22 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path
         python cli.py sync --tracker tracker.xlsx --source files:examples
     """
     now = _as_of(as_of)
-    schema = load_schema(schema_path)
-    backend = open_backend(tracker, credentials=credentials)
-    sources = open_sources(source)
-    if dry_run:
-        result = run_sync(backend, sources, schema, roster_path=roster_path, now=now, dry_run=True)
-    else:
-        with run_lock(backend.location, "sync"):
-            result = run_sync(backend, sources, schema, roster_path=roster_path, now=now)
+    result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials), source, now=now,
+                       dry_run=dry_run)
     summary = result.summary()
     if as_json:
         if dry_run:
             summary["planned_changes"] = describe(result.plan.changes, result.schema)
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not ctx.obj["quiet"]:
-        _print_summary(result, schema, dry_run)
+        _print_summary(result, dry_run)
     if result.source_errors:
         for line in result.source_errors:
             click.echo(f"Error: {line}", err=True)
         sys.exit(5)
 
 
-def _print_summary(result, schema, dry_run: bool) -> None:
+def _print_summary(result, dry_run: bool) -> None:
     s = result.summary()
     verb = "Would add" if dry_run else "Added"
     for line in result.structure:
@@ -185,15 +179,12 @@ def init(tracker, credentials, schema_path, roster_path):
 
         python cli.py init --tracker tracker.xlsx
     """
-    schema = load_schema(schema_path)
-    backend = open_backend(tracker, credentials=credentials)
-    with run_lock(backend.location, "init"):
-        done = init_tracker(backend, schema, roster_path)
+    location, done = jobs.init(jobs.Tracker(tracker, schema_path, roster_path, credentials))
     if done:
         for line in done:
             click.echo(line)
     else:
-        click.echo(f"{backend.location}: all tabs and headers are in place; nothing to do.")
+        click.echo(f"{location}: all tabs and headers are in place; nothing to do.")
 
 
 @main.command()
@@ -214,10 +205,7 @@ def tabs(ctx, tracker, credentials, as_of, schema_path, roster_path):
         python cli.py tabs --tracker tracker.xlsx
     """
     now = _as_of(as_of)  # a wrong value stops here, before the lock is taken
-    schema = load_schema(schema_path)
-    backend = open_backend(tracker, credentials=credentials)
-    with run_lock(backend.location, "tabs"):
-        result = run_sync(backend, [], schema, roster_path=roster_path, now=now, command="tabs")
+    result = jobs.tabs(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=now)
     if not ctx.obj["quiet"]:
         s = result.summary()
         click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
@@ -299,23 +287,18 @@ def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json,
 
         python cli.py overdue --tracker tracker.xlsx --as-of 2026-11-26T18:00:00+05:30
     """
-    from sheets_sync.report import OVERDUE_COLUMNS, load_deadlines, overdue_rows, overdue_text, rows_csv
-    from sheets_sync.timeutil import now_ist
+    from sheets_sync.report import OVERDUE_COLUMNS, overdue_rows, overdue_text, rows_csv
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    when = _as_of(as_of) or now_ist()
-    schema = load_schema(schema_path)
-    backend = open_backend(tracker, credentials=credentials)
-    if not no_flags:
-        with run_lock(backend.location, "overdue"):
-            run_sync(backend, [], schema, roster_path=roster_path, now=when, command="overdue")
-    snap, deadlines = load_deadlines(backend, schema, when, roster_path=roster_path)
+    found = jobs.overdue(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=_as_of(as_of),
+                         flags=not no_flags)
+    when, snap, deadlines = found.as_of, found.snapshot, found.deadlines
     if department:
         wanted = {d.strip().upper() for d in department}
         deadlines = [d for d in deadlines if d.department.upper() in wanted]
     if as_json:
-        click.echo(json.dumps({"tracker": backend.location, "as_of": when.isoformat(),
+        click.echo(json.dumps({"tracker": found.location, "as_of": when.isoformat(),
                                "overdue": overdue_rows(deadlines)}, ensure_ascii=False, indent=2))
     elif as_csv:
         click.echo(rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS), nl=False)
@@ -361,8 +344,7 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
     """
     from pathlib import Path
 
-    from sheets_sync.report import report_csv, report_html, report_json, report_text, run_report
-    from sheets_sync.runlock import run_lock
+    from sheets_sync.report import report_csv, report_html, report_json, report_text
     from sheets_sync.timeutil import now_ist
 
     if as_json and as_csv:
@@ -373,20 +355,13 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
     start, end = _ist_time(since, "--since"), _ist_time(until, "--until", end_of_day=True)
     if start and end and start >= end:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
-    schema = load_schema(schema_path)
     settings = None
     if email:
         from sheets_sync.emailer import SmtpSettings
 
         settings = SmtpSettings.from_env()  # wrong settings stop the run before anything is written
-    backend = open_backend(tracker, credentials=credentials)
-    writes = not no_tab or email
-    lock = run_lock(backend.location, "report") if writes else None
-    if lock:
-        lock.acquire()
-    try:
-        result, snap = run_report(backend, schema, when, since=start, until=end, roster_path=roster_path,
-                                  write_tab=not no_tab)
+
+    def show(result) -> None:
         if html_file:
             Path(html_file).write_text(report_html(result), encoding="utf-8")
         if as_json:
@@ -397,15 +372,11 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
             click.echo(report_text(result))
         if html_file and not (as_json or as_csv or ctx.obj["quiet"]):
             click.echo(f"Wrote {html_file}")
-        delivery = None
-        if email:
-            from sheets_sync.emailer import email_reports
 
-            delivery = email_reports(backend, schema, result, snap, settings, include_empty=include_empty,
-                                     resend=resend)
-    finally:
-        if lock:
-            lock.release()
+    run = jobs.report(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=when, since=start,
+                      until=end, write_tab=not no_tab, email=settings, include_empty=include_empty,
+                      resend=resend, before_email=show)
+    delivery = run.delivery
     if delivery is not None:
         out = sys.stderr if as_json or as_csv else sys.stdout
         if not ctx.obj["quiet"] or delivery.failed:
@@ -447,7 +418,6 @@ def schedule_command(ctx, tracker, credentials, schema_path, roster_path, config
 
         python cli.py schedule --tracker tracker.xlsx --config schedule.yaml
     """
-    from sheets_sync.runlock import run_lock
     from sheets_sync.scheduler import JobContext, Scheduler, build_jobs, load_schedule_config, parse_hhmm
 
     config = load_schedule_config(config_path)

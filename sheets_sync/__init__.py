@@ -1,8 +1,16 @@
-"""sheets-sync: keep a municipal corporation's Tracker sheet in sync with citizens' comments."""
+"""sheets-sync: keep a municipal corporation's Tracker sheet in sync with citizens' comments.
 
+The public API: the jobs (``jobs.sync``, ``jobs.init``, ``jobs.tabs``, ``jobs.overdue``,
+``jobs.report``, each on a :class:`Tracker`), the engine's :func:`run_sync` for a
+backend and sources of one's own, and the errors, grouped by what the caller does.
+"""
+
+from sheets_sync import jobs
+from sheets_sync.backends import open_backend
 from sheets_sync.errors import (
     AuthError,
     Busy,
+    ColumnsMoved,
     ConfigError,
     DeliveryError,
     InputError,
@@ -11,11 +19,16 @@ from sheets_sync.errors import (
     SourceError,
     TrackerError,
 )
+from sheets_sync.jobs import Tracker
 from sheets_sync.models import Comment, Post
+from sheets_sync.schema import load_schema
+from sheets_sync.sources import open_sources
+from sheets_sync.sync import SyncResult, run_sync
 
 __all__ = [
     "AuthError",
     "Busy",
+    "ColumnsMoved",
     "Comment",
     "ConfigError",
     "DeliveryError",
@@ -24,5 +37,12 @@ __all__ = [
     "RateLimited",
     "SheetsSyncError",
     "SourceError",
+    "SyncResult",
+    "Tracker",
     "TrackerError",
+    "jobs",
+    "load_schema",
+    "open_backend",
+    "open_sources",
+    "run_sync",
 ]

@@ -29,7 +29,7 @@ from pathlib import Path
 import schedule
 
 from sheets_sync.errors import Busy, ConfigError, SheetsSyncError
-from sheets_sync.timeutil import IST, now_ist, to_sheet
+from sheets_sync.timeutil import IST, to_sheet
 from sheets_sync.yamlfile import load_yaml
 
 log = logging.getLogger("sheets_sync.scheduler")
@@ -187,17 +187,16 @@ def build_jobs(config: ScheduleConfig, ctx: JobContext) -> list[Job]:
     return jobs
 
 
-def sync_job(ctx: JobContext) -> str:
-    from sheets_sync.backends import open_backend
-    from sheets_sync.runlock import run_lock
-    from sheets_sync.schema import load_schema
-    from sheets_sync.sources import open_sources
-    from sheets_sync.sync import run_sync
+def _tracker(ctx: JobContext):
+    from sheets_sync.jobs import Tracker
 
-    schema = load_schema(ctx.schema_path)
-    backend = open_backend(ctx.tracker, credentials=ctx.credentials)
-    with run_lock(backend.location, "sync (scheduler)"):
-        result = run_sync(backend, open_sources(ctx.source), schema, roster_path=ctx.roster_path)
+    return Tracker(ctx.tracker, ctx.schema_path, ctx.roster_path, ctx.credentials)
+
+
+def sync_job(ctx: JobContext) -> str:
+    from sheets_sync import jobs
+
+    result = jobs.sync(_tracker(ctx), ctx.source, command="sync (scheduler)")
     s = result.summary()
     line = (f"added {s['posts_added']} post(s) and {s['comments_added']} comment(s); "
             f"{s['rows_updated']} row(s) updated")
@@ -208,44 +207,29 @@ def sync_job(ctx: JobContext) -> str:
 
 def overdue_job(ctx: JobContext) -> str:
     """Flag overdue comments and rebuild the departments' tabs; log how many are late."""
-    from sheets_sync.backends import open_backend
+    from sheets_sync import jobs
     from sheets_sync.deadlines import overdue
-    from sheets_sync.report import load_deadlines
-    from sheets_sync.runlock import run_lock
-    from sheets_sync.schema import load_schema
-    from sheets_sync.sync import run_sync
 
-    schema = load_schema(ctx.schema_path)
-    backend = open_backend(ctx.tracker, credentials=ctx.credentials)
-    with run_lock(backend.location, "overdue (scheduler)"):
-        # Flags and departments' tabs first, then the list the log line counts.
-        run_sync(backend, [], schema, roster_path=ctx.roster_path, command="overdue")
-        _, deadlines = load_deadlines(backend, schema, now_ist(), roster_path=ctx.roster_path)
-    late = overdue(deadlines)
+    late = overdue(jobs.overdue(_tracker(ctx), command="overdue (scheduler)").deadlines)
     escalated = sum(1 for d in late if d.level == 2)
     return f"{len(late)} comment(s) overdue, {escalated} escalated"
 
 
 def report_job(ctx: JobContext, *, email: bool, include_empty: bool = False) -> str:
-    from sheets_sync.backends import open_backend
-    from sheets_sync.report import run_report
-    from sheets_sync.runlock import run_lock
-    from sheets_sync.schema import load_schema
+    from sheets_sync import jobs
 
-    schema = load_schema(ctx.schema_path)
     settings = None
     if email:
-        from sheets_sync.emailer import SmtpSettings, email_reports
+        from sheets_sync.emailer import SmtpSettings
 
         settings = SmtpSettings.from_env()
-    backend = open_backend(ctx.tracker, credentials=ctx.credentials)
-    with run_lock(backend.location, "report (scheduler)"):
-        report, snap = run_report(backend, schema, now_ist(), roster_path=ctx.roster_path)
-        line = f"Report tab updated: {report.total.overdue} overdue, {report.total.overdue_level_2} escalated"
-        if settings is not None:
-            delivery = email_reports(backend, schema, report, snap, settings, include_empty=include_empty)
-            line += "; " + delivery.lines()[-1 - len(delivery.failed)]
-            delivery.raise_for_failures()
+    run = jobs.report(_tracker(ctx), email=settings, include_empty=include_empty,
+                      command="report (scheduler)")
+    total = run.report.total
+    line = f"Report tab updated: {total.overdue} overdue, {total.overdue_level_2} escalated"
+    if run.delivery is not None:
+        line += "; " + run.delivery.lines()[-1 - len(run.delivery.failed)]
+        run.delivery.raise_for_failures()
     return line
 
 

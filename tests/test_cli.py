@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from sheets_sync import jobs
 from sheets_sync.errors import SourceError
 from sheets_sync.sources import FileSource
 from sheets_sync.sources.base import Source
@@ -361,7 +362,7 @@ class _Broken(Source):
 
 
 def test_a_failed_source_exits_5(tracker, roster_file, monkeypatch):
-    monkeypatch.setattr(cli, "open_sources", lambda spec: [_Broken()])
+    monkeypatch.setattr(jobs, "open_sources", lambda spec: [_Broken()])
     result = invoke(["sync", "--source", "facebook", "--tracker", tracker, "--roster", roster_file])
     assert result.exit_code == 5
     assert_one_error_line(result, "the page token expired")
@@ -369,7 +370,7 @@ def test_a_failed_source_exits_5(tracker, roster_file, monkeypatch):
 
 def test_one_failed_source_of_two_still_writes_the_other_and_exits_5(export, tracker, roster_file,
                                                                     monkeypatch):
-    monkeypatch.setattr(cli, "open_sources", lambda spec: [_Broken(), FileSource(export)])
+    monkeypatch.setattr(jobs, "open_sources", lambda spec: [_Broken(), FileSource(export)])
     result = invoke(["sync", "--source", "all", "--tracker", tracker, "--roster", roster_file])
     assert result.exit_code == 5
     assert "Added 3 post(s) and 3 comment(s)" in result.stdout

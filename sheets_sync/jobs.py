@@ -1,0 +1,135 @@
+"""The jobs a person, cron or the scheduler runs: each opens the tracker, takes its
+run lock when it writes, does one thing and returns what it did.
+
+The CLI parses options, calls one job and prints its result; the scheduler calls
+the same jobs. Nothing here knows click. A new step of a run belongs in
+:func:`sheets_sync.sync.run_sync`; a new command, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sheets_sync.backends import open_backend
+from sheets_sync.backends.base import Backend
+from sheets_sync.deadlines import CommentDeadline
+from sheets_sync.runlock import RunLock, run_lock
+from sheets_sync.schema import Schema, load_schema
+from sheets_sync.sources import open_sources
+from sheets_sync.sync import SyncResult, init_tracker, run_sync
+from sheets_sync.timeutil import now_ist
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """Which tracker, and the files it is read with: what every job needs."""
+
+    location: str | None = None  # --tracker: a workbook path, or a spreadsheet id or URL
+    schema_path: str | None = None
+    roster_path: str | None = None
+    credentials: str | None = None
+
+    def open(self) -> tuple[Backend, Schema]:
+        """The schema (checked first: a broken one stops before the tracker is touched)
+        and the backend."""
+        schema = load_schema(self.schema_path)
+        return open_backend(self.location, credentials=self.credentials), schema
+
+
+def lock(backend: Backend, command: str) -> RunLock:
+    """The run lock of a backend's tracker (one writer at a time), not yet taken."""
+    return run_lock(backend.location, command)
+
+
+def sync(tracker: Tracker, source: str | None = None, *, now: datetime | None = None,
+         dry_run: bool = False, command: str = "sync") -> SyncResult:
+    """New posts and comments from ``source`` (default: the sample exports), overdue
+    flags and the departments' tabs. A dry run takes no lock and writes nothing."""
+    backend, schema = tracker.open()
+    sources = open_sources(source)
+    if dry_run:
+        return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now, dry_run=True)
+    with lock(backend, command):
+        return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now)
+
+
+def init(tracker: Tracker) -> tuple[str, list[str]]:
+    """Create or repair the tabs, headers and roster: (where, what was done)."""
+    backend, schema = tracker.open()
+    with lock(backend, "init"):
+        return backend.location, init_tracker(backend, schema, tracker.roster_path)
+
+
+def tabs(tracker: Tracker, *, now: datetime | None = None) -> SyncResult:
+    """Carry what people typed in the departments' tabs, flag overdue, rebuild the tabs."""
+    backend, schema = tracker.open()
+    with lock(backend, "tabs"):
+        return run_sync(backend, [], schema, roster_path=tracker.roster_path, now=now, command="tabs")
+
+
+@dataclass
+class Overdue:
+    location: str
+    as_of: datetime
+    deadlines: list[CommentDeadline]  # every comment's deadline state at ``as_of``
+    snapshot: object  # report.TrackerSnapshot: the roster and the read's warnings
+
+
+def overdue(tracker: Tracker, *, now: datetime | None = None, flags: bool = True,
+            command: str = "overdue") -> Overdue:
+    """Flag overdue comments (unless ``flags`` is false: read only) and evaluate every
+    comment's deadline at ``now``."""
+    from sheets_sync.report import load_deadlines
+
+    when = now or now_ist()
+    backend, schema = tracker.open()
+    if not flags:
+        snap, deadlines = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
+        return Overdue(backend.location, when, deadlines, snap)
+    with lock(backend, command):
+        run_sync(backend, [], schema, roster_path=tracker.roster_path, now=when, command="overdue")
+        snap, deadlines = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
+    return Overdue(backend.location, when, deadlines, snap)
+
+
+@dataclass
+class ReportRun:
+    report: object  # report.Report
+    snapshot: object  # report.TrackerSnapshot
+    delivery: object | None  # emailer.Delivery, when e-mailed
+
+
+def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | None = None,
+           until: datetime | None = None, write_tab: bool = True, email=None,
+           include_empty: bool = False, resend: bool = False, command: str = "report",
+           before_email=None) -> ReportRun:
+    """The period's report; the Report tab updated unless ``write_tab`` is false; e-mailed
+    with ``email`` (emailer.SmtpSettings). ``before_email(report)`` runs before sending
+    (the CLI prints there, so the report shows even when some e-mails fail)."""
+    from sheets_sync.report import run_report
+
+    when = now or now_ist()
+    backend, schema = tracker.open()
+    writes = write_tab or email is not None
+    held = lock(backend, command) if writes else None
+    if held:
+        held.acquire()
+    try:
+        result, snap = run_report(backend, schema, when, since=since, until=until,
+                                  roster_path=tracker.roster_path, write_tab=write_tab)
+        if before_email is not None:
+            before_email(result)
+        delivery = None
+        if email is not None:
+            from sheets_sync.emailer import email_reports
+
+            delivery = email_reports(backend, schema, result, snap, email, include_empty=include_empty,
+                                     resend=resend)
+    finally:
+        if held:
+            held.release()
+    return ReportRun(result, snap, delivery)
+
+
+__all__ = ["Overdue", "ReportRun", "Tracker", "init", "lock", "overdue", "report", "sync", "tabs"]
