@@ -17,7 +17,7 @@ from pathlib import Path
 from sheets_sync.errors import ConfigError
 from sheets_sync.yamlfile import load_yaml
 
-DEFAULT_ROSTER = Path(__file__).resolve().parent.parent / "departments.yaml"
+DEFAULT_ROSTER = Path(__file__).resolve().parent / "data" / "departments.yaml"
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 LIST_FIELDS = ("nodal_officers", "hashtags", "keywords_en", "keywords_mr", "keywords_hi", "accounts")

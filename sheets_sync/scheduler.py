@@ -175,7 +175,7 @@ def build_jobs(config: ScheduleConfig, ctx: JobContext) -> list[Job]:
     jobs = []
     if config.sync_every_minutes:
         jobs.append(Job("sync", lambda: sync_job(ctx), every_minutes=config.sync_every_minutes,
-                        detail=f"source {ctx.source or 'files:examples'}"))
+                        detail=f"source {ctx.source or 'the sample exports'}"))
     if config.overdue_every_minutes:
         jobs.append(Job("overdue", lambda: overdue_job(ctx), every_minutes=config.overdue_every_minutes))
     if config.report_at:

@@ -14,7 +14,7 @@ from pathlib import Path
 from sheets_sync.errors import ConfigError
 from sheets_sync.yamlfile import Located, load_yaml
 
-DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "sheet_schema.yaml"
+DEFAULT_SCHEMA = Path(__file__).resolve().parent / "data" / "sheet_schema.yaml"
 OWNERS = ("job", "people")
 
 # The tabs and fields the engine relies on; the schema may add more columns.

@@ -285,7 +285,7 @@ def test_configuration_errors_exit_2(export, tmp_path, roster_file, monkeypatch,
 
 def test_bad_schema_exits_2_naming_the_line(export, tracker, roster_file, tmp_path):
     schema = tmp_path / "schema.yaml"
-    text = (ROOT / "sheet_schema.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "sheets_sync" / "data" / "sheet_schema.yaml").read_text(encoding="utf-8")
     text = text.replace("{field: reply, header: Reply, owner: people,",
                         "{field: reply, header: Reply, owner: nobody,")
     schema.write_text(text, encoding="utf-8")

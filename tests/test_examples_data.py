@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-ROSTER = ROOT / "departments.yaml"
-EXAMPLES = ROOT / "examples"
+ROSTER = ROOT / "sheets_sync" / "data" / "departments.yaml"
+EXAMPLES = ROOT / "sheets_sync" / "data" / "examples"
 
 POST_COLUMNS = ["platform", "post_id", "posted_at", "text", "url", "department"]
 COMMENT_COLUMNS = ["platform", "comment_id", "post_id", "parent_id", "author", "author_id",

@@ -250,7 +250,7 @@ def test_a_bad_row_in_the_departments_tab_is_skipped_and_named():
 
 # -- the shipped roster -------------------------------------------------------------------
 
-SHIPPED = ROOT / "departments.yaml"
+SHIPPED = ROOT / "sheets_sync" / "data" / "departments.yaml"
 
 
 @pytest.mark.skipif(not SHIPPED.exists(), reason="departments.yaml is not in the repository yet")

@@ -106,8 +106,8 @@ def test_schedule_printed_with_next_runs():
     printed = []
     Scheduler(jobs, clock=fake.clock, sleep=fake.sleep, max_iterations=1,
               out=lambda s: None).run(on_start=printed.extend)
-    assert printed[0].split() == ["sync", "every", "15", "minutes", "(source", "files:examples)", "next",
-                                  "2026-11-26", "10:15"]
+    assert printed[0].split() == ["sync", "every", "15", "minutes", "(source", "the", "sample",
+                                  "exports)", "next", "2026-11-26", "10:15"]
     assert printed[1].split() == ["overdue", "every", "60", "minutes", "next", "2026-11-26", "11:00"]
     # 09:00 IST has passed today: tomorrow's.
     assert printed[2].split() == ["report", "daily", "at", "09:00", "IST", "(e-mail", "on)", "next",

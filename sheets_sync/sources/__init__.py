@@ -8,7 +8,7 @@ from sheets_sync.errors import ConfigError
 from sheets_sync.sources.base import Batch, Source, SourceCheck
 from sheets_sync.sources.files import FileSource
 
-DEFAULT_EXPORTS = Path(__file__).resolve().parent.parent.parent / "examples"
+DEFAULT_EXPORTS = Path(__file__).resolve().parent.parent / "data" / "examples"
 PLATFORM_NAMES = ("facebook", "instagram", "youtube", "x")
 
 __all__ = ["Batch", "FileSource", "Source", "SourceCheck", "open_sources"]

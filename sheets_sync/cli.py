@@ -1,0 +1,468 @@
+"""sheets-sync command line: a thin layer over the ``sheets_sync`` library.
+
+Each command parses its options, calls one library function, and reports.
+Expected failures print one ``Error: …`` line and exit with the code the
+README documents; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from functools import wraps
+
+import click
+
+from sheets_sync import SheetsSyncError, jobs
+from sheets_sync.backends import DEFAULT_TRACKER
+from sheets_sync.runlock import run_lock
+from sheets_sync.schema import load_schema
+from sheets_sync.sources import open_sources
+from sheets_sync.sync import describe
+from sheets_sync.timeutil import parse_timestamp
+
+log = logging.getLogger("sheets_sync")
+
+
+def _fail_cleanly(func):
+    """Turn the library's expected errors into one line and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SheetsSyncError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+# Help shown because a group was called without a command: click's own output stays.
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    error = click.ClickException(exc.format_message())
+    error.exit_code = exc.exit_code
+    return error
+
+
+class _Commands(click.Group):
+    """The command group: a wrong option or value is one ``Error: …`` line (exit code 2),
+    like every other error, instead of click's Usage/Try/Error lines."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _NO_ARGS_HELP:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _NO_ARGS_HELP:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+def _as_of(value: str | None):
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+tracker_option = click.option(
+    "--tracker", default=DEFAULT_TRACKER, show_default=True, envvar="SHEETS_SYNC_TRACKER",
+    help="A local .xlsx workbook, or a Google spreadsheet id or URL.")
+credentials_option = click.option(
+    "--credentials", type=click.Path(dir_okay=False), envvar="GOOGLE_APPLICATION_CREDENTIALS",
+    help="Service-account key file for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
+schema_option = click.option(
+    "--schema", "schema_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_SCHEMA",
+    help="The tracker's schema (default: the shipped sheets_sync/data/sheet_schema.yaml).")
+roster_option = click.option(
+    "--roster", "roster_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_ROSTER",
+    help="Department roster file that seeds the Departments tab (default: the shipped "
+         "sheets_sync/data/departments.yaml).")
+
+
+@click.group(cls=_Commands)
+@click.option("--verbose", "-v", is_flag=True, help="Say more about what happens.")
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """Keep the social media cell's Tracker in sync with citizens' comments."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@click.option("--source", default=None, envvar="SHEETS_SYNC_SOURCE",
+              help="files:DIR (an export folder), a platform (facebook, instagram, youtube, x) "
+                   "or all. Default: the sample exports shipped in sheets_sync/data/examples.")
+@click.option("--dry-run", is_flag=True, help="Print the planned changes; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--as-of", help="Evaluate deadlines at this time (ISO 8601 with offset).")
+@schema_option
+@roster_option
+@click.pass_context
+@_fail_cleanly
+def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path, roster_path):
+    """Add new posts and comments to the tracker, per department.
+
+    Example:
+
+        python cli.py sync --tracker tracker.xlsx --source files:exports/2026-11-20
+    """
+    now = _as_of(as_of)
+    result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials), source, now=now,
+                       dry_run=dry_run)
+    summary = result.summary()
+    if as_json:
+        if dry_run:
+            summary["planned_changes"] = describe(result.plan.changes, result.schema)
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not ctx.obj["quiet"]:
+        _print_summary(result, dry_run)
+    if result.source_errors:
+        for line in result.source_errors:
+            click.echo(f"Error: {line}", err=True)
+        sys.exit(5)
+
+
+def _print_summary(result, dry_run: bool) -> None:
+    s = result.summary()
+    verb = "Would add" if dry_run else "Added"
+    for line in result.structure:
+        click.echo(line)
+    if dry_run:
+        lines = describe(result.plan.changes, result.schema)
+        click.echo(f"Dry run on {s['tracker']}: {len(lines)} planned change(s), nothing written.")
+        for line in lines:
+            click.echo(f"  {line}")
+    click.echo(f"{verb} {s['posts_added']} post(s) and {s['comments_added']} comment(s) to "
+               f"{s['tracker']} from {', '.join(s['sources'])}; {s['rows_updated']} row(s) updated.")
+    for department, counts in s["per_department"].items():
+        click.echo(f"  {department:<12} {counts['posts']:>4} post(s) {counts['comments']:>5} comment(s)")
+    if s["replies_harvested"] or s["tabs_rewritten"] or s["overdue"]:
+        click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
+                   f"{len(s['tabs_rewritten'])} department tab(s) updated; "
+                   f"{s['overdue']} comment(s) overdue.")
+    if s["held_comments"]:
+        click.echo(f"Held back {s['held']} comment(s):")
+        for line in s["held_comments"]:
+            click.echo(f"  {line}")
+    for line in s["warnings"]:
+        click.echo(f"Warning: {line}")
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@_fail_cleanly
+def init(tracker, credentials, schema_path, roster_path):
+    """Create or repair the tracker's tabs, headers and roster. Safe to run again.
+
+    Example:
+
+        python cli.py init --tracker tracker.xlsx
+    """
+    location, done = jobs.init(jobs.Tracker(tracker, schema_path, roster_path, credentials))
+    if done:
+        for line in done:
+            click.echo(line)
+    else:
+        click.echo(f"{location}: all tabs and headers are in place; nothing to do.")
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@click.option("--as-of", help="Evaluate deadlines at this time (ISO 8601 with offset).")
+@schema_option
+@roster_option
+@click.pass_context
+@_fail_cleanly
+def tabs(ctx, tracker, credentials, as_of, schema_path, roster_path):
+    """Rebuild each department's pending-action tab (and the Overdue flags) alone.
+
+    Replies typed in a department's tab reach the Comments tab first.
+
+    Example:
+
+        python cli.py tabs --tracker tracker.xlsx
+    """
+    now = _as_of(as_of)  # a wrong value stops here, before the lock is taken
+    result = jobs.tabs(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=now)
+    if not ctx.obj["quiet"]:
+        s = result.summary()
+        click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
+                   f"{len(s['tabs_rewritten'])} tab(s) updated; {s['overdue']} comment(s) overdue.")
+        for line in s["warnings"]:
+            click.echo(f"Warning: {line}")
+
+
+@main.group()
+def sources():
+    """Check the configured sources of posts and comments."""
+
+
+@sources.command("check")
+@click.option("--source", default="all", show_default=True,
+              help="files:DIR, a platform name, or all configured platforms.")
+@_fail_cleanly
+def sources_check(source):
+    """Tell, per source, whether its token works and what it can read.
+
+    Example:
+
+        python cli.py sources check --source facebook
+    """
+    failed = False
+    for src in open_sources(source):
+        check = src.check()
+        mark = "ok  " if check.ok else "FAIL"
+        click.echo(f"{mark} {check.source}: {check.detail}")
+        failed = failed or not check.ok
+    if failed:
+        sys.exit(5)
+
+
+# --- reports and scheduling (issue 5) ---
+
+
+def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
+    """A time for --since/--until: a date (a whole IST day), 'YYYY-MM-DD HH:MM' (IST) or ISO 8601."""
+    if value is None:
+        return None
+    from datetime import datetime, timedelta
+
+    from sheets_sync.timeutil import IST, from_sheet
+
+    text = value.strip()
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=IST)
+        return day + timedelta(days=1) if end_of_day else day
+    except ValueError:
+        pass
+    found = from_sheet(text)
+    if found is None:
+        raise click.BadParameter(f"{value!r}: give a date (2026-11-20), an IST time (2026-11-20 10:00) "
+                                 "or ISO 8601 with an offset", param_hint=option)
+    return found
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
+@click.option("--department", "-d", multiple=True, help="Only this department code (repeatable).")
+@click.option("--no-flags", is_flag=True, help="Only print: do not write the Overdue flags and tabs.")
+@click.pass_context
+@_fail_cleanly
+def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json, as_csv, department,
+            no_flags):
+    """Flag overdue comments in the tracker and list them, per department, oldest first.
+
+    Writes the Overdue column and the departments' tabs as of --as-of (with
+    --no-flags it only reads). Exit code 0 whether or not anything is overdue.
+
+    Example:
+
+        python cli.py overdue --tracker tracker.xlsx --as-of 2026-11-26T18:00:00+05:30
+    """
+    from sheets_sync.report import OVERDUE_COLUMNS, overdue_rows, overdue_text, rows_csv
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    found = jobs.overdue(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=_as_of(as_of),
+                         flags=not no_flags)
+    when, snap, deadlines = found.as_of, found.snapshot, found.deadlines
+    if department:
+        wanted = {d.strip().upper() for d in department}
+        deadlines = [d for d in deadlines if d.department.upper() in wanted]
+    if as_json:
+        click.echo(json.dumps({"tracker": found.location, "as_of": when.isoformat(),
+                               "overdue": overdue_rows(deadlines)}, ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo(rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS), nl=False)
+    elif not ctx.obj["quiet"]:
+        click.echo(overdue_text(deadlines, snap.roster, when))
+        for line in snap.warnings:
+            click.echo(f"Warning: {line}", err=True)
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--since", help="Start of the period: a date (a whole IST day), 'YYYY-MM-DD HH:MM' IST, "
+                              "or ISO 8601. Default: seven days before --until.")
+@click.option("--until", help="End of the period (a date counts the whole day). Default: --as-of.")
+@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the summary as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and the overdue list as JSON.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write a self-contained HTML page with charts to this file.")
+@click.option("--no-tab", is_flag=True, help="Do not update the tracker's Report tab.")
+@click.option("--email", is_flag=True, help="E-mail each department its overdue list, and the cell "
+                                            "and the Additional Commissioner's office the summary.")
+@click.option("--include-empty", is_flag=True, help="With --email: also write to departments with "
+                                                    "nothing overdue.")
+@click.option("--resend", is_flag=True, help="With --email: send even if today's report was sent.")
+@click.pass_context
+@_fail_cleanly
+def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as_of, as_csv, as_json,
+           html_file, no_tab, email, include_empty, resend):
+    """Summarise replies per department over a period, and write the Report tab.
+
+    Received, answered, reply times (median, 90th percentile) and the share
+    answered within the deadline count comments written in the period; open,
+    overdue and escalated are the backlog at --as-of. Exit codes: 0 done,
+    2 settings, 4 tracker, 6 another run holds the lock, 7 some e-mails failed.
+
+    Example:
+
+        python cli.py report --tracker tracker.xlsx --html report.html --email
+    """
+    from pathlib import Path
+
+    from sheets_sync.report import report_csv, report_html, report_json, report_text
+    from sheets_sync.timeutil import now_ist
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    if (include_empty or resend) and not email:
+        raise click.UsageError("--include-empty and --resend go with --email")
+    when = _as_of(as_of) or now_ist()
+    start, end = _ist_time(since, "--since"), _ist_time(until, "--until", end_of_day=True)
+    if start and end and start >= end:
+        raise click.BadParameter("--since must be before --until", param_hint="--since")
+    settings = None
+    if email:
+        from sheets_sync.emailer import SmtpSettings
+
+        settings = SmtpSettings.from_env()  # wrong settings stop the run before anything is written
+
+    def show(result) -> None:
+        if html_file:
+            Path(html_file).write_text(report_html(result), encoding="utf-8")
+        if as_json:
+            click.echo(report_json(result))
+        elif as_csv:
+            click.echo(report_csv(result), nl=False)
+        elif not ctx.obj["quiet"]:
+            click.echo(report_text(result))
+        if html_file and not (as_json or as_csv or ctx.obj["quiet"]):
+            click.echo(f"Wrote {html_file}")
+
+    run = jobs.report(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=when, since=start,
+                      until=end, write_tab=not no_tab, email=settings, include_empty=include_empty,
+                      resend=resend, before_email=show)
+    delivery = run.delivery
+    if delivery is not None:
+        out = sys.stderr if as_json or as_csv else sys.stdout
+        if not ctx.obj["quiet"] or delivery.failed:
+            for line in delivery.lines():
+                click.echo(line, file=out)
+        delivery.raise_for_failures()
+
+
+@main.command("schedule")
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_SCHEDULE",
+              help="Schedule file (default: schedule.yaml here, if it exists; see schedule.example.yaml).")
+@click.option("--source", default=None, envvar="SHEETS_SYNC_SOURCE",
+              help="What the sync job reads: files:DIR, a platform, or all. Default: the file's, "
+                   "else the shipped sample exports.")
+@click.option("--sync-every", type=click.IntRange(0, 1440), help="Minutes between syncs (0: off).")
+@click.option("--overdue-every", type=click.IntRange(0, 1440), help="Minutes between overdue runs (0: off).")
+@click.option("--report-at", help="Daily report time in IST, HH:MM, or 'off'.")
+@click.option("--email/--no-email", default=None, help="E-mail the daily report (default: on).")
+@click.option("--include-empty", is_flag=True, default=None,
+              help="E-mail departments with nothing overdue too.")
+@click.option("--run-now", is_flag=True, help="Run the sync and overdue jobs once at start.")
+@click.option("--max-iterations", type=int, hidden=True, help="Stop after this many rounds (tests).")
+@click.pass_context
+@_fail_cleanly
+def schedule_command(ctx, tracker, credentials, schema_path, roster_path, config_path, source, sync_every,
+                     overdue_every, report_at, email, include_empty, run_now, max_iterations):
+    """Run sync, overdue and the daily report on a schedule until stopped.
+
+    Prints the schedule at start, one line per job run (errors only with
+    --quiet), and keeps going when a job fails. SIGTERM or Ctrl-C stops it
+    between jobs, exit 0. Exit codes: 2 settings, 6 another scheduler runs
+    for this tracker.
+
+    Example:
+
+        python cli.py schedule --tracker tracker.xlsx --config schedule.yaml
+    """
+    from sheets_sync.scheduler import JobContext, Scheduler, build_jobs, load_schedule_config, parse_hhmm
+
+    config = load_schedule_config(config_path)
+    if report_at is not None and report_at.strip().lower() != "off" and parse_hhmm(report_at) is None:
+        raise click.BadParameter(f"{report_at!r}: give HH:MM (IST) or off", param_hint="--report-at")
+    config = config.with_options(
+        sync_every_minutes=sync_every, overdue_every_minutes=overdue_every, report_email=email,
+        include_empty=include_empty, source=source,
+        tracker=tracker if ctx.get_parameter_source("tracker").name != "DEFAULT" else None)
+    if report_at is not None:
+        config = config.with_options(report_at="") if report_at.strip().lower() == "off" else \
+            config.with_options(report_at=report_at.strip())
+    tracker = config.tracker or tracker
+    load_schema(schema_path)  # a broken schema stops here, not in every job
+    if config.report_at and config.report_email:
+        from sheets_sync.emailer import SmtpSettings
+
+        SmtpSettings.from_env()  # wrong e-mail settings stop here too
+    jobs = build_jobs(config, JobContext(tracker, schema_path, roster_path, credentials, config.source))
+    if not jobs:
+        raise click.UsageError("every job is turned off; nothing to schedule")
+    quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
+    status = None
+    if sys.stdout.isatty() and not quiet:
+        def status(text):
+            click.echo("\r\033[K" + text, nl=False)
+
+    scheduler = Scheduler(jobs, out=click.echo, err=lambda line: click.echo(line, err=True),
+                          max_iterations=max_iterations, quiet=quiet, verbose=verbose, status=status)
+
+    def on_start(lines):
+        if not quiet:
+            source_note = f" from {config.path}" if config.path else ""
+            click.echo(f"sheets-sync scheduler for {tracker}{source_note} (times in IST); "
+                       "stop with Ctrl-C or SIGTERM")
+            for line in lines:
+                click.echo(line)
+
+    with run_lock(tracker, "schedule", name="schedule"), scheduler.signals():
+        scheduler.run(run_now=run_now, on_start=on_start)
+    if not quiet:
+        reason = f" ({scheduler.stop_reason})" if scheduler.stop_reason else ""
+        click.echo(f"Scheduler stopped{reason}.")
+
+
+if __name__ == "__main__":
+    main()
