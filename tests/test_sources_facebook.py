@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited, SourceError
-from sheets_sync.sources.platforms import make_checkpoint
+from sheets_sync.sources.window import make_checkpoint
 from sheets_sync.testing.fake_platforms import FakeGraph, graph_error, graph_throttled
 from tests.platform_fixtures import PAGE_ID, Tracker, at, make_source
 
@@ -317,7 +317,7 @@ def test_check_says_what_the_token_can_read(fake_graph):
 
 
 def test_token_never_appears_in_errors_reprs_or_logs(fake_graph, caplog):
-    from sheets_sync.sources._http import Secret
+    from sheets_sync.sources.tokens import Secret
 
     seed(fake_graph)
     token = fake_graph.token

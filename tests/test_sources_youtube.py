@@ -7,8 +7,8 @@ import json
 import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited
-from sheets_sync.sources._http import Secret
-from sheets_sync.sources.platforms import make_checkpoint
+from sheets_sync.sources.tokens import Secret
+from sheets_sync.sources.window import make_checkpoint
 from sheets_sync.testing.fake_platforms import FakeYouTube, youtube_error
 from tests.platform_fixtures import CHANNEL_ID, Tracker, at, make_source
 

@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -37,23 +37,6 @@ log = logging.getLogger("sheets_sync.sources")
 #: (connect, read) seconds. A platform that has not answered in 30 s is down
 #: for our purposes; the retry loop gives it a few more chances.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A token and the environment variable it came from.
-
-    The value never appears in ``repr`` or ``str``: only the variable's name
-    does, which is what a person needs to know to renew it.
-    """
-
-    name: str
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Secret({self.name}=***)"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
