@@ -19,10 +19,9 @@ from sheets_sync.errors import (
     SourceError,
     TrackerError,
 )
-from sheets_sync.jobs import Tracker
+from sheets_sync.jobs import Tracker, open_sources
 from sheets_sync.models import Comment, Post
 from sheets_sync.schema import load_schema
-from sheets_sync.sources import open_sources
 from sheets_sync.sync import SyncResult, run_sync
 
 __all__ = [

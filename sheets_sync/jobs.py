@@ -16,9 +16,16 @@ from sheets_sync.backends.base import Backend
 from sheets_sync.deadlines import CommentDeadline
 from sheets_sync.runlock import RunLock, run_lock
 from sheets_sync.schema import Schema, load_schema
-from sheets_sync.sources import open_sources
 from sheets_sync.sync import SyncResult, init_tracker, run_sync
 from sheets_sync.timeutil import now_ist
+
+
+def open_sources(spec: str | None):
+    """The ``--source`` factory, loaded on first use: code that only plans or reports
+    never loads the platforms' modules and their HTTP stack."""
+    from sheets_sync.sources.registry import open_sources as factory
+
+    return factory(spec)
 
 
 @dataclass(frozen=True)
@@ -132,4 +139,5 @@ def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | N
     return ReportRun(result, snap, delivery)
 
 
-__all__ = ["Overdue", "ReportRun", "Tracker", "init", "lock", "overdue", "report", "sync", "tabs"]
+__all__ = ["Overdue", "ReportRun", "Tracker", "init", "lock", "open_sources", "overdue", "report", "sync",
+           "tabs"]

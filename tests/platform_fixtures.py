@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sheets_sync.sources._http import RetryPolicy, Secret
+from sheets_sync.retry import RetryPolicy
 from sheets_sync.sources.base import Batch, Source
+from sheets_sync.sources.config import PlatformConfig
 from sheets_sync.sources.facebook import FacebookSource
 from sheets_sync.sources.instagram import InstagramSource
-from sheets_sync.sources.platforms import PlatformConfig, PlatformSource
+from sheets_sync.sources.platforms import PlatformSource
+from sheets_sync.sources.tokens import Secret
 from sheets_sync.sources.x import XSource
 from sheets_sync.sources.youtube import YouTubeSource
 from sheets_sync.testing.fake_platforms import FakeGraph, FakeServer, FakeX, FakeYouTube

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from sheets_sync.errors import ConfigError, SourceError
-from sheets_sync.sources._http import HttpClient, RetryPolicy, Secret
+from sheets_sync.retry import RetryPolicy
+from sheets_sync.sources._http import HttpClient
+from sheets_sync.sources.config import PlatformConfig
 from sheets_sync.sources.facebook import FacebookSource
 from sheets_sync.sources.instagram import InstagramSource
-from sheets_sync.sources.platforms import (
-    PlatformConfig,
-    load_platform_sources,
-    load_sources_config,
-)
+from sheets_sync.sources.registry import load_platform_sources, load_sources_config
+from sheets_sync.sources.tokens import Secret
 from sheets_sync.sources.x import XSource
 from sheets_sync.sources.youtube import YouTubeSource
 

@@ -1,4 +1,9 @@
-"""The Facebook Page source against the local Graph API fake."""
+"""The Facebook Page source against the local Graph API fake.
+
+What every platform source does alike (overlap, crash, throttling midway, an
+expired token, far-future times) is in ``test_sources_contract.py``; here, what
+is this platform's own.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ import logging
 import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited, SourceError
-from sheets_sync.sources.platforms import make_checkpoint
+from sheets_sync.sources.window import make_checkpoint
 from sheets_sync.testing.fake_platforms import FakeGraph, graph_error, graph_throttled
-from tests.platform_fixtures import PAGE_ID, Tracker, at, make_source
+from tests.platform_fixtures import PAGE_ID, at, make_source
 
 PMC = (PAGE_ID, "Pune Municipal Corporation")
 MARATHI = "पाणी कधी येणार? 🙏 Ward 14 मध्ये तीन दिवस पाणी नाही"
@@ -97,42 +102,6 @@ def test_first_run_looks_back_and_checkpoint_is_the_newest_time_seen(fake_graph)
     assert [p.post_id for p in short.posts] == ["111_3"]
 
 
-def test_incremental_runs_use_overlap_and_never_double(fake_graph):
-    seed(fake_graph)
-    tracker = Tracker()
-    source = make_source("facebook", fake_graph)
-    tracker.sync(source)
-    assert len(tracker.comments) == 7
-
-    # Later: a new comment, and one that shows up late with a time before the
-    # checkpoint (inside the two-hour overlap).
-    fake_graph.add_comment("111_2", "2_c2", at(minutes=-30), "new")
-    fake_graph.add_comment("111_3", "3_late", at(hours=-3), "indexed late")
-    second = source.fetch(tracker.checkpoint)
-    assert {c.comment_id for c in second.comments} == {"3_c1", "3_late", "2_c2"}
-    # Only posts that are new or have new comments come back.
-    assert {p.post_id for p in second.posts} == {"111_2", "111_3"}
-    tracker.write(second)
-    assert len(tracker.comments) == 9
-    assert json.loads(tracker.checkpoint)["newest"] == at(minutes=-30).isoformat()
-
-    # Running again with nothing new changes nothing.
-    third = source.fetch(tracker.checkpoint)
-    assert {c.comment_id for c in third.comments} <= tracker.comment_ids()
-    assert third.checkpoint == tracker.checkpoint
-
-
-def test_crash_between_fetch_and_write_repeats_the_same_batch(fake_graph):
-    seed(fake_graph)
-    source = make_source("facebook", fake_graph)
-    checkpoint = make_checkpoint(PAGE_ID, at(days=-3, hours=2))
-    first = source.fetch(checkpoint)  # ... and the machine dies before writing
-    again = source.fetch(checkpoint)
-    assert first.comments == again.comments and first.posts == again.posts
-    assert first.checkpoint == again.checkpoint
-    assert {c.comment_id for c in first.comments} >= {"1_r1", "1_r2", "1_c3", "2_c1", "3_c1"}
-
-
 def test_unreadable_or_foreign_checkpoint_falls_back_to_the_look_back(fake_graph):
     seed(fake_graph)
     source = make_source("facebook", fake_graph)
@@ -142,42 +111,12 @@ def test_unreadable_or_foreign_checkpoint_falls_back_to_the_look_back(fake_graph
         assert "reading the last 30 days again" in batch.warnings[0]
 
 
-def test_throttled_mid_run_passes_on_what_was_read_and_resumes(fake_graph, sleeps):
-    seed(fake_graph)
-    tracker = Tracker()
-    source = make_source("facebook", fake_graph, sleeps)
-    # The third comments request (page 3 of post 1's thread) is throttled.
-    fake_graph.fail("/comments", *graph_throttled(code=4, minutes=12), after=2)
-    partial = source.fetch(None)
-    assert partial.checkpoint is None  # the old checkpoint stays
-    assert [c.comment_id for c in partial.comments] == ["1_c1", "1_c2", "1_r1", "1_r2"]
-    assert "about 12 minutes" in partial.warnings[0]
-    assert "the next run resumes from the checkpoint" in partial.warnings[0]
-    assert sleeps == []  # throttling is not retried within the run
-    tracker.write(partial)
-
-    tracker.sync(source)
-    assert tracker.comment_ids() == {"1_c1", "1_c2", "1_r1", "1_r2", "1_c3", "2_c1", "3_c1"}
-    assert tracker.checkpoint is not None
-
-
 @pytest.mark.parametrize("code", [4, 17, 32, 613, 80001])
 def test_throttled_before_anything_was_read_raises(fake_graph, code):
     seed(fake_graph)
     fake_graph.fail("/published_posts", *graph_throttled(code=code, minutes=7))
     with pytest.raises(RateLimited, match="about 7 minutes"):
         make_source("facebook", fake_graph).fetch(None)
-
-
-def test_expired_token_says_which_token_and_how_to_renew(fake_graph):
-    seed(fake_graph)
-    source = make_source("facebook", fake_graph)
-    fake_graph.token = "a-newer-token"  # the one we hold is revoked
-    with pytest.raises(AuthError) as info:
-        source.fetch(None)
-    message = str(info.value)
-    assert message.startswith("Facebook token expired or revoked")
-    assert message.endswith("create a new Page access token and put it in SHEETS_SYNC_FACEBOOK_TOKEN")
 
 
 @pytest.mark.parametrize("code", [10, 200, 299])
@@ -317,7 +256,7 @@ def test_check_says_what_the_token_can_read(fake_graph):
 
 
 def test_token_never_appears_in_errors_reprs_or_logs(fake_graph, caplog):
-    from sheets_sync.sources._http import Secret
+    from sheets_sync.sources.tokens import Secret
 
     seed(fake_graph)
     token = fake_graph.token
@@ -338,15 +277,6 @@ def test_token_never_appears_in_errors_reprs_or_logs(fake_graph, caplog):
     assert caplog.records  # requests were logged ...
     assert not [t for t in texts if token in t]  # ... and the token is in none of it
     assert "echo ***" in str(texts)
-
-
-def test_a_time_far_in_the_future_does_not_move_the_checkpoint(fake_graph):
-    seed(fake_graph)
-    fake_graph.add_comment("111_3", "3_future", at(days=2), "a clock gone wrong")
-    batch = make_source("facebook", fake_graph).fetch(None)
-    assert "3_future" in {c.comment_id for c in batch.comments}  # still passed on
-    # ... but the checkpoint stays at the newest trustworthy time.
-    assert json.loads(batch.checkpoint)["newest"] == at(hours=-2).isoformat()
 
 
 def test_a_lone_surrogate_is_replaced_and_the_comment_named(fake_graph):

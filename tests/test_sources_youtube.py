@@ -1,4 +1,9 @@
-"""The YouTube channel source against the local YouTube Data API fake."""
+"""The YouTube channel source against the local YouTube Data API fake.
+
+What every platform source does alike (overlap, crash, throttling midway, an
+expired token, far-future times) is in ``test_sources_contract.py``; here, what
+is this platform's own.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ import json
 import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited
-from sheets_sync.sources._http import Secret
-from sheets_sync.sources.platforms import make_checkpoint
+from sheets_sync.sources.tokens import Secret
+from sheets_sync.sources.window import make_checkpoint
 from sheets_sync.testing.fake_platforms import FakeYouTube, youtube_error
-from tests.platform_fixtures import CHANNEL_ID, Tracker, at, make_source
+from tests.platform_fixtures import CHANNEL_ID, at, make_source
 
 OWN = (CHANNEL_ID, "Pune Municipal Corporation")
 REAL_REPLY = {
@@ -90,38 +95,12 @@ def test_paging_stops_once_threads_are_older_than_the_window(fake_youtube):
     assert json.loads(batch.checkpoint)["newest"] == at(hours=-1).isoformat()
 
 
-def test_quota_exhausted_mid_paging_then_resume_next_day(fake_youtube, sleeps):
-    seed(fake_youtube)
-    source = make_source("youtube", fake_youtube, sleeps)
-    tracker = Tracker()
-    fake_youtube.quota = 4  # channels, playlistItems x2, first page of vid1 threads
-    partial = source.fetch(None)
-    assert partial.checkpoint is None
-    assert {c.comment_id for c in partial.comments} == {"T5", "T5.R9", "T4"}
-    (warning,) = partial.warnings
-    assert "YouTube daily quota exhausted" in warning
-    assert "midnight Pacific time (2026-11-20 13:30 IST)" in warning
-    assert sleeps == []  # never retried the same day
-    tracker.write(partial)
-
-    fake_youtube.quota = None  # the next day
-    tracker.sync(source)
-    assert len(tracker.comments) == 11 and tracker.checkpoint is not None
-
-
 def test_quota_exhausted_at_once_raises_without_retrying(fake_youtube, sleeps):
     seed(fake_youtube)
     fake_youtube.quota = 0
     with pytest.raises(RateLimited, match="quota resets at midnight Pacific time"):
         make_source("youtube", fake_youtube, sleeps).fetch(None)
     assert len(fake_youtube.requests) == 1 and sleeps == []
-
-
-def test_crash_between_fetch_and_write(fake_youtube):
-    seed(fake_youtube)
-    source = make_source("youtube", fake_youtube)
-    checkpoint = make_checkpoint(CHANNEL_ID, at(days=-4))
-    assert source.fetch(checkpoint) == source.fetch(checkpoint)
 
 
 def test_bad_api_key_and_expired_oauth_token(fake_youtube):

@@ -5,9 +5,11 @@ It owns what all four platforms need the same way:
 - every request has a timeout (connect, read);
 - temporary failures (5xx, dropped connections, timeouts, answers that are
   not JSON, and whatever a platform's error mapper calls temporary) are
-  retried with capped exponential backoff and jitter, then reported as a
-  :class:`~sheets_sync.errors.SourceError`; the sleep function is injectable
-  so tests never sleep;
+  retried under one :class:`~sheets_sync.retry.RetryPolicy` (capped
+  exponential backoff with jitter; a longer wait a mapper asks for with
+  ``Transient.retry_after`` is honoured, capped too), then reported as a
+  :class:`~sheets_sync.errors.SourceError`; the sleep function is
+  injectable so tests never sleep;
 - platform errors are turned into the project's exceptions by a per-platform
   *error mapper* (a plain function of the response);
 - tokens travel in request headers, never in URLs, so they cannot show up in
@@ -25,12 +27,13 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from sheets_sync.errors import SourceError
+from sheets_sync.retry import RetryPolicy
 
 log = logging.getLogger("sheets_sync.sources")
 
@@ -48,23 +51,6 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # The escape as it appears in the raw answer (a whole pair is escaped the same way):
 # answers without it are not walked at all.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A token and the environment variable it came from.
-
-    The value never appears in ``repr`` or ``str``: only the variable's name
-    does, which is what a person needs to know to renew it.
-    """
-
-    name: str
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Secret({self.name}=***)"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -104,24 +90,6 @@ class ApiError(SourceError):
 
 
 ErrorMapper = Callable[[Response, str], Exception]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to wait before giving up on a temporary failure."""
-
-    attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int, rand: Callable[[], float]) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (0-based).
-
-        Exponential, capped, with "equal jitter": half the step is fixed, half
-        random, so many cron jobs that failed together do not retry together.
-        """
-        step = min(self.max_delay, self.base_delay * (2**attempt))
-        return step / 2 + rand() * step / 2
 
 
 class HttpClient:
@@ -171,77 +139,83 @@ class HttpClient:
         :class:`SourceError` once temporary failures outlast the retries.
         """
         url = f"{self.base_url}/{path.lstrip('/')}"
-        attempts = max(1, self.retry.attempts)
-        last_problem: SourceError | None = None
-        retry_after: float | None = None
-        for attempt in range(attempts):
-            if attempt:
-                wait = self.retry.delay(attempt - 1, self._rand)
-                if retry_after is not None:
-                    wait = max(wait, min(retry_after, self.retry.max_delay))
-                log.info(
-                    "%s: %s failed (%s); retry %d of %d in %.1f s",
-                    self.service,
-                    what,
-                    last_problem,
-                    attempt,
-                    attempts - 1,
-                    wait,
-                )
-                self._sleep(wait)
-            retry_after = None
-            log.debug("%s: GET %s %s", self.service, url, dict(params or {}))
-            try:
-                raw = self._session.get(url, params=params, headers=self._headers, timeout=self.timeout)
-            except requests.Timeout:
-                last_problem = SourceError(f"{self.service}: {what}: no answer within {self.timeout[1]:g} s")
-                continue
-            except requests.RequestException as exc:
-                # Dropped connections, resets, truncated bodies. The exception
-                # text carries the URL; our URLs hold no token, but redact anyway.
-                last_problem = SourceError(
+
+        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
+            assert isinstance(exc, Transient)
+            log.info(
+                "%s: %s failed (%s); retry %d of %d in %.1f s",
+                self.service,
+                what,
+                exc.final,
+                attempt,
+                max(1, self.retry.attempts) - 1,
+                wait,
+            )
+
+        try:
+            return self.retry.call(
+                lambda: self._get_once(url, params, what),
+                retry_if=lambda exc: isinstance(exc, Transient),
+                sleep=self._sleep,
+                rand=self._rand,
+                wait_at_least=lambda exc: exc.retry_after if isinstance(exc, Transient) else None,
+                on_retry=on_retry,
+            )
+        except Transient as gave_up:
+            # Same class as the last problem (a throttle that outlasts the
+            # retries is still RateLimited), with the story of the retries added.
+            problem = gave_up.final
+            problem.args = (
+                f"{problem} (gave up after {max(1, self.retry.attempts)} attempts; "
+                "the next run starts again from the last checkpoint)",
+            )
+            raise problem from None
+
+    def _get_once(self, url: str, params: Mapping[str, Any] | None, what: str) -> dict:
+        """One GET: the JSON object, or the mapped exception (:class:`Transient` to retry)."""
+        log.debug("%s: GET %s %s", self.service, url, dict(params or {}))
+        try:
+            raw = self._session.get(url, params=params, headers=self._headers, timeout=self.timeout)
+        except requests.Timeout:
+            raise Transient(
+                SourceError(f"{self.service}: {what}: no answer within {self.timeout[1]:g} s")
+            ) from None
+        except requests.RequestException as exc:
+            # Dropped connections, resets, truncated bodies. The exception
+            # text carries the URL; our URLs hold no token, but redact anyway.
+            raise Transient(
+                SourceError(
                     f"{self.service}: {what}: connection failed "
                     f"({type(exc).__name__}: {self.redact(_first_line(exc))})"
                 )
-                continue
-            try:
-                data = raw.json()
-            except ValueError:
-                data = None
-            if data is not None and _SURROGATE_ESCAPE.search(raw.content):
-                found: list[tuple[str, str, str]] = []
-                data = whole_characters(data, found)
-                self.notes += [
-                    f"{self.service}: {what}: {owner or 'an item'}: {key!r} held \\u{ord(half):04x}, "
-                    "half of a UTF-16 surrogate pair and not a character; written as \ufffd (the rest "
-                    "is kept; the platform shows the original)"
-                    for owner, key, half in found
-                ]
-            response = Response(raw.status_code, raw.headers, data)
-            if raw.status_code == 200 and isinstance(data, dict):
-                return data
-            if raw.status_code == 200:
-                problem: Exception = Transient(
-                    SourceError(
-                        f"{self.service}: {what}: the answer was not a JSON object "
-                        f"(HTTP 200, {len(raw.content)} bytes)"
-                    )
+            ) from None
+        try:
+            data = raw.json()
+        except ValueError:
+            data = None
+        if data is not None and _SURROGATE_ESCAPE.search(raw.content):
+            found: list[tuple[str, str, str]] = []
+            data = whole_characters(data, found)
+            self.notes += [
+                f"{self.service}: {what}: {owner or 'an item'}: {key!r} held \\u{ord(half):04x}, "
+                "half of a UTF-16 surrogate pair and not a character; written as \ufffd (the rest "
+                "is kept; the platform shows the original)"
+                for owner, key, half in found
+            ]
+        if raw.status_code == 200 and isinstance(data, dict):
+            return data
+        if raw.status_code == 200:
+            problem: Exception = Transient(
+                SourceError(
+                    f"{self.service}: {what}: the answer was not a JSON object "
+                    f"(HTTP 200, {len(raw.content)} bytes)"
                 )
-            else:
-                problem = self._map_error(response, what)
-            if isinstance(problem, Transient):
-                last_problem = _sanitised(problem.final, self.redact)
-                retry_after = problem.retry_after
-                continue
-            raise _sanitised(problem, self.redact)
-        assert last_problem is not None
-        # Same class as the last problem (a throttle that outlasts the retries
-        # is still RateLimited), with the story of the retries added.
-        last_problem.args = (
-            f"{last_problem} (gave up after {attempts} attempts; "
-            "the next run starts again from the last checkpoint)",
-        )
-        raise last_problem
+            )
+        else:
+            problem = self._map_error(Response(raw.status_code, raw.headers, data), what)
+        if isinstance(problem, Transient):
+            _sanitised(problem.final, self.redact)
+        raise _sanitised(problem, self.redact)
 
 
 def whole_characters(value: Any, found: list[tuple[str, str, str]], owner: str = "", key: str = "") -> Any:

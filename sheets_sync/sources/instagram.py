@@ -12,9 +12,9 @@ media, or by restricted users.
 
 Instagram does not promise an order for comments, so every page of a
 followed post's comments is read; those older than the window are dropped.
-Errors are Graph's (see :mod:`sheets_sync.sources.facebook`; 80002 is
+Errors are Graph's (see :mod:`sheets_sync.sources.graph`; 80002 is
 Instagram's throttle code). Incremental reading, the checkpoint and
-throttling: see :mod:`sheets_sync.sources.platforms`.
+throttling: see :mod:`sheets_sync.sources.window`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,17 @@ from typing import Any
 from sheets_sync.errors import ConfigError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, shown
-from sheets_sync.sources.facebook import describe, graph_pages, graph_post, graph_time, map_graph_error
-from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, newest_first, text_field
+from sheets_sync.sources.graph import (
+    GRAPH_URL_DEFAULT,
+    GRAPH_URL_ENV,
+    describe,
+    graph_pages,
+    graph_post,
+    graph_time,
+    map_graph_error,
+)
+from sheets_sync.sources.platforms import PlatformSource, text_field
+from sheets_sync.sources.window import Harvest, Window, newest_first
 
 MEDIA_FIELDS = "id,caption,comments_count,media_type,permalink,timestamp"
 _COMMENT = "id,text,timestamp,username,from{id,username},hidden,parent_id"
@@ -42,6 +51,10 @@ class InstagramSource(PlatformSource):
 
     platform = "instagram"
     service = "Instagram"
+    account_setting = "ig_user_id"
+    token_names = ("SHEETS_SYNC_INSTAGRAM_TOKEN",)
+    url_env = GRAPH_URL_ENV
+    default_url = GRAPH_URL_DEFAULT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ reached (problem type ``usage-capped``); 5xx and dropped connections →
 retried. A 200 that carries partial ``errors[]`` becomes a warning naming
 the objects. Reading is paid per post read, so each run reads only the
 window it needs. Incremental reading, the checkpoint and throttling: see
-:mod:`sheets_sync.sources.platforms`.
+:mod:`sheets_sync.sources.window`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Any
 from sheets_sync.errors import AuthError, ConfigError, InputError, RateLimited, SourceError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, Transient, json_or_text, shown
-from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, ist, text_field
+from sheets_sync.sources.platforms import PlatformSource, ist, text_field
+from sheets_sync.sources.window import Harvest, Window
 from sheets_sync.timeutil import parse_timestamp
 
 #: How far back ``search/recent`` reaches, less a margin for clock skew.
@@ -47,6 +48,10 @@ class XSource(PlatformSource):
 
     platform = "x"
     service = "X"
+    account_setting = "user_id"
+    token_names = ("SHEETS_SYNC_X_BEARER_TOKEN",)
+    url_env = "SHEETS_SYNC_X_URL"
+    default_url = "https://api.x.com"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -25,7 +25,7 @@ never retried; per-second ``rateLimitExceeded`` → retried with backoff;
 5xx and dropped connections → retried. A video whose comments are disabled is
 passed over; one that cannot be read is passed over with a warning.
 Incremental reading, the checkpoint and throttling: see
-:mod:`sheets_sync.sources.platforms`.
+:mod:`sheets_sync.sources.window`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from zoneinfo import ZoneInfo
 from sheets_sync.errors import AuthError, ConfigError, InputError, RateLimited, SourceError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, Transient, json_or_text, shown
-from sheets_sync.sources.platforms import Harvest, PlatformSource, Window, ist, newest_first, text_field
+from sheets_sync.sources.platforms import PlatformSource, ist, text_field
+from sheets_sync.sources.window import Harvest, Window, newest_first
 from sheets_sync.timeutil import parse_timestamp
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -68,6 +69,10 @@ class YouTubeSource(PlatformSource):
 
     platform = "youtube"
     service = "YouTube"
+    account_setting = "channel_id"
+    token_names = ("SHEETS_SYNC_YOUTUBE_API_KEY", "SHEETS_SYNC_YOUTUBE_TOKEN")
+    url_env = "SHEETS_SYNC_YOUTUBE_URL"
+    default_url = "https://www.googleapis.com/youtube/v3"
 
     @property
     def channel_id(self) -> str:
