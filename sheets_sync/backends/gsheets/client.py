@@ -6,7 +6,6 @@ import json
 import json as _json  # RetryingHTTPClient.request has a parameter named json
 import logging
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from google.oauth2 import service_account
 from gspread.exceptions import APIError
 
 from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ class RetryingHTTPClient(gspread.HTTPClient):
     raises :class:`UncertainWrite` so the caller can check before resending.
     """
 
-    attempts = 6
-    base_delay = 1.0
-    max_delay = 32.0
+    retry = RetryPolicy(attempts=6, base_delay=1.0, max_delay=32.0)
 
     def __init__(self, auth, session=None, *, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(auth, session)
@@ -92,26 +90,32 @@ class RetryingHTTPClient(gspread.HTTPClient):
             data = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
             json = None
-        for attempt in range(1, self.attempts + 1):
+
+        def once():
             try:
-                return super().request(method, endpoint, params=params, data=data, json=json,
-                                       files=files, headers=headers)
+                return super(RetryingHTTPClient, self).request(method, endpoint, params=params, data=data,
+                                                               json=json, files=files, headers=headers)
             except APIError as exc:
-                code = exc.response.status_code
-                retry = code == 429 or (code >= 500 and safe)
-                if code >= 500 and not safe:
-                    raise UncertainWrite(f"HTTP {code}") from exc
-                if not retry or attempt == self.attempts:
-                    raise
+                if exc.response.status_code >= 500 and not safe:
+                    raise UncertainWrite(f"HTTP {exc.response.status_code}") from exc
+                raise
             except (requests.ConnectionError, requests.Timeout, TransportError) as exc:
                 if not safe:
                     raise UncertainWrite(type(exc).__name__) from exc
-                if attempt == self.attempts:
-                    raise TrackerError(f"Google Sheets did not answer after {attempt} tries "
-                                       f"({type(exc).__name__}); check the network and run again") from None
-            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-            self.sleep(delay / 2 + random.uniform(0, delay / 2))
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise
+
+        def temporary(exc: BaseException) -> bool:
+            # A quota refusal (429) was never applied; a read may always be sent again.
+            if isinstance(exc, APIError):
+                code = exc.response.status_code
+                return code == 429 or (code >= 500 and safe)
+            return isinstance(exc, requests.ConnectionError | requests.Timeout | TransportError)
+
+        try:
+            return self.retry.call(once, retry_if=temporary, sleep=self.sleep)
+        except (requests.ConnectionError, requests.Timeout, TransportError) as exc:
+            raise TrackerError(f"Google Sheets did not answer after {self.retry.attempts} tries "
+                               f"({type(exc).__name__}); check the network and run again") from None
 
 
 class UncertainWrite(Exception):
