@@ -20,7 +20,7 @@ What it serves (one port):
   (:mod:`.fake_sheets_ops`, :mod:`.fake_sheets_batch`), ``values:batchGet``,
   ``values.get/update/append/clear``.
 * ``/drive/v3/files`` -- create a spreadsheet and delete it (gspread's ``create`` and
-  ``del_spreadsheet``, which the benchmark uses).
+  ``del_spreadsheet``: the benchmark and every recorded gspread test use them).
 * ``/_fake/requests`` (GET, DELETE) and ``POST /_fake/config`` -- the request log and
   the knobs below, for a fake started from the command line.
 

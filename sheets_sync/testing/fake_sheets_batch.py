@@ -176,7 +176,8 @@ def _update_sheet_properties(ctx: BatchContext, req: dict) -> None:
         raise bad_request("Requested frozenRowCount is larger than the grid.")
     if rows < 1 or cols < 1:
         raise bad_request("Grid must have at least one row and one column.")
-    # Shrinking the grid deletes the rows/columns beyond it (gspread's resize does this).
+    # Shrinking deletes the rows/columns beyond the new size.  (The grid size is here
+    # for gspread's resize, which the recorded read tests use to set up their sheet.)
     dims.delete_dimension(book, ctx.identity, sheet, "ROWS", rows, sheet.row_count)
     dims.delete_dimension(book, ctx.identity, sheet, "COLUMNS", cols, sheet.col_count)
     sheet.props = updated

@@ -12,10 +12,14 @@ not listed in ``editors.users``; the owner bypasses protection like in Google;
 ``warningOnly`` ranges never block.  A blocked edit answers 403 (Google answers 400
 INVALID_ARGUMENT with the same message; the backend and the people rely on the 403).
 
+Who uses what: the backend reads with ``spreadsheets.get`` and ``values:batchGet``
+only; ``values.get/update/append`` serve gspread in the benchmark (and the people's
+``edit``); ``values.clear`` stays because every recorded gspread worksheet test starts
+by clearing its sheet, so the conformance replay could not begin without it.
+
 Left out: ``values:batchUpdate`` / ``values:batchClear``, ``includeValuesInResponse``,
 append's ``INSERT_ROWS``, ``dateTimeRenderOption`` (nothing here holds dates) and
-developer metadata.  The backend itself only reads with ``spreadsheets.get`` and
-``values:batchGet``; the others serve gspread calls (benchmark, conformance).
+developer metadata.
 """
 
 from __future__ import annotations
