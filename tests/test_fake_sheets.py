@@ -51,7 +51,7 @@ def test_token_flow_maps_each_key_to_its_identity(fake_sheets, gspread_client_fa
     job = gspread_client_factory(JOB_EMAIL)
     alice = gspread_client_factory(ALICE)
     sh = job.create("Tracker")
-    sh.share(ALICE, perm_type="user", role="writer", notify=False)
+    fake_sheets.share(sh.id, ALICE, "writer")
     alice.open_by_key(sh.id).sheet1.update_acell("A1", "hello")
 
     tokens = fake_sheets.token_requests
@@ -107,29 +107,36 @@ def test_unshared_is_403_reader_cannot_write_missing_is_404(fake_sheets, sheet,
 # --------------------------------------------------------------------------- values
 
 
-def test_raw_keeps_text_user_entered_parses(fake_sheets, sheet):
+def test_raw_keeps_text_user_entered_parses_what_the_fake_knows(fake_sheets, sheet):
     ws = sheet.sheet1
     formula = '=IMPORTXML("https://evil.example/x","//a")'
-    row = [formula, "+91 98765 43210", "2020-01-01", "0042", "TRUE", "=4/2"]
-    ws.update(values=[row], range_name="A1", value_input_option="RAW")
-    ws.update(values=[row], range_name="A2", value_input_option="USER_ENTERED")
+    raw = [formula, "+91 98765 43210", "2020-01-01", "0042", "TRUE", "=4/2"]
+    ws.update(values=[raw], range_name="A1", value_input_option="RAW")
+    ws.update(values=[[formula, "0042", "TRUE", "=4/2", "'=text"]], range_name="A2",
+              value_input_option="USER_ENTERED")
 
     grid = sheet.fetch_sheet_metadata({"includeGridData": "true", "ranges": "Sheet1!A1:F2"})
     rows = grid["sheets"][0]["data"][0]["rowData"]
-    raw = [c["userEnteredValue"] for c in rows[0]["values"]]
-    parsed = [c["userEnteredValue"] for c in rows[1]["values"]]
-    assert raw == [{"stringValue": v} for v in row]
-    assert parsed == [{"formulaValue": formula}, {"formulaValue": "=+91 98765 43210"},
-                      {"numberValue": 43831}, {"numberValue": 42}, {"boolValue": True},
-                      {"formulaValue": "=4/2"}]
-    assert ws.get("A2:F2")[0] == ["#N/A", "#ERROR!", "2020-01-01", "42", "TRUE", "2"]
-    assert ws.get("A2:F2", value_render_option="UNFORMATTED_VALUE")[0] == [
-        "#N/A", "#ERROR!", 43831, 42, True, 2]
-    assert ws.get("A2:F2", value_render_option="FORMULA")[0] == [
-        formula, "=+91 98765 43210", 43831, 42, True, "=4/2"]
-    assert ws.get("C2", value_render_option="UNFORMATTED_VALUE",
-                  date_time_render_option="FORMATTED_STRING")[0] == ["2020-01-01"]
-    assert ws.get("A1:F1")[0] == row  # RAW: exactly as typed
+    assert [c["userEnteredValue"] for c in rows[0]["values"]] == [
+        {"stringValue": v} for v in raw]
+    assert [c["userEnteredValue"] for c in rows[1]["values"]] == [
+        {"formulaValue": formula}, {"numberValue": 42}, {"boolValue": True},
+        {"formulaValue": "=4/2"}, {"stringValue": "=text"}]
+    # Formulas are not evaluated: their value is the documented placeholder.
+    assert rows[1]["values"][0]["effectiveValue"] == {"errorValue": {
+        "type": "N_A", "message": "fake_sheets: formula not evaluated"}}
+    assert ws.get("A2:E2")[0] == ["#N/A", "42", "TRUE", "#N/A", "=text"]
+    assert ws.get("A2:E2", value_render_option="UNFORMATTED_VALUE")[0] == [
+        "#N/A", 42, True, "#N/A", "=text"]
+    assert ws.get("A2:E2", value_render_option="FORMULA")[0] == [
+        formula, 42, True, "=4/2", "=text"]
+    assert ws.get("A1:F1")[0] == raw  # RAW: exactly as typed
+    # What Google would read as a date or a "+" formula is refused, not stored wrongly.
+    for typed in ("+91 98765 43210", "2020-01-01", "10%"):
+        with pytest.raises(gspread.exceptions.APIError) as exc:
+            ws.update(values=[[typed]], range_name="A3", value_input_option="USER_ENTERED")
+        assert error_of(exc.value)["message"] == (
+            f"fake_sheets does not implement USER_ENTERED parsing of {typed!r} (send it RAW)")
 
 
 def test_unicode_round_trips_byte_for_byte(fake_sheets, sheet):
@@ -156,12 +163,16 @@ def test_cell_character_limit(fake_sheets, sheet):
         ws.update(values=[["x" * 50_001]], range_name="A2", value_input_option="RAW")
     limit = "Your input contains more than the maximum of 50000 characters in a single cell."
     assert error_of(exc.value) == {"code": 400, "message": limit, "status": "INVALID_ARGUMENT"}
+
+    def cells(text: str) -> dict:
+        return {"sheetId": 0, "fields": "userEnteredValue",
+                "rows": [{"values": [{"userEnteredValue": {"stringValue": text}}]}]}
+
     with pytest.raises(gspread.exceptions.APIError) as exc:
-        sheet.values_batch_update({"valueInputOption": "RAW", "data": [
-            {"range": "Sheet1!B1", "values": [["ok"]]},
-            {"range": "Sheet1!B2", "values": [["y" * 50_001]]}]})
-    assert error_of(exc.value)["message"] == "Invalid data[1]: " + limit
-    assert ws.acell("B1").value is None  # all or nothing
+        sheet.batch_update({"requests": [{"appendCells": cells("ok")},
+                                         {"appendCells": cells("y" * 50_001)}]})
+    assert error_of(exc.value)["message"] == "Invalid requests[1].appendCells: " + limit
+    assert ws.acell("A2").value is None  # all or nothing
 
 
 def test_grid_limits_and_parse_errors(fake_sheets, sheet):
@@ -210,7 +221,7 @@ def test_echoed_ranges_and_trimming(fake_sheets, sheet):
     assert [v["range"] for v in r.json()["valueRanges"]] == ["'My Tab'!A1:E1", "'My Tab'!C1"]
 
 
-def test_append_table_detection_and_insert_rows(fake_sheets, sheet):
+def test_append_table_detection_and_growth(fake_sheets, sheet):
     ws = sheet.sheet1
     ws.append_row(["x", "", "y"])
     second = ws.append_row(["x", "", "y"])
@@ -218,15 +229,14 @@ def test_append_table_detection_and_insert_rows(fake_sheets, sheet):
     assert second["tableRange"] == "Sheet1!C1"
     assert second["updates"]["updatedRange"] == "Sheet1!C2:E2"
 
-    ws2 = sheet.add_worksheet("Data", rows=4, cols=3)
-    ws2.update(values=[["id", "text"], ["1", "a"], ["", ""], ["below", "x"]], range_name="A1",
-               value_input_option="RAW")
-    res = ws2.append_rows([["3", "c"]], table_range="A1:B2", insert_data_option="INSERT_ROWS")
-    assert res["tableRange"] == "Data!A1:B2"
-    assert res["updates"]["updatedRange"] == "Data!A3:B3"
-    assert fake_sheets.get_values(sheet.id, "Data") == [["id", "text"], ["1", "a"], ["3", "c"],
-                                                        [], ["below", "x"]]
-    assert fake_sheets.spreadsheet(sheet.id).sheet_by_title("Data").row_count == 5
+    ws2 = sheet.add_worksheet("Data", rows=2, cols=2)
+    ws2.update(values=[["id", "text"], ["1", "a"]], range_name="A1", value_input_option="RAW")
+    res = ws2.append_rows([["2", "b"]], table_range="A1:B2")
+    assert (res["tableRange"], res["updates"]["updatedRange"]) == ("Data!A1:B2", "Data!A3:B3")
+    assert fake_sheets.spreadsheet(sheet.id).sheet_by_title("Data").row_count == 3  # grown
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        ws2.append_rows([["3", "c"]], insert_data_option="INSERT_ROWS")
+    assert "does not implement insertDataOption=INSERT_ROWS" in error_of(exc.value)["message"]
 
 
 # --------------------------------------------------------------------------- batchUpdate
@@ -274,7 +284,7 @@ def test_update_cells_append_cells_repeat_cell_and_fields_mask(fake_sheets, shee
                                "rule": {"condition": {"type": "ONE_OF_LIST", "values": [
                                    {"userEnteredValue": "Open"}]}, "strict": True}}},
     ]})
-    assert sheet.sheet1.get_all_values() == [["id", "7"], ["TRUE", "42"]]
+    assert sheet.sheet1.get_all_values() == [["id", "7"], ["TRUE", "#N/A"]]
     got = sheet.fetch_sheet_metadata({
         "fields": "sheets(properties(sheetId,title),data.rowData.values("
                   "userEnteredFormat/textFormat,dataValidation.condition.type))",
@@ -295,8 +305,6 @@ def test_structure_requests_with_protected_ranges(fake_sheets, sheet):
                         "endColumnIndex": 4}],
             "booleanRule": {"condition": {"type": "TEXT_EQ", "values": [
                 {"userEnteredValue": "YES"}]}, "format": {"backgroundColor": {"red": 1}}}}}},
-        {"setBasicFilter": {"filter": {"range": {"sheetId": 0, "endColumnIndex": 5}}}},
-        {"addFilterView": {"filter": {"title": "Roads", "range": {"sheetId": 0}}}},
         {"updateDimensionProperties": {"range": {"sheetId": 0, "dimension": "COLUMNS",
                                                  "startIndex": 1, "endIndex": 2},
                                        "properties": {"pixelSize": 300},
@@ -304,12 +312,10 @@ def test_structure_requests_with_protected_ranges(fake_sheets, sheet):
         {"appendDimension": {"sheetId": 0, "dimension": "ROWS", "length": 10}},
     ]})
     pr_id = reply["replies"][0]["addProtectedRange"]["protectedRange"]["protectedRangeId"]
-    fv_id = reply["replies"][3]["addFilterView"]["filter"]["filterViewId"]
     sheet.batch_update({"requests": [{"deleteDimension": {"range": {
         "sheetId": 0, "dimension": "ROWS", "startIndex": 0, "endIndex": 1}}}]})
     meta = sheet.fetch_sheet_metadata({"fields": "sheets(properties.gridProperties,"
-                                       "protectedRanges,conditionalFormats.ranges,basicFilter,"
-                                       "filterViews(filterViewId,title))"})["sheets"][0]
+                                       "protectedRanges,conditionalFormats.ranges)"})["sheets"][0]
     assert meta["properties"]["gridProperties"] == {"rowCount": 1009, "columnCount": 26}
     assert meta["protectedRanges"] == [{
         "protectedRangeId": pr_id, "range": {"startRowIndex": 1, "endRowIndex": 3},
@@ -317,15 +323,13 @@ def test_structure_requests_with_protected_ranges(fake_sheets, sheet):
         "editors": {"users": [BOB, JOB_EMAIL]}}]
     assert meta["conditionalFormats"] == [{"ranges": [
         {"startRowIndex": 0, "startColumnIndex": 3, "endColumnIndex": 4}]}]
-    assert meta["basicFilter"] == {"range": {"endColumnIndex": 5}}
-    assert meta["filterViews"] == [{"filterViewId": fv_id, "title": "Roads"}]
-    sheet.batch_update({"requests": [{"deleteProtectedRange": {"protectedRangeId": pr_id}},
-                                     {"deleteConditionalFormatRule": {"sheetId": 0,
-                                                                      "index": 0}},
-                                     {"clearBasicFilter": {"sheetId": 0}},
-                                     {"deleteFilterView": {"filterId": fv_id}}]})
+    sheet.batch_update({"requests": [{"deleteProtectedRange": {"protectedRangeId": pr_id}}]})
     after = sheet.fetch_sheet_metadata()["sheets"][0]
-    assert set(after) == {"properties"}
+    assert set(after) == {"properties", "conditionalFormats"}
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        sheet.batch_update({"requests": [{"mergeCells": {"range": {"sheetId": 0}}}]})
+    assert error_of(exc.value)["message"] == (
+        "fake_sheets does not implement the request kind 'mergeCells' (requests[0])")
 
 
 # --------------------------------------------------------------------------- protection
@@ -350,7 +354,7 @@ def test_protected_range_blocks_non_editors_only(fake_sheets, sheet, gspread_cli
     assert ws.get_all_values() == [["ID", "reply"], ["c1-bob", "Fixed the road"]]
     # The same check applies to simulated people.
     with pytest.raises(ApiError) as person:
-        fake_sheets.edit(sheet.id, ALICE, "Sheet1!A1", [["x"]])
+        fake_sheets.as_user(ALICE).edit(sheet.id, "Sheet1!A1", [["x"]])
     assert (person.value.code, person.value.message) == (403, PROTECTED)
 
 
@@ -461,9 +465,9 @@ def test_people_edit_between_and_during_the_jobs_requests(fake_sheets, sheet):
         seen.append((info.method, phase))
         if info.method == "PUT" and phase == "before":
             # Alice sorts by id descending while the job is about to write by position.
-            fake_sheets.sort(sheet.id, ALICE, "Sheet1", "A", ascending=False)
+            fake_sheets.as_user(ALICE).sort(sheet.id, "Sheet1", "A", ascending=False)
         if info.method == "PUT" and phase == "after":
-            fake_sheets.edit(sheet.id, BOB, "Sheet1!B3", [["typed by Bob"]])
+            fake_sheets.as_user(BOB).edit(sheet.id, "Sheet1!B3", [["typed by Bob"]])
 
     remove = fake_sheets.on_request(person)
     ws.update_acell("B2", "job thinks this is c1")  # row 2 held c1 when the job read it
@@ -478,9 +482,6 @@ def test_sort_insert_delete_move_hide(fake_sheets, sheet):
     ws = sheet.sheet1
     ws.update(values=[["id", "n", "note"], ["b", 2, ""], ["", 9, "blank id"], ["a", 10, ""],
                       ["C", 1, ""]], range_name="A1", value_input_option="USER_ENTERED")
-    sheet.batch_update({"requests": [{"mergeCells": {"mergeType": "MERGE_ALL", "range": {
-        "sheetId": 0, "startRowIndex": 6, "endRowIndex": 7, "startColumnIndex": 0,
-        "endColumnIndex": 2}}}]})
     bob = fake_sheets.as_user(BOB)
     bob.sort(sheet.id, "Sheet1", "A")  # text case-insensitive, blanks last; header kept
     assert [r[0] for r in ws.get_all_values()] == ["id", "a", "b", "C", ""]
@@ -498,72 +499,38 @@ def test_sort_insert_delete_move_hide(fake_sheets, sheet):
     assert ws.col_values(1)[2] == "blank id"
     bob.hide_columns(sheet.id, "Sheet1", 0)
     bob.rename_sheet(sheet.id, "Sheet1", "Tracker")
-    meta = sheet.fetch_sheet_metadata({"fields": "sheets(properties.title,merges,"
+    meta = sheet.fetch_sheet_metadata({"fields": "sheets(properties.title,"
                                        "data.columnMetadata)"})["sheets"][0]
     assert meta["properties"]["title"] == "Tracker"
-    assert meta["merges"] == [{"startRowIndex": 6, "endRowIndex": 7, "startColumnIndex": 1,
-                               "endColumnIndex": 3}]
     assert meta["data"][0]["columnMetadata"][0] == {"pixelSize": 100, "hiddenByUser": True}
-
-
-def test_row_developer_metadata_follows_its_row(fake_sheets, sheet):
-    ws = sheet.sheet1
-    ws.update(values=[["id"], ["c2"], ["c1"]], range_name="A1", value_input_option="RAW")
-    reply = sheet.batch_update({"requests": [{"createDeveloperMetadata": {"developerMetadata": {
-        "metadataKey": "comment", "metadataValue": cid, "visibility": "DOCUMENT",
-        "location": {"dimensionRange": {"sheetId": 0, "dimension": "ROWS",
-                                        "startIndex": row, "endIndex": row + 1}}}}}
-        for row, cid in ((1, "c2"), (2, "c1"))]})
-    created = reply["replies"][0]["createDeveloperMetadata"]["developerMetadata"]
-    assert created["location"] == {"locationType": "ROW", "dimensionRange": {
-        "dimension": "ROWS", "startIndex": 1, "endIndex": 2}}
-    fake_sheets.sort(sheet.id, ALICE, "Sheet1", "A")  # c1 now on row index 1
-    fake_sheets.insert_rows(sheet.id, ALICE, "Sheet1", 1)  # and now on row index 2
-
-    def row_of(cid: str) -> int:
-        found = api(fake_sheets, "POST", f"/v4/spreadsheets/{sheet.id}/developerMetadata:search",
-                    json={"dataFilters": [{"developerMetadataLookup": {
-                        "metadataKey": "comment", "metadataValue": cid}}]}).json()
-        (match,) = found["matchedDeveloperMetadata"]
-        return match["developerMetadata"]["location"]["dimensionRange"]["startIndex"]
-
-    assert (row_of("c1"), row_of("c2")) == (2, 3)
-    assert ws.get_all_values() == [["id"], [""], ["c1"], ["c2"]]
-    grid = sheet.fetch_sheet_metadata({"fields": "sheets.data.rowMetadata.developerMetadata."
-                                       "metadataValue", "ranges": "Sheet1!A3:A4"})
-    assert grid["sheets"][0]["data"][0]["rowMetadata"] == [
-        {"developerMetadata": [{"metadataValue": "c1"}]},
-        {"developerMetadata": [{"metadataValue": "c2"}]}]
-    fake_sheets.delete_rows(sheet.id, ALICE, "Sheet1", 2)
-    gone = api(fake_sheets, "POST", f"/v4/spreadsheets/{sheet.id}/developerMetadata:search",
-               json={"dataFilters": [{"developerMetadataLookup": {"metadataValue": "c1"}}]})
-    assert gone.json() == {}
 
 
 # --------------------------------------------------------------------------- gspread + log
 
 
-def test_gspread_round_trip_create_share_open_delete(fake_sheets, gspread_client,
-                                                    gspread_client_factory):
-    sh = gspread_client.create("Ward 12 Tracker")
+def test_gspread_round_trip_create_open_delete(fake_sheets, gspread_client,
+                                              gspread_client_factory):
+    sh = gspread_client.create("Ward 12 Tracker")  # Drive files.create
     tab = sh.add_worksheet("Roads", rows=20, cols=6)
     tab.update(values=[["id", "text"]], range_name="A1", value_input_option="RAW")
     tab.append_rows([["c1", CITIZEN_TEXT], ["c2", "=HYPERLINK(\"x\")"]],
                     value_input_option="RAW")
-    sh.values_batch_update({"valueInputOption": "RAW", "data": [
-        {"range": "Roads!C1:C3", "values": [["status"], ["Open"], ["Closed"]]}]})
+    tab.update(values=[["status"], ["Open"], ["Closed"]], range_name="C1:C3",
+               value_input_option="RAW")
     assert sh.values_batch_get(["Roads!A2:C3"])["valueRanges"][0]["values"] == [
         ["c1", CITIZEN_TEXT, "Open"], ["c2", "=HYPERLINK(\"x\")", "Closed"]]
     sh.values_clear("Roads!C3")
-    sh.share(ALICE, perm_type="user", role="writer", notify=False)
+    assert tab.col_values(3) == ["status", "Open"]
+    fake_sheets.share(sh.id, ALICE, "writer")
     alice = gspread_client_factory(ALICE)
-    assert alice.open("Ward 12 Tracker").id == sh.id
-    assert [p["emailAddress"] for p in sh.list_permissions()] == [JOB_EMAIL, ALICE]
-    with pytest.raises(gspread.exceptions.APIError):
+    assert alice.open_by_key(sh.id).title == "Ward 12 Tracker"
+    with pytest.raises(gspread.exceptions.APIError) as exc:
         alice.del_spreadsheet(sh.id)  # writers cannot delete
-    gspread_client.del_spreadsheet(sh.id)
+    assert exc.value.response.json()["error"]["errors"][0]["reason"] == (
+        "insufficientFilePermissions")
+    gspread_client.del_spreadsheet(sh.id)  # Drive files.delete
     with pytest.raises(gspread.exceptions.SpreadsheetNotFound):
-        gspread_client.open("Ward 12 Tracker")
+        gspread_client.open_by_key(sh.id)
 
 
 def test_request_log(fake_sheets, sheet):

@@ -1,13 +1,25 @@
-"""The Sheets API v4 methods of the local fake, one function per method.
+"""The reads and value writes of the local Sheets fake, and who may write what.
 
-Every function takes the spreadsheet (``book``), the caller's identity and the request's
-parameters/body, and returns the JSON reply or raises :class:`ApiError`.  Writers are
-always handed a *clone* of the spreadsheet by the server, so raising half-way leaves the
-real state untouched: that is how ``batchUpdate`` (and every other write) is atomic.
+One function per API method: ``values.get``, ``values:batchGet``, ``values.update``,
+``values.append``, ``values.clear`` and ``spreadsheets.get``.  Each takes the
+spreadsheet (``book``), the caller's identity and the request's parameters/body, and
+returns the JSON reply or raises :class:`ApiError`.  Writers are always handed a
+*clone* of the spreadsheet by the server, so raising half-way leaves the real state
+untouched: that is how every write is atomic.
 
 Permission model: ``owner`` > ``writer`` > ``reader``.  Protected ranges block writers
-that are not listed in ``editors.users``; the owner bypasses protection like in Google;
-``warningOnly`` ranges never block.
+not listed in ``editors.users``; the owner bypasses protection like in Google;
+``warningOnly`` ranges never block.  A blocked edit answers 403 (Google answers 400
+INVALID_ARGUMENT with the same message; the backend and the people rely on the 403).
+
+Who uses what: the backend reads with ``spreadsheets.get`` and ``values:batchGet``
+only; ``values.get/update/append`` serve gspread in the benchmark (and the people's
+``edit``); ``values.clear`` stays because every recorded gspread worksheet test starts
+by clearing its sheet, so the conformance replay could not begin without it.
+
+Left out: ``values:batchUpdate`` / ``values:batchClear``, ``includeValuesInResponse``,
+append's ``INSERT_ROWS``, ``dateTimeRenderOption`` (nothing here holds dates) and
+developer metadata.
 """
 
 from __future__ import annotations
@@ -15,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections.abc import Callable
 from typing import Any
 
 from .fake_sheets_model import (
@@ -26,21 +37,22 @@ from .fake_sheets_model import (
     Rect,
     Sheet,
     Spreadsheet,
-    apply_fields,
     bad_request,
     cell_data,
     check_length,
     col_letters,
-    effective_value,
-    formatted_value,
+    not_implemented,
+    parse_input,
+    protected_error,
+    render,
+)
+from .fake_sheets_ranges import (
+    apply_fields,
     grid_range_out,
     mask_mentions,
     parse_a1,
     parse_fields,
-    parse_input,
-    protected_error,
     rect_from_grid_range,
-    render,
 )
 
 # --------------------------------------------------------------------------- helpers
@@ -62,6 +74,26 @@ def one(params: dict, name: str, default: str | None = None) -> str | None:
     if isinstance(value, list):
         return value[-1] if value else default
     return value if value is not None else default
+
+
+def resolve(book: Spreadsheet, range_text: str) -> tuple[Sheet, Rect]:
+    sheet, gr = parse_a1(range_text, book)
+    return sheet, rect_from_grid_range(gr, sheet)
+
+
+def check_grid(sheet: Sheet, rect: Rect) -> None:
+    if rect.r1 > sheet.row_count or rect.c1 > sheet.col_count:
+        raise bad_request(f"Range ({rect.a1(sheet.title, always_quote=True)}) exceeds grid limits."
+                          f" Max rows: {sheet.row_count}, max columns: {sheet.col_count}")
+
+
+def check_cell_limit(book: Spreadsheet) -> None:
+    if book.total_cells() > MAX_CELLS:
+        raise bad_request("This action would increase the number of cells in the workbook "
+                          f"above the limit of {MAX_CELLS} cells.")
+
+
+# --------------------------------------------------------------------------- who may write
 
 
 def require_write(book: Spreadsheet, identity: str) -> None:
@@ -92,18 +124,18 @@ def _subtract(rect: Rect, hole: Rect) -> list[Rect]:
 
 
 def blocking_protections(book: Spreadsheet, identity: str, sheet: Sheet) -> list[tuple]:
-    """(protected rect, unprotected holes) for protections that ``identity`` may not edit."""
+    """(protected rect, unprotected holes, range) for protections ``identity`` may not edit."""
     out = []
     for pr in sheet.protected_ranges:
-        if can_edit_protection(book, identity, pr):
-            continue
-        holes = [rect_from_grid_range(u, sheet) for u in pr.get("unprotectedRanges", [])]
-        out.append((rect_from_grid_range(pr["range"], sheet), holes, pr))
+        if not can_edit_protection(book, identity, pr):
+            holes = [rect_from_grid_range(u, sheet) for u in pr.get("unprotectedRanges", [])]
+            out.append((rect_from_grid_range(pr["range"], sheet), holes, pr))
     return out
 
 
 def check_cells(book: Spreadsheet, identity: str, sheet: Sheet, rects: list[Rect]) -> None:
-    """Raise Google's protected-cell 403 if any of ``rects`` touches a protected cell."""
+    """Raise the protected-cell error if any of ``rects`` touches a cell ``identity``
+    may not edit."""
     for prot, holes, _pr in blocking_protections(book, identity, sheet):
         for rect in rects:
             if not rect.intersects(prot):
@@ -117,14 +149,14 @@ def check_cells(book: Spreadsheet, identity: str, sheet: Sheet, rects: list[Rect
 
 
 def check_sheet_structure(book: Spreadsheet, identity: str, sheet: Sheet) -> None:
-    """Renaming/deleting/resizing a sheet is blocked by whole-sheet protection."""
+    """Renaming/resizing a sheet is blocked by whole-sheet protection."""
     for _prot, _holes, pr in blocking_protections(book, identity, sheet):
         if set(pr["range"]) <= {"sheetId"}:
             raise protected_error()
 
 
 def runs(cells: list[tuple[int, int]], sheet_id: int) -> list[Rect]:
-    """Group written cells into 1-row rectangles of consecutive columns (for protection checks)."""
+    """Group cells into 1-row rectangles of consecutive columns (for protection checks)."""
     out: list[Rect] = []
     for r, c in sorted(cells):
         last = out[-1] if out else None
@@ -135,42 +167,20 @@ def runs(cells: list[tuple[int, int]], sheet_id: int) -> list[Rect]:
     return out
 
 
-def check_grid(sheet: Sheet, rect: Rect) -> None:
-    if rect.r1 > sheet.row_count or rect.c1 > sheet.col_count:
-        raise bad_request(f"Range ({rect.a1(sheet.title, always_quote=True)}) exceeds grid limits."
-                          f" Max rows: {sheet.row_count}, max columns: {sheet.col_count}")
-
-
-def check_cell_limit(book: Spreadsheet) -> None:
-    if book.total_cells() > MAX_CELLS:
-        raise bad_request("This action would increase the number of cells in the workbook "
-                          f"above the limit of {MAX_CELLS} cells.")
-
-
-def resolve(book: Spreadsheet, range_text: str) -> tuple[Sheet, Rect]:
-    sheet, gr = parse_a1(range_text, book)
-    return sheet, rect_from_grid_range(gr, sheet)
-
-
 # --------------------------------------------------------------------------- values: reads
 
 
-def value_range(book: Spreadsheet, range_text: str, major: str, option: str,
-                dt_option: str) -> dict:
+def value_range(book: Spreadsheet, range_text: str, major: str, option: str) -> dict:
     sheet, rect = resolve(book, range_text)
     check_grid(sheet, rect)  # Open ends (A:C, A2:C) were clipped; explicit ones must fit.
     out: dict[str, Any] = {"range": rect.a1(sheet.title), "majorDimension": major}
-    outer = range(rect.c0, rect.c1) if major == "COLUMNS" else range(rect.r0, rect.r1)
-    inner = range(rect.r0, rect.r1) if major == "COLUMNS" else range(rect.c0, rect.c1)
-    occupied = {k for k, cell in sheet.cells.items() if cell.value is not None}
+    columns = major == "COLUMNS"
+    outer = range(rect.c0, rect.c1) if columns else range(rect.r0, rect.r1)
+    inner = range(rect.r0, rect.r1) if columns else range(rect.c0, rect.c1)
     rows: list[list] = []
     for a in outer:
-        row = []
-        for b in inner:
-            key = (b, a) if major == "COLUMNS" else (a, b)
-            row.append(render(sheet.cells[key], sheet, option, dt_option)
-                       if key in occupied else "")
-        while row and row[-1] == "":
+        row = [render(sheet.cells.get((b, a) if columns else (a, b)), option) for b in inner]
+        while row and row[-1] == "":  # Google trims trailing blanks and blank rows.
             row.pop()
         rows.append(row)
     while rows and not rows[-1]:
@@ -180,35 +190,32 @@ def value_range(book: Spreadsheet, range_text: str, major: str, option: str,
     return out
 
 
-def _render_options(params: dict) -> tuple[str, str, str]:
+def _render_options(params: dict) -> tuple[str, str]:
     major = one(params, "majorDimension", "ROWS") or "ROWS"
     option = one(params, "valueRenderOption", "FORMATTED_VALUE") or "FORMATTED_VALUE"
-    dt_option = one(params, "dateTimeRenderOption", "SERIAL_NUMBER") or "SERIAL_NUMBER"
     if major not in ("ROWS", "COLUMNS", "DIMENSION_UNSPECIFIED"):
         raise bad_request(f"Invalid value at 'major_dimension' ({major})")
     if option not in ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA"):
         raise bad_request(f"Invalid value at 'value_render_option' ({option})")
-    return ("ROWS" if major == "DIMENSION_UNSPECIFIED" else major), option, dt_option
+    return ("ROWS" if major == "DIMENSION_UNSPECIFIED" else major), option
 
 
 def values_get(book: Spreadsheet, identity: str, range_text: str, params: dict) -> dict:
-    major, option, dt_option = _render_options(params)
-    return value_range(book, range_text, major, option, dt_option)
+    return value_range(book, range_text, *_render_options(params))
 
 
 def values_batch_get(book: Spreadsheet, identity: str, params: dict) -> dict:
-    major, option, dt_option = _render_options(params)
+    options = _render_options(params)
     ranges = params.get("ranges") or []
-    if isinstance(ranges, str):
-        ranges = [ranges]
+    ranges = [ranges] if isinstance(ranges, str) else ranges
     return {"spreadsheetId": book.id,
-            "valueRanges": [value_range(book, r, major, option, dt_option) for r in ranges]}
+            "valueRanges": [value_range(book, r, *options) for r in ranges]}
 
 
 # --------------------------------------------------------------------------- values: writes
 
 
-def _check_values(values: Any, where: str = "data.values") -> list[list]:
+def _check_values(values: Any) -> list[list]:
     def invalid(v: Any, at: str) -> ApiError:
         text = json.dumps(v, ensure_ascii=False)
         msg = f"Invalid value at '{at}' (type.googleapis.com/google.protobuf.ListValue), {text}"
@@ -219,25 +226,34 @@ def _check_values(values: Any, where: str = "data.values") -> list[list]:
     if values is None:
         return []
     if not isinstance(values, list):
-        raise invalid(values, where)
+        raise invalid(values, "data.values")
     for i, row in enumerate(values):
         if not isinstance(row, list):
-            raise invalid(row, f"{where}[{i}]")
+            raise invalid(row, f"data.values[{i}]")
     return values
 
 
-def _orient(values: list[list], major: str | None) -> list[list]:
-    if major != "COLUMNS":
+def _rows(body: dict) -> list[list]:
+    values = _check_values(body.get("values"))
+    if body.get("majorDimension") != "COLUMNS":
         return values
     height = max((len(col) for col in values), default=0)
     return [[col[r] if r < len(col) else None for col in values] for r in range(height)]
 
 
+def _input_option(params: dict) -> bool:
+    option = one(params, "valueInputOption")
+    if option not in ("RAW", "USER_ENTERED"):
+        raise bad_request(f"Invalid valueInputOption: {option or 'INPUT_VALUE_OPTION_UNSPECIFIED'}")
+    if truthy(params.get("includeValuesInResponse")):
+        raise not_implemented("includeValuesInResponse")
+    return option == "USER_ENTERED"
+
+
 def write_grid(book: Spreadsheet, identity: str, sheet: Sheet, r0: int, c0: int,
                rows: list[list], user_entered: bool) -> dict:
     """Write a block of JSON values at (r0, c0); None leaves a cell alone, "" clears it."""
-    height = len(rows)
-    width = max((len(r) for r in rows), default=0)
+    height, width = len(rows), max((len(r) for r in rows), default=0)
     rect = Rect(sheet.sheet_id, r0, r0 + height, c0, c0 + width)
     if height and width:
         check_grid(sheet, rect)
@@ -248,42 +264,28 @@ def write_grid(book: Spreadsheet, identity: str, sheet: Sheet, r0: int, c0: int,
             check_length(v)
     check_cells(book, identity, sheet, runs(written, sheet.sheet_id))
     for r, c in written:
-        value, number_format = parse_input(rows[r - r0][c - c0], user_entered)
         old = sheet.get(r, c) or Cell()
-        fmt = old.fmt
-        if number_format is not None:
-            fmt = dict(fmt or {})
-            fmt["numberFormat"] = number_format
-        sheet.put(r, c, Cell(value, fmt, old.note, old.validation))
-    return {
-        "spreadsheetId": book.id,
-        "updatedRange": rect.a1(sheet.title) if height and width else None,
-        "updatedRows": len({r for r, _ in written}),
-        "updatedColumns": len({c for _, c in written}),
-        "updatedCells": len(written),
-    }
+        value = parse_input(rows[r - r0][c - c0], user_entered)
+        sheet.put(r, c, Cell(value, old.fmt, old.validation))
+    # Google leaves out counts that are zero.
+    out = {"spreadsheetId": book.id,
+           "updatedRange": rect.a1(sheet.title) if height and width else None,
+           "updatedRows": len({r for r, _ in written}),
+           "updatedColumns": len({c for _, c in written}),
+           "updatedCells": len(written)}
+    return {k: v for k, v in out.items() if v not in (None, 0)}
 
 
-def _clean(d: dict) -> dict:
-    return {k: v for k, v in d.items() if v not in (None, 0)}
-
-
-def _input_option(params: dict) -> bool:
-    option = one(params, "valueInputOption")
-    if option not in ("RAW", "USER_ENTERED"):
-        raise bad_request(f"Invalid valueInputOption: {option or 'INPUT_VALUE_OPTION_UNSPECIFIED'}")
-    return option == "USER_ENTERED"
-
-
-def _update_one(book: Spreadsheet, identity: str, range_text: str, body: dict,
-                user_entered: bool, params: dict) -> dict:
-    rows = _orient(_check_values(body.get("values")), body.get("majorDimension"))
+def values_update(book: Spreadsheet, identity: str, range_text: str, params: dict,
+                  body: dict) -> dict:
+    require_write(book, identity)
+    rows = _rows(body)
+    user_entered = _input_option(params)
     sheet, gr = parse_a1(range_text, book)
     rect = rect_from_grid_range(gr, sheet)
     height, width = len(rows), max((len(r) for r in rows), default=0)
-    single_cell = rect.rows == 1 and rect.cols == 1
-    bounded = all(k in gr for k in ("endRowIndex", "endColumnIndex"))
-    if bounded and not single_cell:
+    bounded = "endRowIndex" in gr and "endColumnIndex" in gr
+    if bounded and (rect.rows, rect.cols) != (1, 1):  # A single cell is only the start.
         if height > rect.rows:
             raise bad_request(f"Requested writing within range [{range_text}], but tried "
                               f"writing to row [{rect.r0 + rect.rows + 1}]")
@@ -291,54 +293,12 @@ def _update_one(book: Spreadsheet, identity: str, range_text: str, body: dict,
             raise bad_request(f"Requested writing within range [{range_text}], but tried "
                               f"writing to column [{col_letters(rect.c0 + rect.cols)}]")
     result = write_grid(book, identity, sheet, rect.r0, rect.c0, rows, user_entered)
-    if result["updatedRange"] is None:
-        result["updatedRange"] = rect.a1(sheet.title)
-    result = _clean(result)
-    if truthy(params.get("includeValuesInResponse")):
-        written = result["updatedRange"]
-        result["updatedData"] = value_range(
-            book, written, "ROWS", one(params, "responseValueRenderOption", "FORMATTED_VALUE"),
-            one(params, "responseDateTimeRenderOption", "SERIAL_NUMBER"))
+    result.setdefault("updatedRange", rect.a1(sheet.title))
     return result
 
 
-def values_update(book: Spreadsheet, identity: str, range_text: str, params: dict,
-                  body: dict) -> dict:
-    require_write(book, identity)
-    _check_values(body.get("values"))
-    user_entered = _input_option(params)
-    return _update_one(book, identity, range_text, body, user_entered, params)
-
-
-def values_batch_update(book: Spreadsheet, identity: str, body: dict) -> dict:
-    require_write(book, identity)
-    user_entered = _input_option(body)
-    responses, sheets = [], set()
-    for i, vr in enumerate(body.get("data") or []):
-        try:
-            _check_values(vr.get("values"), f"data[{i}].values")
-            responses.append(_update_one(book, identity, vr.get("range", ""), vr, user_entered,
-                                         body))
-        except ApiError as e:
-            if e.code != 400:
-                raise
-            raise e.prefixed(f"Invalid data[{i}]: ") from None
-        sheets.add(parse_a1(vr.get("range", ""), book)[0].sheet_id)
-    out = {"spreadsheetId": book.id}
-    totals = {
-        "totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
-        "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
-        "totalUpdatedCells": sum(r.get("updatedCells", 0) for r in responses),
-        "totalUpdatedSheets": len(sheets) if responses else 0,
-    }
-    out.update(_clean(totals))
-    if responses:
-        out["responses"] = responses
-    return out
-
-
 def find_table(sheet: Sheet, rect: Rect) -> Rect | None:
-    """Google's append "table" search (see module docstring of fake_sheets).
+    """Google's append "table" search.
 
     The candidate tables are the 4-connected groups of non-empty cells that have a cell
     inside ``rect`` (a group may extend beyond it).  The chosen table is the one that ends
@@ -373,96 +333,70 @@ def find_table(sheet: Sheet, rect: Rect) -> Rect | None:
 def values_append(book: Spreadsheet, identity: str, range_text: str, params: dict,
                   body: dict) -> dict:
     require_write(book, identity)
-    rows = _orient(_check_values(body.get("values")), body.get("majorDimension"))
+    rows = _rows(body)
     user_entered = _input_option(params)
+    if one(params, "insertDataOption", "OVERWRITE") != "OVERWRITE":
+        raise not_implemented("insertDataOption=INSERT_ROWS")
     sheet, rect = resolve(book, range_text)
-    insert = one(params, "insertDataOption", "OVERWRITE") == "INSERT_ROWS"
     table = find_table(sheet, rect)
     r0, c0 = (table.r1, table.c0) if table else (rect.r0, rect.c0)
-    height, width = len(rows), max((len(r) for r in rows), default=0)
-    if insert and r0 < sheet.row_count:
-        insert_dimension(book, identity, sheet, "ROWS", r0, r0 + height)
     # Append grows the grid by what it needs (values.update does not).
-    sheet.grid["rowCount"] = max(sheet.row_count, r0 + height)
-    sheet.grid["columnCount"] = max(sheet.col_count, c0 + width)
+    sheet.grid["rowCount"] = max(sheet.row_count, r0 + len(rows))
+    sheet.grid["columnCount"] = max(sheet.col_count, c0 + max(map(len, rows), default=0))
     check_cell_limit(book)
-    updates = _clean(write_grid(book, identity, sheet, r0, c0, rows, user_entered))
     out: dict[str, Any] = {"spreadsheetId": book.id}
     if table:
         out["tableRange"] = table.a1(sheet.title)
-    out["updates"] = updates
-    if truthy(params.get("includeValuesInResponse")) and updates.get("updatedRange"):
-        updates["updatedData"] = value_range(book, updates["updatedRange"], "ROWS",
-                                             "FORMATTED_VALUE", "SERIAL_NUMBER")
+    out["updates"] = write_grid(book, identity, sheet, r0, c0, rows, user_entered)
     return out
-
-
-def clear_rect(book: Spreadsheet, identity: str, sheet: Sheet, rect: Rect) -> None:
-    keys = [k for k, cell in sheet.cells.items() if cell.value is not None
-            and rect.r0 <= k[0] < rect.r1 and rect.c0 <= k[1] < rect.c1]
-    check_cells(book, identity, sheet, runs(keys, sheet.sheet_id))
-    for r, c in keys:
-        old = sheet.cells[(r, c)]
-        sheet.put(r, c, Cell(None, old.fmt, old.note, old.validation))
 
 
 def values_clear(book: Spreadsheet, identity: str, range_text: str) -> dict:
     require_write(book, identity)
     sheet, rect = resolve(book, range_text)
-    clear_rect(book, identity, sheet, rect)
+    keys = [k for k, cell in sheet.cells.items() if cell.value is not None
+            and rect.r0 <= k[0] < rect.r1 and rect.c0 <= k[1] < rect.c1]
+    check_cells(book, identity, sheet, runs(keys, sheet.sheet_id))
+    for r, c in keys:
+        old = sheet.cells[(r, c)]
+        sheet.put(r, c, Cell(None, old.fmt, old.validation))
     return {"spreadsheetId": book.id, "clearedRange": rect.a1(sheet.title)}
-
-
-def values_batch_clear(book: Spreadsheet, identity: str, body: dict) -> dict:
-    require_write(book, identity)
-    cleared = []
-    for text in body.get("ranges") or []:
-        sheet, rect = resolve(book, text)
-        clear_rect(book, identity, sheet, rect)
-        cleared.append(rect.a1(sheet.title))
-    return {"spreadsheetId": book.id, "clearedRanges": cleared}
 
 
 # --------------------------------------------------------------------------- spreadsheets.get
 
 
 def sheet_props_out(sheet: Sheet) -> dict:
+    """SheetProperties as Google prints them: fields at their default are left out."""
     props = copy.deepcopy(sheet.props)
     grid = props.get("gridProperties", {})
-    for k in ("frozenRowCount", "frozenColumnCount"):
-        if not grid.get(k):
-            grid.pop(k, None)
-    for k in ("hidden", "rightToLeft", "hideGridlines"):
-        if not props.get(k):
-            props.pop(k, None)
-        if not grid.get(k):
-            grid.pop(k, None)
-    if not props.get("tabColorStyle"):
-        props.pop("tabColorStyle", None)
-        props.pop("tabColor", None)
+    for holder in (props, grid):
+        for k in [k for k, v in holder.items() if v is False or (v == 0 and k.startswith(
+                "frozen"))]:
+            del holder[k]
     return props
 
 
 def _protected_out(book: Spreadsheet, identity: str, pr: dict) -> dict:
-    out = {"protectedRangeId": pr["protectedRangeId"]}
-    if "range" in pr:
-        out["range"] = grid_range_out(pr["range"])
-    for k in ("namedRangeId", "description"):
-        if pr.get(k):
-            out[k] = pr[k]
+    out = {"protectedRangeId": pr["protectedRangeId"], "range": grid_range_out(pr["range"])}
+    if pr.get("description"):
+        out["description"] = pr["description"]
     if pr.get("warningOnly"):
         out["warningOnly"] = True
     if pr.get("unprotectedRanges"):
         out["unprotectedRanges"] = [grid_range_out(u) for u in pr["unprotectedRanges"]]
-    editable = identity == book.owner or identity in pr.get("editors", {}).get("users", [])
-    if editable:
+    if identity == book.owner or identity in pr.get("editors", {}).get("users", []):
         out["requestingUserCanEdit"] = True
     if not pr.get("warningOnly") and pr.get("editors"):
         out["editors"] = {k: v for k, v in pr["editors"].items() if v}
     return out
 
 
-def _grid_data(book: Spreadsheet, sheet: Sheet, rect: Rect) -> dict:
+def _dim_meta(meta: dict | None, default_size: int) -> dict:
+    return {"pixelSize": default_size, **{k: v for k, v in (meta or {}).items() if v}}
+
+
+def _grid_data(sheet: Sheet, rect: Rect) -> dict:
     data: dict[str, Any] = {}
     if rect.r0:
         data["startRow"] = rect.r0
@@ -473,44 +407,17 @@ def _grid_data(book: Spreadsheet, sheet: Sheet, rect: Rect) -> dict:
         if rect.r0 <= r < rect.r1 and rect.c0 <= c < rect.c1:
             by_row.setdefault(r, {})[c] = cell
     if by_row:
-        last = max(by_row)
         data["rowData"] = []
-        for r in range(rect.r0, last + 1):
+        for r in range(rect.r0, max(by_row) + 1):
             cells = by_row.get(r, {})
             width = (max(cells) - rect.c0 + 1) if cells else 0
-            values = [cell_data(cells[c], sheet) if c in cells else {}
+            values = [cell_data(cells[c]) if c in cells else {}
                       for c in range(rect.c0, rect.c0 + width)]
             data["rowData"].append({"values": values} if values else {})
     data["rowMetadata"] = [_dim_meta(sheet.row_meta.get(r), 21) for r in range(rect.r0, rect.r1)]
     data["columnMetadata"] = [_dim_meta(sheet.col_meta.get(c), 100)
                               for c in range(rect.c0, rect.c1)]
-    for dm in book.developer_metadata:
-        dr = dm["location"].get("dimensionRange")
-        if not dr or dr.get("sheetId", 0) != sheet.sheet_id:
-            continue
-        rows = dr["dimension"] == "ROWS"
-        lo, hi = (rect.r0, rect.r1) if rows else (rect.c0, rect.c1)
-        metas = data["rowMetadata" if rows else "columnMetadata"]
-        for i in range(max(lo, dr["startIndex"]), min(hi, dr["endIndex"])):
-            metas[i - lo].setdefault("developerMetadata", []).append(dm_out(dm))
     return data
-
-
-def dm_out(dm: dict) -> dict:
-    """DeveloperMetadata as Google prints it (sheetId 0 omitted from its dimensionRange)."""
-    out = copy.deepcopy(dm)
-    dr = out["location"].get("dimensionRange")
-    if dr is not None and not dr.get("sheetId"):
-        dr.pop("sheetId", None)
-    return out
-
-
-def _dim_meta(meta: dict | None, default_size: int) -> dict:
-    out = {"pixelSize": default_size}
-    for k, v in (meta or {}).items():
-        if v:
-            out[k] = v
-    return out
 
 
 def _trim_grid(result: dict) -> None:
@@ -535,7 +442,6 @@ def _trim_grid(result: dict) -> None:
 
 def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
                      include_grid: bool, tree: dict | None = None) -> dict:
-    tree = tree or {}
     if tree and mask_mentions(tree, "sheets", "data"):
         include_grid = True  # A mask naming grid data overrides includeGridData.
     wanted: dict[int, list[Rect]] = {}
@@ -549,51 +455,24 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
             continue
         entry: dict[str, Any] = {"properties": sheet_props_out(sheet)}
         if include_grid:
-            entry["data"] = [_grid_data(book, sheet, r)
+            entry["data"] = [_grid_data(sheet, r)
                              for r in wanted.get(sheet.sheet_id, [sheet.whole()])]
-        if sheet.merges:
-            entry["merges"] = [grid_range_out(m) for m in sheet.merges]
         if sheet.conditional_formats:
             entry["conditionalFormats"] = [
                 dict(rule, ranges=[grid_range_out(g) for g in rule.get("ranges", [])])
                 for rule in sheet.conditional_formats]
-        if sheet.filter_views:
-            entry["filterViews"] = [dict(fv, range=grid_range_out(fv["range"]))
-                                    for fv in sheet.filter_views]
         if sheet.protected_ranges:
             entry["protectedRanges"] = [_protected_out(book, identity, pr)
                                         for pr in sheet.protected_ranges]
-        if sheet.basic_filter:
-            entry["basicFilter"] = dict(sheet.basic_filter,
-                                        range=grid_range_out(sheet.basic_filter["range"]))
-        sheet_dm = [dm_out(dm) for dm in book.developer_metadata
-                    if dm["location"].get("sheetId") == sheet.sheet_id
-                    and dm["location"]["locationType"] == "SHEET"]
-        if sheet_dm:
-            entry["developerMetadata"] = sheet_dm
-        if sheet.row_groups:
-            entry["rowGroups"] = copy.deepcopy(sheet.row_groups)
-        if sheet.column_groups:
-            entry["columnGroups"] = copy.deepcopy(sheet.column_groups)
         sheets_out.append(entry)
-    out: dict[str, Any] = {"spreadsheetId": book.id,
-                           "properties": copy.deepcopy(book.properties),
-                           "sheets": sheets_out}
-    if book.named_ranges:
-        out["namedRanges"] = [dict(nr, range=grid_range_out(nr["range"]))
-                              for nr in book.named_ranges]
-    book_dm = [dm_out(dm) for dm in book.developer_metadata
-               if dm["location"]["locationType"] == "SPREADSHEET"]
-    if book_dm:
-        out["developerMetadata"] = book_dm
-    out["spreadsheetUrl"] = f"https://docs.google.com/spreadsheets/d/{book.id}/edit"
-    return out
+    return {"spreadsheetId": book.id, "properties": copy.deepcopy(book.properties),
+            "sheets": sheets_out,
+            "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit"}
 
 
 def spreadsheet_get(book: Spreadsheet, identity: str, params: dict) -> dict:
     ranges = params.get("ranges") or []
-    if isinstance(ranges, str):
-        ranges = [ranges]
+    ranges = [ranges] if isinstance(ranges, str) else ranges
     fields = one(params, "fields")
     tree = parse_fields(fields) if fields else {}
     out = spreadsheet_json(book, identity, ranges, truthy(params.get("includeGridData")), tree)
@@ -601,210 +480,3 @@ def spreadsheet_get(book: Spreadsheet, identity: str, params: dict) -> dict:
         out = apply_fields(out, tree)
         _trim_grid(out)
     return out
-
-
-# --------------------------------------------------------------------------- dimensions
-
-
-def _dim_keys(dim: str) -> tuple[str, str]:
-    return ("startRowIndex", "endRowIndex") if dim == "ROWS" else (
-        "startColumnIndex", "endColumnIndex")
-
-
-def transform_dimension(book: Spreadsheet, sheet: Sheet, dim: str,
-                        move_index: Callable[[int], int | None],
-                        move_span: Callable[[int, int], tuple[int, int] | None],
-                        new_count: int) -> None:
-    """Apply an index mapping to cells, metadata and every range anchored on ``sheet``.
-
-    ``move_index`` maps an old row/column to its new index (None = deleted);
-    ``move_span`` maps a half-open span to its new span (None = vanished).
-    """
-    rows = dim == "ROWS"
-    cells = {}
-    for (r, c), cell in sheet.cells.items():
-        idx = move_index(r if rows else c)
-        if idx is not None:
-            cells[(idx, c) if rows else (r, idx)] = cell
-    sheet.cells = cells
-    meta = sheet.row_meta if rows else sheet.col_meta
-    moved = {move_index(i): m for i, m in meta.items()}
-    meta.clear()
-    meta.update({i: m for i, m in moved.items() if i is not None})
-    lo, hi = _dim_keys(dim)
-
-    def fix(gr: dict) -> bool:
-        """Shift one GridRange in place; False when it vanished."""
-        if gr.get("sheetId", 0) != sheet.sheet_id:
-            return True
-        start = gr.get(lo)
-        end = gr.get(hi)
-        if start is None and end is None:
-            return True
-        span = move_span(start or 0, end if end is not None else sheet_count)
-        if span is None:
-            return False
-        if start is not None:
-            gr[lo] = span[0]
-        if end is not None:
-            gr[hi] = span[1]
-        return True
-
-    sheet_count = sheet.row_count if rows else sheet.col_count
-    sheet.merges = [m for m in sheet.merges if fix(m)]
-    kept = []
-    for pr in sheet.protected_ranges:
-        if fix(pr["range"]):
-            pr["unprotectedRanges"] = [u for u in pr.get("unprotectedRanges", []) if fix(u)]
-            if not pr["unprotectedRanges"]:
-                pr.pop("unprotectedRanges")
-            kept.append(pr)
-    sheet.protected_ranges = kept
-    for rule in sheet.conditional_formats:
-        rule["ranges"] = [g for g in rule.get("ranges", []) if fix(g)]
-    sheet.conditional_formats = [r for r in sheet.conditional_formats if r["ranges"]]
-    if sheet.basic_filter and not fix(sheet.basic_filter["range"]):
-        sheet.basic_filter = None
-    sheet.filter_views = [fv for fv in sheet.filter_views if fix(fv["range"])]
-    book.named_ranges = [nr for nr in book.named_ranges if fix(nr["range"])]
-    kept_dm = []
-    for dm in book.developer_metadata:
-        dr = dm["location"].get("dimensionRange")
-        if dr and dr.get("sheetId", 0) == sheet.sheet_id and dr["dimension"] == dim:
-            span = move_span(dr["startIndex"], dr["endIndex"])
-            if span is None:
-                continue  # The rows/columns it was on are gone.
-            dr["startIndex"], dr["endIndex"] = span
-        kept_dm.append(dm)
-    book.developer_metadata = kept_dm
-    groups = sheet.row_groups if rows else sheet.column_groups
-    for g in list(groups):
-        span = move_span(g["range"]["startIndex"], g["range"]["endIndex"])
-        if span is None:
-            groups.remove(g)
-        else:
-            g["range"]["startIndex"], g["range"]["endIndex"] = span
-    sheet.grid["rowCount" if rows else "columnCount"] = new_count
-
-
-def _dim_span_check(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, start: int,
-                    end: int) -> None:
-    rect = (Rect(sheet.sheet_id, start, end, 0, sheet.col_count) if dim == "ROWS"
-            else Rect(sheet.sheet_id, 0, sheet.row_count, start, end))
-    check_cells(book, identity, sheet, [rect])
-
-
-def insert_dimension(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, start: int,
-                     end: int) -> None:
-    count = sheet.row_count if dim == "ROWS" else sheet.col_count
-    if start > count:
-        raise bad_request(f"Cannot insert at index {start}, max index is {count}.")
-    n = end - start
-    # Inserting strictly inside a protected span changes it: blocked for non-editors.
-    for prot, _holes, pr in blocking_protections(book, identity, sheet):
-        lo, hi = (prot.r0, prot.r1) if dim == "ROWS" else (prot.c0, prot.c1)
-        if lo < start < hi or set(pr["range"]) <= {"sheetId"}:
-            raise protected_error()
-    transform_dimension(
-        book, sheet, dim,
-        lambda i: i + n if i >= start else i,
-        lambda s, e: (s + n if s >= start else s, e + n if e > start else e),
-        count + n)
-    check_cell_limit(book)
-
-
-def delete_dimension(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, start: int,
-                     end: int) -> None:
-    count = sheet.row_count if dim == "ROWS" else sheet.col_count
-    end = min(end, count)
-    if start >= end:
-        return
-    if start == 0 and end >= count:
-        what = "rows" if dim == "ROWS" else "columns"
-        raise bad_request(f"You can't delete all the {what} on the sheet.")
-    _dim_span_check(book, identity, sheet, dim, start, end)
-    n = end - start
-
-    def pos(i: int) -> int:
-        return i if i <= start else (start if i < end else i - n)
-
-    def span(s: int, e: int) -> tuple[int, int] | None:
-        ns, ne = pos(s), pos(e)
-        return None if ns >= ne else (ns, ne)
-
-    transform_dimension(book, sheet, dim,
-                        lambda i: None if start <= i < end else (i if i < start else i - n),
-                        span, count - n)
-
-
-def move_dimension(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, start: int,
-                   end: int, dest: int) -> None:
-    count = sheet.row_count if dim == "ROWS" else sheet.col_count
-    if not (0 <= start < end <= count) or not (0 <= dest <= count):
-        raise bad_request("Invalid source or destination index.")
-    affected = (min(start, dest), max(end, dest))
-    _dim_span_check(book, identity, sheet, dim, *affected)
-    order = list(range(count))
-    block = order[start:end]
-    rest = order[:start] + order[end:]
-    at = dest if dest <= start else dest - (end - start)
-    order = rest[:at] + block + rest[at:]
-    new_pos = {old: new for new, old in enumerate(order)}
-
-    def span(s: int, e: int) -> tuple[int, int] | None:
-        image = [new_pos[i] for i in range(s, min(e, count))]
-        return (min(image), max(image) + 1) if image else (s, e)
-
-    transform_dimension(book, sheet, dim, lambda i: new_pos.get(i, i), span, count)
-
-
-def sort_range(book: Spreadsheet, identity: str, sheet: Sheet, rect: Rect,
-               specs: list[dict]) -> None:
-    """Really sort: rows of ``rect`` move (values, formats, notes) within its columns."""
-    check_cells(book, identity, sheet, [rect])
-    rows = []
-    for r in range(rect.r0, rect.r1):
-        rows.append([sheet.get(r, c) for c in range(rect.c0, rect.c1)])
-    original = list(rows)
-
-    def key_for(spec: dict) -> Callable:
-        col = spec.get("dimensionIndex", 0) - rect.c0
-
-        def key(row: list) -> tuple:
-            cell = row[col] if 0 <= col < len(row) else None
-            if cell is None or cell.value is None:
-                return (1, 0, 0)
-            ev = effective_value(cell, sheet)
-            if "numberValue" in ev:
-                return (0, 0, ev["numberValue"])
-            if "stringValue" in ev:
-                return (0, 1, ev["stringValue"].lower())
-            if "boolValue" in ev:
-                return (0, 2, ev["boolValue"])
-            return (0, 3, formatted_value(ev, cell))
-
-        return key
-
-    # Stable multi-key sort: apply the least significant spec first.  Blanks stay last
-    # in both orders, as in Google.
-    for spec in reversed(specs or [{"dimensionIndex": rect.c0}]):
-        key = key_for(spec)
-        if spec.get("sortOrder", "ASCENDING") == "DESCENDING":
-            filled = [row for row in rows if key(row)[0] == 0]
-            blank = [row for row in rows if key(row)[0] == 1]
-            rows = sorted(filled, key=key, reverse=True) + blank
-        else:
-            rows.sort(key=key)
-    for i, row in enumerate(rows):
-        for j, cell in enumerate(row):
-            sheet.put(rect.r0 + i, rect.c0 + j, cell)
-    if rect.c0 == 0 and rect.c1 == sheet.col_count:
-        # Row metadata travels with its row when whole rows are sorted.
-        new_row = {id(row): rect.r0 + i for i, row in enumerate(rows)}
-        old_row = {rect.r0 + i: new_row[id(row)] for i, row in enumerate(original)}
-        for dm in book.developer_metadata:
-            dr = dm["location"].get("dimensionRange")
-            if (dr and dr.get("sheetId", 0) == sheet.sheet_id and dr["dimension"] == "ROWS"
-                    and dr["endIndex"] - dr["startIndex"] == 1 and dr["startIndex"] in old_row):
-                dr["startIndex"] = old_row[dr["startIndex"]]
-                dr["endIndex"] = dr["startIndex"] + 1

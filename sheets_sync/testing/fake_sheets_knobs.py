@@ -1,0 +1,221 @@
+"""The local Sheets fake's test knobs: quotas, latency, faults and request hooks.
+
+:class:`Knobs` is the part of :class:`~.fake_sheets.FakeSheetsServer` that makes the
+fake misbehave on purpose, the way Google does on a bad day:
+
+* quotas per identity over a sliding window, answering Google's 429 body;
+* a fixed latency before every API request;
+* faults at an exact request: a 5xx or a dropped connection, ``before`` the request
+  is applied (nothing happened) or ``after`` (it happened; the client does not know),
+  matched by method and path, after letting ``skip`` matching requests through;
+* ``on_request`` hooks called before and after each API request, through which the
+  simulated people act in the middle of the job's work.
+
+Left out: Google's per-project quota (only the per-user one is modelled) and slow or
+partial responses (a fault either answers at once or drops the connection).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fake_sheets_model import ApiError
+
+_SERVER_ERRORS = {
+    500: ("Internal error encountered.", "INTERNAL"),
+    502: ("Bad Gateway", "UNAVAILABLE"),
+    503: ("The service is currently unavailable.", "UNAVAILABLE"),
+    504: ("The request timed out. Please try again.", "DEADLINE_EXCEEDED"),
+}
+
+
+def quota_error(kind: str, project_number: int) -> ApiError:
+    word = "Read" if kind == "read" else "Write"
+    return ApiError(
+        429,
+        f"Quota exceeded for quota metric '{word} requests' and limit '{word} requests per "
+        f"minute per user' of service 'sheets.googleapis.com' for consumer "
+        f"'project_number:{project_number}'.",
+        details=[{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RATE_LIMIT_EXCEEDED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "service": "sheets.googleapis.com",
+                "quota_metric": f"sheets.googleapis.com/{word.lower()}_requests",
+                "quota_limit": f"{word}RequestsPerMinutePerUser",
+            },
+        }])
+
+
+@dataclass
+class RequestInfo:
+    """What an ``on_request`` hook sees."""
+
+    method: str
+    path: str
+    query: dict
+    identity: str | None
+    spreadsheet_id: str | None
+    kind: str
+    body: Any = None
+    status: int | None = None  # Set for the "after" phase.
+
+
+@dataclass
+class _Fault:
+    count: int
+    status: int | None  # None = drop the connection
+    method: str | None = None
+    path: str | None = None
+    when: str = "before"
+    skip: int = 0  # matching requests to let through first (to hit the Nth part of a write)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.count > 0 and (self.method is None or self.method.upper() == method)
+                and (self.path is None or re.search(self.path, path) is not None))
+
+
+@dataclass
+class _Config:
+    read_per_minute: int | None = None
+    write_per_minute: int | None = None
+    quota_window: float = 60.0
+    latency: float = 0.0
+    faults: list = field(default_factory=list)
+
+
+class Drop(Exception):
+    """Close the socket without answering."""
+
+
+class Knobs:
+    """Mixed into the server, which provides ``_lock`` (an RLock)."""
+
+    _lock: Any
+
+    def __init__(self, project_number: int):
+        self.project_number = project_number
+        self._hooks: list[Callable[[RequestInfo, str], None]] = []
+        self.hook_errors: list[Exception] = []  # exceptions raised by on_request hooks
+        self._windows: dict[tuple[str, str], deque] = {}
+        self.config = _Config()
+
+    def reset_knobs(self) -> None:
+        self._hooks.clear()
+        self.hook_errors.clear()
+        self._windows.clear()
+        self.config = _Config()
+
+    def set_quota(self, read_per_minute: int | None = None, write_per_minute: int | None = None,
+                  window_seconds: float = 60.0) -> None:
+        """Per-identity limits (None = unlimited); over the limit answers Google's 429."""
+        with self._lock:
+            self.config.read_per_minute = read_per_minute
+            self.config.write_per_minute = write_per_minute
+            self.config.quota_window = window_seconds
+            self._windows.clear()
+
+    def set_latency(self, seconds: float) -> None:
+        self.config.latency = seconds
+
+    def fail_next(self, count: int = 1, status: int = 503, method: str | None = None,
+                  path: str | None = None, when: str = "before", skip: int = 0) -> None:
+        """Answer the next ``count`` matching API requests with ``status`` (Google's body).
+
+        ``when="after"`` applies the request first: the write happened, the client sees
+        an error.  ``path`` is a regex searched in the decoded path.  ``skip`` lets that
+        many matching requests through first.
+        """
+        with self._lock:
+            self.config.faults.append(_Fault(count, status, method, path, when, skip))
+
+    def drop_next(self, count: int = 1, method: str | None = None, path: str | None = None,
+                  when: str = "before", skip: int = 0) -> None:
+        """Close the connection without a response for the next ``count`` matching requests
+        (``when="after"``: after applying the request; ``skip`` as for :meth:`fail_next`)."""
+        with self._lock:
+            self.config.faults.append(_Fault(count, None, method, path, when, skip))
+
+    def configure(self, settings: dict) -> None:
+        """The JSON accepted by ``POST /_fake/config``.
+
+        ``{"quotas": {"read_per_minute": 60, "write_per_minute": 60, "window_seconds": 60},
+        "latency": 0.05, "faults": [{"count": 1, "status": 503, "method": "POST",
+        "path": ":batchUpdate", "when": "after"}, {"count": 1, "drop": true}],
+        "clear_faults": true}``
+        """
+        if "quotas" in settings:
+            q = settings["quotas"] or {}
+            self.set_quota(q.get("read_per_minute"), q.get("write_per_minute"),
+                           q.get("window_seconds", 60.0))
+        if "latency" in settings:
+            self.set_latency(float(settings["latency"] or 0))
+        if settings.get("clear_faults"):
+            with self._lock:
+                self.config.faults.clear()
+        for f in settings.get("faults") or []:
+            where = (f.get("method"), f.get("path"), f.get("when", "before"), f.get("skip", 0))
+            if f.get("drop"):
+                self.drop_next(f.get("count", 1), *where)
+            else:
+                self.fail_next(f.get("count", 1), f.get("status", 503), *where)
+
+    def on_request(self, callback: Callable[[RequestInfo, str], None]) -> Callable[[], None]:
+        """Call ``callback(info, phase)`` with phase "before"/"after" around each API request.
+
+        The callback runs on the server thread, outside the state lock, so it may change
+        spreadsheets through ``as_user`` (people editing between or during the job's
+        requests).  Exceptions it raises are collected in ``hook_errors`` and do not affect
+        the answer to the request.  Returns a function that removes the hook.
+        """
+        self._hooks.append(callback)
+        return lambda: self._hooks.remove(callback) if callback in self._hooks else None
+
+    # ------------------------------------------------------------------ used by the server
+
+    def run_hooks(self, info: RequestInfo, phase: str) -> None:
+        # A failing hook (e.g. a person's edit refused by protection) must not change the
+        # answer to the job's request: keep the error for the test to inspect.
+        for hook in list(self._hooks):
+            try:
+                hook(info, phase)
+            except Exception as e:  # noqa: BLE001 - reported through hook_errors
+                self.hook_errors.append(e)
+
+    def check_quota(self, identity: str, kind: str) -> None:
+        limit = {"read": self.config.read_per_minute,
+                 "write": self.config.write_per_minute}.get(kind)
+        if limit is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            window = self._windows.setdefault((identity, kind), deque())
+            while window and now - window[0] >= self.config.quota_window:
+                window.popleft()
+            if len(window) >= limit:
+                raise quota_error(kind, self.project_number)
+            window.append(now)
+
+    def fault(self, method: str, path: str, when: str) -> None:
+        """Raise the first armed fault matching this request, if any."""
+        with self._lock:
+            for fault in self.config.faults:
+                if fault.when == when and fault.matches(method, path):
+                    if fault.skip:
+                        fault.skip -= 1
+                        continue
+                    fault.count -= 1
+                    break
+            else:
+                return
+            self.config.faults = [f for f in self.config.faults if f.count > 0]
+        if fault.status is None:
+            raise Drop()
+        message, status = _SERVER_ERRORS.get(fault.status, ("Injected fault.", None))
+        raise ApiError(fault.status, message, status)
