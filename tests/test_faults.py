@@ -201,25 +201,15 @@ def _writes_while_unlocked(server, sid):
 
 
 @pytest.mark.parametrize("kind", ["503", "drop"])
-def test_a_lock_request_that_failed_before_google_applied_it_is_sent_again(
-        google, tmp_path, roster_file, kind):
+@pytest.mark.parametrize("when", ["before", "after"], ids=["not applied: sent again",
+                                                          "applied, unanswered: found by its mark"])
+def test_a_lock_request_that_failed_never_leaves_the_run_writing_unlocked(
+        google, tmp_path, roster_file, kind, when):
     sync(google, export(tmp_path, "e0", 4), roster_file)
     officer_types(google)
     unlocked, remove = _writes_while_unlocked(google.server, google.sid)
     # The next write request of the run is its lock.
-    inject(google.server, kind, "before", 0)
-    sync(google, export(tmp_path, "e1", 12), roster_file, now=LATER)
-    remove()
-    assert unlocked == []
-    assert_all_well(google, [f"C{i}" for i in range(1, 13)])
-
-
-@pytest.mark.parametrize("kind", ["503", "drop"])
-def test_a_lock_request_applied_but_unanswered_is_found_by_its_mark(google, tmp_path, roster_file, kind):
-    sync(google, export(tmp_path, "e0", 4), roster_file)
-    officer_types(google)
-    unlocked, remove = _writes_while_unlocked(google.server, google.sid)
-    inject(google.server, kind, "after", 0)
+    inject(google.server, kind, when, 0)
     sync(google, export(tmp_path, "e1", 12), roster_file, now=LATER)
     remove()
     assert unlocked == []
