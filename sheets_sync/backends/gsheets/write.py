@@ -152,10 +152,7 @@ class WriteMixin:
         reuse_top = bool(want_keys) and 2 in doomed and want_keys[0] not in kept
         if reuse_top:
             doomed.remove(2)
-        for start, end in reversed(_runs([n - 1 for n in doomed])):
-            out.append({"deleteDimension": {"range": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
-                                                      "startIndex": start, "endIndex": end}}})
-        sheet.rows -= len(doomed)
+        out += _delete_rows(sheet, doomed)
         position = 1  # 0-based row index in the tab as it ends up
         rows = list(zip(change.rows, want_keys, strict=True))
         if reuse_top:
@@ -176,9 +173,7 @@ class WriteMixin:
                 self._write_whole(block, position, sheet, positions, width, out)
                 position += len(block)
                 block = []
-            for name, value in values.items():
-                if name in positions and not (name in read_fields and old.get(name, "") == str(value)):
-                    cells[(sheet.sheet_id, position, positions[name])] = _cell(value)
+            _changed_cells(values, old, read_fields, positions, (sheet.sheet_id, position), cells)
             position += 1
         if block:
             # After the last kept row the grid's empty rows take them: nothing to insert.
@@ -270,3 +265,21 @@ class WriteMixin:
         for name, value in change.values.items():
             cells[(sheet.sheet_id, row, positions[name])] = _cell(value)
 
+
+
+def _delete_rows(sheet: SheetInfo, doomed: list[int]) -> list[dict]:
+    """deleteDimension requests for these 1-based rows, bottom first (positions stay right)."""
+    out = [{"deleteDimension": {"range": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
+                                          "startIndex": start, "endIndex": end}}}
+           for start, end in reversed(_runs([n - 1 for n in doomed]))]
+    sheet.rows -= len(doomed)
+    return out
+
+
+def _changed_cells(values: dict, old: dict, read_fields: frozenset[str], positions: dict[str, int],
+                   at: tuple[int, int], cells: dict) -> None:
+    """A kept row's cells that differ from the row as read (unread columns are written)."""
+    sheet_id, row = at
+    for name, value in values.items():
+        if name in positions and not (name in read_fields and old.get(name, "") == str(value)):
+            cells[(sheet_id, row, positions[name])] = _cell(value)
