@@ -208,28 +208,31 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 # A tab was renamed (or deleted) since the lock: find the tabs by id again.
                 self._refresh_all()
         for name, table in out.items():
-            tab = self.schema.tab(name)
-            self.row_of[name] = {}
-            self.last_row[name] = max(table.row_numbers, default=1)
-            if name in LOCKED_TABS:
-                self.as_read[name] = table
-                self.read_at[name] = self.row_of[name]
-                self._index_of_row.pop(name, None)
-                self.strays[name] = self._stray_cells(tab, table)
-            if tab.department:
-                read = (fields or {}).get(name)
-                self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
-            if not tab.key or not table.header:
-                continue
-            positions = table.positions()
-            idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
-            if None in idx:
-                continue
-            for number, row in zip(table.row_numbers, table.rows, strict=True):
-                key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
-                if all(key):
-                    self.row_of[name].setdefault(key, number - 1)
+            self._remember(self.schema.tab(name), table, (fields or {}).get(name))
         return out
+
+    def _remember(self, tab: Tab, table: Table, read: Sequence[str] | None) -> None:
+        """What the write needs of a tab as read: rows by key, the last row, the table."""
+        name = tab.name
+        self.row_of[name] = {}
+        self.last_row[name] = max(table.row_numbers, default=1)
+        if name in LOCKED_TABS:
+            self.as_read[name] = table
+            self.read_at[name] = self.row_of[name]
+            self._index_of_row.pop(name, None)
+            self.strays[name] = self._stray_cells(tab, table)
+        if tab.department:
+            self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
+        if not tab.key or not table.header:
+            return
+        positions = table.positions()
+        idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+        if None in idx:
+            return
+        for number, row in zip(table.row_numbers, table.rows, strict=True):
+            key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+            if all(key):
+                self.row_of[name].setdefault(key, number - 1)
 
     def read_rows(self, tab: str, keys: Sequence[tuple],
                   fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
@@ -273,30 +276,8 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def _batch_read(self, tabs: Sequence[Tab], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
         """Header rows plus only the needed columns; whole tabs where no fields are named."""
         for _ in range(3):
-            ranges, plan = [], []
-            for tab in tabs:
-                wanted = fields.get(tab.name)
-                header = self.headers.get(tab.name)
-                if header is None and tab.department:
-                    # Not in the first read: assume the layout the job gave it; the header
-                    # row read alongside tells if a person changed it (then read again).
-                    header = tab.headers
-                if not wanted or header is None:
-                    plan.append((tab, None, len(ranges), None))
-                    ranges.append(_quote(tab.title))
-                    continue
-                positions = header_positions(header)
-                named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
-                cols = sorted(positions[h] for h in named if h in positions)
-                # Adjacent columns as one range: Google's reply costs bytes per range
-                # row, so one narrow range per column would cost more than the tab.
-                spans = _runs(cols, gap=1)
-                if FIRST_ROW_WHOLE in wanted:
-                    spans.append((-1, -1))  # row 2, every column: read last, wins
-                plan.append((tab, spans, len(ranges), header))
-                ranges.append(f"{_quote(tab.title)}!1:1")
-                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
-                           f"{_quote(tab.title)}!2:2" for a, b in spans]
+            ranges: list[str] = []
+            plan = [self._plan_read(tab, fields.get(tab.name), ranges) for tab in tabs]
             if not ranges:
                 return {}
             response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
@@ -304,36 +285,64 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             value_ranges = response.get("valueRanges", [])
             out, moved = {}, False
             for tab, cols, at, expected in plan:
-                if cols is None:
-                    table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
-                    self.headers[tab.name] = table.header
-                    self.read_columns[tab.name] = None
+                table = self._table_read(tab, cols, value_ranges, at, expected)
+                if table is None:
+                    moved = True  # someone moved or renamed a column since request 1: read again
+                else:
                     out[tab.name] = table
-                    continue
-                header_rows = value_ranges[at].get("values", [])
-                header = header_rows[0] if header_rows else []
-                self.headers[tab.name] = header
-                if header != expected:
-                    # Someone moved or renamed a column since request 1: read again.
-                    moved = True
-                    continue
-                table = Table(tab.title, list(header))
-                width = len(header)
-                rows: dict[int, list[str]] = {}
-                for i, (a, _) in enumerate(cols):
-                    for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
-                        if any(values):
-                            row = rows.setdefault(n, [""] * width)
-                            a = max(a, 0)
-                            row[a:a + len(values)] = [str(v) for v in values]
-                for n in sorted(rows):
-                    table.rows.append(rows[n])
-                    table.row_numbers.append(n + 2)
-                self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
-                out[tab.name] = table
             if not moved:
                 return out
         raise TrackerError("the tracker's columns keep moving while the job reads them; run again")
+
+    def _plan_read(self, tab: Tab, wanted: Sequence[str] | None, ranges: list[str]) -> tuple:
+        """Add a tab's ranges to ``ranges``: (tab, column spans or None for all, first range, header)."""
+        header = self.headers.get(tab.name)
+        if header is None and tab.department:
+            # Not in the first read: assume the layout the job gave it; the header
+            # row read alongside tells if a person changed it (then read again).
+            header = tab.headers
+        at = len(ranges)
+        if not wanted or header is None:
+            ranges.append(_quote(tab.title))
+            return tab, None, at, None
+        positions = header_positions(header)
+        named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
+        # Adjacent columns as one range: Google's reply costs bytes per range
+        # row, so one narrow range per column would cost more than the tab.
+        spans = _runs(sorted(positions[h] for h in named if h in positions), gap=1)
+        if FIRST_ROW_WHOLE in wanted:
+            spans.append((-1, -1))  # row 2, every column: read last, wins
+        ranges.append(f"{_quote(tab.title)}!1:1")
+        ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                   f"{_quote(tab.title)}!2:2" for a, b in spans]
+        return tab, spans, at, header
+
+    def _table_read(self, tab: Tab, cols, value_ranges: list[dict], at: int,
+                    expected: list[str] | None) -> Table | None:
+        """A tab's Table from its ranges in the reply; None if its header moved since planned."""
+        if cols is None:
+            table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
+            self.headers[tab.name] = table.header
+            self.read_columns[tab.name] = None
+            return table
+        header_rows = value_ranges[at].get("values", [])
+        header = header_rows[0] if header_rows else []
+        self.headers[tab.name] = header
+        if header != expected:
+            return None
+        table = Table(tab.title, list(header))
+        rows: dict[int, list[str]] = {}
+        for i, (a, _) in enumerate(cols):
+            for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
+                if any(values):
+                    row = rows.setdefault(n, [""] * len(header))
+                    a = max(a, 0)
+                    row[a:a + len(values)] = [str(v) for v in values]
+        for n in sorted(rows):
+            table.rows.append(rows[n])
+            table.row_numbers.append(n + 2)
+        self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
+        return table
 
     def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)
