@@ -241,7 +241,7 @@ def sources_check(source):
         sys.exit(5)
 
 
-# --- reports and scheduling (issue 5) ---
+# --- reports and scheduling ---
 
 
 def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sheets_sync.table import (
-    Formula,
     Table,
 )
 
@@ -67,9 +66,7 @@ def _table(title: str, values: list[list], *, first_row: int) -> Table:
 
 
 def _cell_value(value) -> dict:
-    if isinstance(value, Formula):
-        return {"formulaValue": value.text}
-    return {"stringValue": str(value)}
+    return {"stringValue": str(value)}  # never a formula, whatever the text starts with
 
 
 def _cell(value) -> dict:
