@@ -247,12 +247,7 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
     department = rec.get("department").strip()
     if roster is not None and department:
         department = roster.resolve(department) or department
-    category = schema.category(rec.get("category")) if rec.get("category").strip() else None
-    if category is None:
-        if rec.get("category").strip():
-            notes.append(f"category {rec.get('category').strip()!r} is not one of "
-                         f"{', '.join(schema.category_names)}; counted as {schema.categories[-1].name}")
-        category = schema.categories[-1]
+    category = _category(rec, schema, notes)
     commented_at = from_sheet(rec.get("commented_at"))
     status_text = rec.get("status").strip()
     status = schema.status(status_text) if status_text else None
@@ -261,25 +256,7 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
                      "counted as open")
     by_page = rec.get("by_page").strip().casefold() in _TRUE
     needs_reply = not by_page and normalize_header(status_text) not in rules.no_reply_statuses
-
-    answered_how = ""
-    answered_at = page_replies.get(key)
-    if answered_at is not None and status is not None and status.open \
-            and status.name != schema.default_status:
-        # A person keeps it open on purpose (e.g. Escalated) though the corporation replied.
-        answered_at = None
-    if answered_at is not None:
-        answered_how = "page reply"
-    elif status is not None and not status.open:
-        answered_how = "status"
-    elif rec.get("reply").strip():
-        answered_how = "reply text"
-    if answered_at is None and answered_how:
-        # A time people (or the sheet side) recorded, when the schema has such a column.
-        answered_at = from_sheet(rec.get("replied_at"))
-        if answered_at is not None and answered_at > as_of:
-            # Evaluating a past moment: that answer had not come yet.
-            answered_how, answered_at = "", None
+    answered_how, answered_at = _answer(rec, status, schema, page_replies.get(key), as_of)
     answered = bool(answered_how) and needs_reply
 
     due = escalates = None
@@ -304,6 +281,41 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
         late_hours=late, level=level, status=status.name if status else status_text, row=rec.row,
         post_id=rec.get("post_id").strip(), author=rec.get("author"), text=rec.get("text"),
         url=rec.get("url").strip(), note="; ".join(notes))
+
+
+def _category(rec: Record, schema: Schema, notes: list[str]) -> Category:
+    """The row's category; one the schema does not know counts as the last (with a note)."""
+    typed = rec.get("category").strip()
+    category = schema.category(rec.get("category")) if typed else None
+    if category is None:
+        if typed:
+            notes.append(f"category {typed!r} is not one of {', '.join(schema.category_names)}; "
+                         f"counted as {schema.categories[-1].name}")
+        category = schema.categories[-1]
+    return category
+
+
+def _answer(rec: Record, status, schema: Schema, page_reply: datetime | None,
+            as_of: datetime) -> tuple[str, datetime | None]:
+    """How the comment was answered by ``as_of`` ("page reply", "status", "reply text" or
+    ""), and when, where that is known."""
+    if page_reply is not None and status is not None and status.open \
+            and status.name != schema.default_status:
+        # A person keeps it open on purpose (e.g. Escalated) though the corporation replied.
+        page_reply = None
+    if page_reply is not None:
+        return "page reply", page_reply
+    if status is not None and not status.open:
+        how = "status"
+    elif rec.get("reply").strip():
+        how = "reply text"
+    else:
+        return "", None
+    # A time people (or the sheet side) recorded, when the schema has such a column.
+    answered_at = from_sheet(rec.get("replied_at"))
+    if answered_at is not None and answered_at > as_of:
+        return "", None  # evaluating a past moment: that answer had not come yet
+    return how, answered_at
 
 
 def _page_replies(rows: list[Record], as_of: datetime) -> dict[tuple[str, str], datetime]:
@@ -362,68 +374,9 @@ def parse_deadlines(raw: Any, schema: Schema, loc=None) -> DeadlineRules:
         if k not in DEADLINE_KEYS:
             problem((k,), f"unknown setting {k!r} under deadlines; known: {', '.join(DEADLINE_KEYS)}")
     kw: dict[str, Any] = {}
-    for name in ("office_hours_only", "public_holidays"):
+    for name, parse in _SETTINGS:
         if name in raw:
-            if not isinstance(raw[name], bool):
-                problem((name,), f"{name} must be true or false")
-            else:
-                kw[name] = raw[name]
-    if "working_days" in raw:
-        days = _weekdays(raw["working_days"])
-        if days is None:
-            problem(("working_days",), "working_days must list days like [Mon, Tue, Wed, Thu, Fri]")
-        else:
-            kw["working_days"] = days
-    if "saturdays_off" in raw:
-        value = raw["saturdays_off"] or []
-        if not isinstance(value, list) or any(isinstance(n, bool) or n not in (1, 2, 3, 4, 5) for n in value):
-            problem(("saturdays_off",), "saturdays_off lists which Saturdays of the month are off, "
-                    "e.g. [2, 4]")
-        else:
-            kw["saturdays_off"] = frozenset(value)
-    if "office_hours" in raw:
-        hours = raw["office_hours"]
-        if not isinstance(hours, dict) or set(hours) != {"start", "end"}:
-            problem(("office_hours",),
-                    'office_hours needs start and end, e.g. {start: "09:45", end: "18:15"}')
-        else:
-            start, end = _clock(hours["start"]), _clock(hours["end"])
-            if start is None:
-                problem(("office_hours", "start"), f"office_hours start {hours['start']!r} must be "
-                        'a time in quotes, e.g. "09:45"')
-            if end is None:
-                problem(("office_hours", "end"), f"office_hours end {hours['end']!r} must be "
-                        'a time in quotes, e.g. "18:15"')
-            if start and end:
-                if start >= end:
-                    problem(("office_hours",), "office_hours: start must be before end")
-                kw["office_start"], kw["office_end"] = start, end
-    if "extra_holidays" in raw:
-        value = raw["extra_holidays"] or []
-        if not isinstance(value, list) or not all(isinstance(d, date) for d in value):
-            problem(("extra_holidays",), "extra_holidays lists dates like 2026-11-09 (no quotes)")
-        else:
-            kw["extra_holidays"] = frozenset(value)
-    if "escalate_after" in raw:
-        value = raw["escalate_after"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 1:
-            problem(("escalate_after",), "escalate_after must be a number above 1 (2 = twice the deadline)")
-        else:
-            kw["escalate_after"] = float(value)
-    if "no_reply_statuses" in raw:
-        value = raw["no_reply_statuses"] or []
-        names = [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
-        if names is None or len(names) != len(value):
-            problem(("no_reply_statuses",), "no_reply_statuses must list status names")
-        else:
-            for i, name in enumerate(names):
-                status = schema.status(name)
-                if status is None or status.open:
-                    problem(("no_reply_statuses", i), f"{name!r} must be one of the schema's statuses "
-                            "with open: false")
-            kw["no_reply_statuses"] = frozenset(normalize_header(n) for n in names)
-    if "departments" in raw:
-        kw["department_hours"] = _department_hours(raw["departments"] or {}, schema, problem)
+            kw.update(parse(name, raw[name], schema, problem))
     rules = DeadlineRules(**kw)
     if not rules.working_days:
         problem(("working_days",), "working_days must name at least one day")
@@ -431,6 +384,89 @@ def parse_deadlines(raw: Any, schema: Schema, loc=None) -> DeadlineRules:
         raise ConfigError(problems[0] if len(problems) == 1 else
                           f"{schema.path}: {len(problems)} problems in deadlines: " + "; ".join(problems))
     return rules
+
+
+# Each setting's parser: (its name, its value, the schema, problem) → DeadlineRules fields.
+
+
+def _true_or_false(name: str, value, schema: Schema, problem) -> dict:
+    if not isinstance(value, bool):
+        problem((name,), f"{name} must be true or false")
+        return {}
+    return {name: value}
+
+
+def _working_days(name: str, value, schema: Schema, problem) -> dict:
+    days = _weekdays(value)
+    if days is None:
+        problem((name,), "working_days must list days like [Mon, Tue, Wed, Thu, Fri]")
+        return {}
+    return {"working_days": days}
+
+
+def _saturdays_off(name: str, value, schema: Schema, problem) -> dict:
+    value = value or []
+    if not isinstance(value, list) or any(isinstance(n, bool) or n not in (1, 2, 3, 4, 5) for n in value):
+        problem((name,), "saturdays_off lists which Saturdays of the month are off, e.g. [2, 4]")
+        return {}
+    return {"saturdays_off": frozenset(value)}
+
+
+def _office_hours(name: str, hours, schema: Schema, problem) -> dict:
+    if not isinstance(hours, dict) or set(hours) != {"start", "end"}:
+        problem((name,), 'office_hours needs start and end, e.g. {start: "09:45", end: "18:15"}')
+        return {}
+    start, end = _clock(hours["start"]), _clock(hours["end"])
+    if start is None:
+        problem((name, "start"), f"office_hours start {hours['start']!r} must be "
+                'a time in quotes, e.g. "09:45"')
+    if end is None:
+        problem((name, "end"), f"office_hours end {hours['end']!r} must be "
+                'a time in quotes, e.g. "18:15"')
+    if not (start and end):
+        return {}
+    if start >= end:
+        problem((name,), "office_hours: start must be before end")
+    return {"office_start": start, "office_end": end}
+
+
+def _extra_holidays(name: str, value, schema: Schema, problem) -> dict:
+    value = value or []
+    if not isinstance(value, list) or not all(isinstance(d, date) for d in value):
+        problem((name,), "extra_holidays lists dates like 2026-11-09 (no quotes)")
+        return {}
+    return {"extra_holidays": frozenset(value)}
+
+
+def _escalate_after(name: str, value, schema: Schema, problem) -> dict:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 1:
+        problem((name,), "escalate_after must be a number above 1 (2 = twice the deadline)")
+        return {}
+    return {"escalate_after": float(value)}
+
+
+def _no_reply_statuses(name: str, value, schema: Schema, problem) -> dict:
+    value = value or []
+    names = [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
+    if names is None or len(names) != len(value):
+        problem((name,), "no_reply_statuses must list status names")
+        return {}
+    for i, status_name in enumerate(names):
+        status = schema.status(status_name)
+        if status is None or status.open:
+            problem((name, i), f"{status_name!r} must be one of the schema's statuses with open: false")
+    return {"no_reply_statuses": frozenset(normalize_header(n) for n in names)}
+
+
+def _departments(name: str, value, schema: Schema, problem) -> dict:
+    return {"department_hours": _department_hours(value or {}, schema, problem)}
+
+
+_SETTINGS = (("office_hours_only", _true_or_false), ("public_holidays", _true_or_false),
+             ("working_days", _working_days), ("saturdays_off", _saturdays_off),
+             ("office_hours", _office_hours), ("extra_holidays", _extra_holidays),
+             ("escalate_after", _escalate_after), ("no_reply_statuses", _no_reply_statuses),
+             ("departments", _departments))
 
 
 def _department_hours(raw, schema: Schema, problem) -> tuple:
