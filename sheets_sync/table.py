@@ -63,14 +63,8 @@ class Record:
         return tuple(self.values.get(k, "").strip() for k in tab.key)
 
 
-@dataclass(frozen=True)
-class Formula:
-    """A cell the job deliberately fills with a formula of its own (never citizen text)."""
-
-    text: str
-
-
-CellValue = str | Formula
+# Every cell the job writes is text: citizens' words are never run as a formula.
+CellValue = str
 
 
 @dataclass(frozen=True)

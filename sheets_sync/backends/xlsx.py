@@ -38,7 +38,6 @@ from sheets_sync.table import (
     AddRow,
     Change,
     DeleteTab,
-    Formula,
     ReplaceRows,
     Table,
     UpdateRow,
@@ -405,9 +404,6 @@ def _unescape(text: str) -> str:
 
 
 def _set_cell(cell, value) -> None:
-    if isinstance(value, Formula):
-        cell.value = value.text
-        return
     text = _escape(str(value).translate(_ILLEGAL))
     cell.value = text if text else None
     if text:

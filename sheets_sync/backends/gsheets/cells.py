@@ -7,10 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sheets_sync.table import (
-    Formula,
-    Table,
-)
+from sheets_sync.table import Table
 
 
 @dataclass
@@ -67,8 +64,7 @@ def _table(title: str, values: list[list], *, first_row: int) -> Table:
 
 
 def _cell_value(value) -> dict:
-    if isinstance(value, Formula):
-        return {"formulaValue": value.text}
+    # Always text: a citizen's "=…" is never parsed as a formula.
     return {"stringValue": str(value)}
 
 
