@@ -38,6 +38,7 @@ from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     FIRST_ROW_WHOLE,
     Table,
+    TrackerRead,
     header_positions,
 )
 
@@ -53,7 +54,9 @@ class _ParseRange(Exception):
 
 
 class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, TrackerSession):
-    partial_reads = True
+    # Read whole in the first request (small, and wanted before the lock: the
+    # checkpoints and the roster).
+    PREFETCHED = ("sync_state", "departments")
 
     def __init__(self, backend: GoogleSheetsBackend, client: RetryingHTTPClient, identity: str,
                  schema: Schema, *, write: bool) -> None:
@@ -62,6 +65,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self.client = client
         self.identity = identity
         self.schema = schema
+        self.tabs = dict(schema.tabs)
         self.write = write
         self.run_id = uuid.uuid4().hex[:12]
         self.mark = ""  # this run's lock's description, once it locks
@@ -78,6 +82,10 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self._index_of_row: dict[str, dict[int, int]] = {}
         self.read_columns: dict[str, set[int] | None] = {}  # tab → columns read (None: all)
         self.strays: dict[str, list[tuple[int, int]]] = {}  # tab → (row, column) to clear
+        # Department tabs whose structure is checked once their header row is read (see
+        # StructureMixin.ensure_structure), and the departments and editors to check them with.
+        self.unchecked: list[str] = []
+        self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
                     "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
@@ -118,8 +126,9 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         return self._call(what, self.client.batch_update, self.id, {"requests": requests_})
 
     def load_metadata(self) -> None:
-        ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()]
-        ranges.append(_quote(self.schema.tab("sync_state").title))
+        ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()
+                  if tab.name not in self.PREFETCHED]
+        ranges += [_quote(self.schema.tab(name).title) for name in self.PREFETCHED]
         fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue))))"
         try:
             meta = self._call_raw(lambda: self.client.spreadsheets_get(
@@ -148,15 +157,15 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             tab = self._tab_titled(info.title)
             if tab is not None and "data" in sheet:
                 self.headers[tab.name] = rows[0] if rows else []
-                if tab.name == "sync_state":
-                    self.prefetched["sync_state"] = _table(info.title, rows, first_row=1)
+                if tab.name in self.PREFETCHED:
+                    self.prefetched[tab.name] = _table(info.title, rows, first_row=1)
 
     def _adopt_title(self, info: SheetInfo) -> None:
         """A department's tab is known by its id: if a person renamed it, keep their name."""
-        for tab in self.schema.tabs.values():
+        for tab in list(self.tabs.values()):
             if (tab.department and stable_sheet_id(tab.name) == info.sheet_id
                     and tab.title != info.title):
-                self.schema = self.schema.with_tabs([replace(tab, title=info.title)])
+                self.tabs[tab.name] = replace(tab, title=info.title)
 
     def _refresh_all(self) -> None:
         self._absorb(self._get({"fields": self._META_FIELDS}))
@@ -174,7 +183,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                               "current and not revoked") from None
 
     def _tab_titled(self, title: str) -> Tab | None:
-        for tab in self.schema.tabs.values():
+        for tab in self.tabs.values():
             if normalize_header(tab.title) == normalize_header(title):
                 return tab
         return None
@@ -187,17 +196,17 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 
     def lock(self, tabs: Sequence[str]) -> None:
         if self.write and not self.locks:
-            self._lock([t for t in tabs if t in LOCKED_TABS or self.schema.tab(t).department])
+            self._lock([t for t in tabs if t in LOCKED_TABS or self.tab(t).department])
 
     def read(self, tabs: Sequence[str], *,
-             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
-        if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not self.locks:
-            return {"sync_state": self.prefetched["sync_state"]}
-        if not self.locks and any(self.schema.tab(t).department for t in tabs):
+             fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
+        if tabs and all(t in self.prefetched for t in tabs) and not self.locks:
+            return TrackerRead({t: self.prefetched[t] for t in tabs}, {t: self.tab(t) for t in tabs})
+        if not self.locks and any(self.tab(t).department for t in tabs):
             self._refresh_all()  # department tabs are not in the first read (the lock's reply has them)
         for attempt in range(3):
-            present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
-            out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
+            present = [self.tab(t) for t in tabs if self._sheet(self.tab(t))]
+            out = {t: Table(self.tab(t).title, []) for t in tabs}
             try:
                 out.update(self._batch_read(present, fields or {}))
                 break
@@ -208,7 +217,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 # A tab was renamed (or deleted) since the lock: find the tabs by id again.
                 self._refresh_all()
         for name, table in out.items():
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             self.row_of[name] = {}
             self.last_row[name] = max(table.row_numbers, default=1)
             if name in LOCKED_TABS:
@@ -229,12 +238,22 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
                 if all(key):
                     self.row_of[name].setdefault(key, number - 1)
-        return out
+        return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
+
+    def _check_unchecked(self, tabs: Sequence[str]) -> list[str]:
+        """The structure of the department tabs just read whose header rows this run had
+        not seen when it was asked to repair them: a request only when one is broken."""
+        names = [t for t in tabs if t in self.unchecked]
+        if not names:
+            return []
+        self.unchecked = [t for t in self.unchecked if t not in names]
+        departments, editors = self.unchecked_with
+        return self.ensure_structure(departments, only=names, cell_editors=editors)
 
     def read_rows(self, tab: str, keys: Sequence[tuple],
                   fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
         """Just these rows' cells of these columns: one request, under the read's lock."""
-        schema_tab = self.schema.tab(tab)
+        schema_tab = self.tab(tab)
         rows = {tuple(k): self.row_of.get(tab, {}).get(tuple(k)) for k in keys}
         rows = {k: r for k, r in rows.items() if r is not None}
         positions = self._fieldheader_positions(schema_tab)

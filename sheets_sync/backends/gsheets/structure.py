@@ -30,20 +30,28 @@ DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell m
 
 class StructureMixin:
     def ensure_structure(self, departments: Sequence[Department] = (), *,
-                         only: Sequence[str] | None = None,
+                         only: Sequence[str] | None = None, furnish: Sequence[str] = (),
                          cell_editors: Sequence[str] = ()) -> list[str]:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
         done: list[str] = []
         requests_: list[dict] = []
-        chosen = [t for t in self.schema.tabs.values() if only is None or t.name in only]
+        chosen = [t for t in self.tabs.values() if (self._sheet(t) is not None if t.name in furnish
+                                                    else only is None or t.name in only)]
         if any(t.department for t in chosen) and not self.locks:
             self._refresh_all()  # department tabs are not in the first read
+        # A department's tab whose header row this run has not seen yet is not read whole
+        # here: the run's read brings its header row, and checks it then (see read).
+        later = [t.name for t in chosen if t.department and self._sheet(t) and t.name not in self.headers]
+        if later:
+            self.unchecked += later
+            self.unchecked_with = (list(departments), list(cell_editors))
+            chosen = [t for t in chosen if t.name not in later]
         existing = [tab for tab in chosen if self._sheet(tab)]
         wanted = [tab for tab in existing if tab.name not in self.headers]
         seed = departments and (only is None or "departments" in only)
-        if seed and self._sheet(self.schema.tab("departments")):
-            wanted.append(self.schema.tab("departments"))
+        if seed and self._sheet(self.tab("departments")):
+            wanted.append(self.tab("departments"))
         current = self._batch_read_whole(wanted) if wanted else {}
         for name, table in current.items():
             self.headers[name] = table.header
@@ -67,7 +75,8 @@ class StructureMixin:
                 done.append(f"created tab {tab.title!r}")
             header = list(self.headers.get(tab.name, []))
             have = {normalize_header(h) for h in header if h}
-            added = [c.header for c in tab.columns if normalize_header(c.header) not in have]
+            added = [c.header for c in tab.columns if normalize_header(c.header) not in have
+                     and tab.name not in furnish]
             if added:
                 start = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
                 if start + len(added) > sheet.columns:
@@ -83,7 +92,7 @@ class StructureMixin:
             requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
             requests_ += self._protections(tab, sheet, header, editors, roster)
         if seed:
-            dept_tab = self.schema.tab("departments")
+            dept_tab = self.tab("departments")
             table = current.get("departments")
             have_codes = set()
             if table is not None:
@@ -93,6 +102,7 @@ class StructureMixin:
                 sheet = self._sheet(dept_tab)
                 requests_.append(self._append_cells(dept_tab, sheet, [AddRow("departments", d.as_row())
                                                                       for d in new]))
+                self.prefetched.pop("departments", None)
                 done.append(f"added {len(new)} department(s) to {dept_tab.title!r}")
         if requests_:
             self._batch_update(requests_, "setting up the tracker's tabs")
