@@ -247,12 +247,7 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
     department = rec.get("department").strip()
     if roster is not None and department:
         department = roster.resolve(department) or department
-    category = schema.category(rec.get("category")) if rec.get("category").strip() else None
-    if category is None:
-        if rec.get("category").strip():
-            notes.append(f"category {rec.get('category').strip()!r} is not one of "
-                         f"{', '.join(schema.category_names)}; counted as {schema.categories[-1].name}")
-        category = schema.categories[-1]
+    category = _category(rec, schema, notes)
     commented_at = from_sheet(rec.get("commented_at"))
     status_text = rec.get("status").strip()
     status = schema.status(status_text) if status_text else None
@@ -261,25 +256,7 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
                      "counted as open")
     by_page = rec.get("by_page").strip().casefold() in _TRUE
     needs_reply = not by_page and normalize_header(status_text) not in rules.no_reply_statuses
-
-    answered_how = ""
-    answered_at = page_replies.get(key)
-    if answered_at is not None and status is not None and status.open \
-            and status.name != schema.default_status:
-        # A person keeps it open on purpose (e.g. Escalated) though the corporation replied.
-        answered_at = None
-    if answered_at is not None:
-        answered_how = "page reply"
-    elif status is not None and not status.open:
-        answered_how = "status"
-    elif rec.get("reply").strip():
-        answered_how = "reply text"
-    if answered_at is None and answered_how:
-        # A time people (or the sheet side) recorded, when the schema has such a column.
-        answered_at = from_sheet(rec.get("replied_at"))
-        if answered_at is not None and answered_at > as_of:
-            # Evaluating a past moment: that answer had not come yet.
-            answered_how, answered_at = "", None
+    answered_how, answered_at = _answer(rec, status, schema, page_replies.get(key), as_of)
     answered = bool(answered_how) and needs_reply
 
     due = escalates = None
@@ -306,6 +283,41 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
         url=rec.get("url").strip(), note="; ".join(notes))
 
 
+def _category(rec: Record, schema: Schema, notes: list[str]) -> Category:
+    """The row's category; one the schema does not know counts as the last (with a note)."""
+    typed = rec.get("category").strip()
+    category = schema.category(rec.get("category")) if typed else None
+    if category is None:
+        if typed:
+            notes.append(f"category {typed!r} is not one of {', '.join(schema.category_names)}; "
+                         f"counted as {schema.categories[-1].name}")
+        category = schema.categories[-1]
+    return category
+
+
+def _answer(rec: Record, status, schema: Schema, page_reply: datetime | None,
+            as_of: datetime) -> tuple[str, datetime | None]:
+    """How the comment was answered by ``as_of`` ("page reply", "status", "reply text" or
+    ""), and when, where that is known."""
+    if page_reply is not None and status is not None and status.open \
+            and status.name != schema.default_status:
+        # A person keeps it open on purpose (e.g. Escalated) though the corporation replied.
+        page_reply = None
+    if page_reply is not None:
+        return "page reply", page_reply
+    if status is not None and not status.open:
+        how = "status"
+    elif rec.get("reply").strip():
+        how = "reply text"
+    else:
+        return "", None
+    # A time people (or the sheet side) recorded, when the schema has such a column.
+    answered_at = from_sheet(rec.get("replied_at"))
+    if answered_at is not None and answered_at > as_of:
+        return "", None  # evaluating a past moment: that answer had not come yet
+    return how, answered_at
+
+
 def _page_replies(rows: list[Record], as_of: datetime) -> dict[tuple[str, str], datetime]:
     """(platform, comment id) → the time of the corporation's first reply under it by ``as_of``."""
     out: dict[tuple[str, str], datetime] = {}
@@ -324,12 +336,13 @@ def _page_replies(rows: list[Record], as_of: datetime) -> dict[tuple[str, str], 
 
 # --- configuration ---------------------------------------------------------------------
 
-DEADLINE_KEYS = ("office_hours_only", "working_days", "saturdays_off", "office_hours", "public_holidays",
-                 "extra_holidays", "escalate_after", "no_reply_statuses", "departments")
-
 
 def deadline_rules(schema: Schema) -> DeadlineRules:
-    """The rules of the schema's ``deadlines:`` section (defaults when it is absent)."""
+    """The rules of the schema's ``deadlines:`` section (defaults when it is absent);
+    the section's checks are in :mod:`sheets_sync.deadline_settings`."""
+    # Imported here: that module builds this one's DeadlineRules.
+    from sheets_sync.deadline_settings import parse_deadlines
+
     raw = schema.extra.get("deadlines")
     if raw is None:
         return DeadlineRules()
@@ -347,140 +360,5 @@ def _lines(path):
         return None
 
 
-def parse_deadlines(raw: Any, schema: Schema, loc=None) -> DeadlineRules:
-    """Validate a ``deadlines:`` mapping; every problem reported at once with its line."""
-    problems: list[str] = []
-
-    def problem(keys: tuple, text: str) -> None:
-        where = loc.where("deadlines", *keys) if loc is not None else f"{schema.path}: deadlines"
-        problems.append(f"{where}: {text}")
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{loc.where('deadlines') if loc else schema.path}: 'deadlines' must be a "
-                          "mapping (office_hours_only, working_days, office_hours, …)")
-    for k in raw:
-        if k not in DEADLINE_KEYS:
-            problem((k,), f"unknown setting {k!r} under deadlines; known: {', '.join(DEADLINE_KEYS)}")
-    kw: dict[str, Any] = {}
-    for name in ("office_hours_only", "public_holidays"):
-        if name in raw:
-            if not isinstance(raw[name], bool):
-                problem((name,), f"{name} must be true or false")
-            else:
-                kw[name] = raw[name]
-    if "working_days" in raw:
-        days = _weekdays(raw["working_days"])
-        if days is None:
-            problem(("working_days",), "working_days must list days like [Mon, Tue, Wed, Thu, Fri]")
-        else:
-            kw["working_days"] = days
-    if "saturdays_off" in raw:
-        value = raw["saturdays_off"] or []
-        if not isinstance(value, list) or any(isinstance(n, bool) or n not in (1, 2, 3, 4, 5) for n in value):
-            problem(("saturdays_off",), "saturdays_off lists which Saturdays of the month are off, "
-                    "e.g. [2, 4]")
-        else:
-            kw["saturdays_off"] = frozenset(value)
-    if "office_hours" in raw:
-        hours = raw["office_hours"]
-        if not isinstance(hours, dict) or set(hours) != {"start", "end"}:
-            problem(("office_hours",),
-                    'office_hours needs start and end, e.g. {start: "09:45", end: "18:15"}')
-        else:
-            start, end = _clock(hours["start"]), _clock(hours["end"])
-            if start is None:
-                problem(("office_hours", "start"), f"office_hours start {hours['start']!r} must be "
-                        'a time in quotes, e.g. "09:45"')
-            if end is None:
-                problem(("office_hours", "end"), f"office_hours end {hours['end']!r} must be "
-                        'a time in quotes, e.g. "18:15"')
-            if start and end:
-                if start >= end:
-                    problem(("office_hours",), "office_hours: start must be before end")
-                kw["office_start"], kw["office_end"] = start, end
-    if "extra_holidays" in raw:
-        value = raw["extra_holidays"] or []
-        if not isinstance(value, list) or not all(isinstance(d, date) for d in value):
-            problem(("extra_holidays",), "extra_holidays lists dates like 2026-11-09 (no quotes)")
-        else:
-            kw["extra_holidays"] = frozenset(value)
-    if "escalate_after" in raw:
-        value = raw["escalate_after"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 1:
-            problem(("escalate_after",), "escalate_after must be a number above 1 (2 = twice the deadline)")
-        else:
-            kw["escalate_after"] = float(value)
-    if "no_reply_statuses" in raw:
-        value = raw["no_reply_statuses"] or []
-        names = [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
-        if names is None or len(names) != len(value):
-            problem(("no_reply_statuses",), "no_reply_statuses must list status names")
-        else:
-            for i, name in enumerate(names):
-                status = schema.status(name)
-                if status is None or status.open:
-                    problem(("no_reply_statuses", i), f"{name!r} must be one of the schema's statuses "
-                            "with open: false")
-            kw["no_reply_statuses"] = frozenset(normalize_header(n) for n in names)
-    if "departments" in raw:
-        kw["department_hours"] = _department_hours(raw["departments"] or {}, schema, problem)
-    rules = DeadlineRules(**kw)
-    if not rules.working_days:
-        problem(("working_days",), "working_days must name at least one day")
-    if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else
-                          f"{schema.path}: {len(problems)} problems in deadlines: " + "; ".join(problems))
-    return rules
-
-
-def _department_hours(raw, schema: Schema, problem) -> tuple:
-    if not isinstance(raw, dict):
-        problem(("departments",), "departments maps a department code to {category: hours}, "
-                "e.g. SWM: {complaint: 12}")
-        return ()
-    out = []
-    for code, overrides in raw.items():
-        if not isinstance(overrides, dict):
-            problem(("departments", code), f"{code}: give {{category: hours}}, e.g. {{complaint: 12}}")
-            continue
-        items = []
-        for name, hours in overrides.items():
-            category = schema.category(str(name))
-            if category is None:
-                problem(("departments", code, name), f"{code}: {name!r} is not a category "
-                        f"({', '.join(schema.category_names)})")
-                continue
-            if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
-                problem(("departments", code, name), f"{code}: hours for {name} must be a positive number")
-                continue
-            if any(have == category.name for have, _ in items):
-                problem(("departments", code, name), f"{code}: {category.name} is given twice; keep one")
-                continue
-            items.append((category.name, float(hours)))
-        out.append((str(code).strip().upper(), tuple(items)))
-    return tuple(out)
-
-
-def _weekdays(value) -> frozenset[int] | None:
-    if not isinstance(value, list):
-        return None
-    out = set()
-    for v in value:
-        name = str(v).strip().casefold()[:3]
-        if name not in WEEKDAYS:
-            return None
-        out.add(WEEKDAYS.index(name))
-    return frozenset(out)
-
-
-def _clock(value) -> time | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value.strip(), "%H:%M").time()
-    except ValueError:
-        return None
-
-
 __all__ = ["CommentDeadline", "DeadlineRules", "LEVEL_NAMES", "deadline_rules", "evaluate",
-           "is_public_holiday", "overdue", "parse_deadlines"]
+           "is_public_holiday", "overdue"]

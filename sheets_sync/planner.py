@@ -1,22 +1,35 @@
-"""Planning a sync: the tracker as read + new records → the changes to make. No I/O.
+"""Planning a run: the tracker as read + new records → the changes to make. No I/O.
 
-Everything here is a pure function of its arguments (the time included), so
-``sync --dry-run`` can print exactly what ``sync`` would write, and tests can
-check plans without a tracker.
+:func:`plan_run` is the whole of it, a pure function of its arguments (the time
+included), so ``sync --dry-run`` can print exactly what ``sync`` would write, and
+tests can check plans without a tracker. Its steps, in order:
+
+1. :func:`plan_new_rows`: new posts and comments, routed to departments; comments
+   following their post's department; the sources' checkpoints.
+2. :func:`sheets_sync.pending.carry_typed_values`: what people typed in the
+   departments' tabs, to the Comments tab.
+3. :func:`sheets_sync.flags.comment_deadlines` and :func:`~sheets_sync.flags.flag_rows`:
+   every comment's deadline (by the one rule, :mod:`sheets_sync.deadlines`), and
+   the job's columns of the Comments tab.
+4. :func:`sheets_sync.pending.plan_department_tabs` and
+   :func:`~sheets_sync.pending.plan_tab_registry`: the departments' tabs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from sheets_sync.deadlines import CommentDeadline
+from sheets_sync.flags import CommentRows, comment_deadlines, flag_rows
 from sheets_sync.models import Comment, Post
+from sheets_sync.pending import carry_typed_values, plan_department_tabs, plan_tab_registry
 from sheets_sync.roster import Roster, tokenize
-from sheets_sync.schema import Schema
+from sheets_sync.schema import Schema, Tab
 from sheets_sync.sources.base import Batch
-from sheets_sync.table import AddRow, Change, Record, UpdateRow
+from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
 from sheets_sync.timeutil import to_sheet
 
 # Google Sheets refuses more than 50,000 characters in a cell (Excel keeps 32,767);
@@ -25,20 +38,21 @@ CELL_LIMIT = 50_000
 _TRUNCATED = "\n… [cut here: {n} more characters; the full comment is at the link]"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """The changes a run will make, and what they mean for people."""
+    """The changes a run will make, and what they mean for people. Made whole by
+    :func:`plan_run` (or :func:`plan_new_rows`) and never changed after."""
 
     changes: list[Change] = field(default_factory=list)
-    posts_added: Counter = field(default_factory=Counter)  # department → count
-    comments_added: Counter = field(default_factory=Counter)
+    posts_added: Mapping[str, int] = field(default_factory=Counter)  # department → count
+    comments_added: Mapping[str, int] = field(default_factory=Counter)
     rows_updated: int = 0
     held: list[str] = field(default_factory=list)  # comments not added, and why
     warnings: list[str] = field(default_factory=list)
-    # Filled by the follow-up step (pending tabs, overdue flags).
-    harvested: int = 0
+    # The departments' tabs and the overdue flags.
+    carried: int = 0  # values people typed in a department's tab, carried to the Comments tab
     conflicts: list[str] = field(default_factory=list)
-    overdue: list = field(default_factory=list)
+    overdue: list[CommentDeadline] = field(default_factory=list)
     tabs_rewritten: list[str] = field(default_factory=list)
 
     @property
@@ -58,22 +72,26 @@ class Plan:
             },
             "held_comments": list(self.held),
             "warnings": list(self.warnings),
-            "replies_harvested": self.harvested,
+            "replies_harvested": self.carried,  # the name scripts and the CLI read
             "conflicts": list(self.conflicts),
             "overdue": len(self.overdue),
             "tabs_rewritten": list(self.tabs_rewritten),
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackerView:
-    """The parts of the tracker the planner needs, keyed by id."""
+    """What the planner needs of the tracker as read, keyed by id."""
 
-    posts: dict[tuple, Record]
-    comments: dict[tuple, Record]
+    posts: Mapping[tuple, Record]
+    comments: Mapping[tuple, Record]
     roster: Roster
-    checkpoints: dict[str, str] = field(default_factory=dict)
+    checkpoints: Mapping[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The departments' tabs, by department code: each tab as it stands (under the title a
+    # person may have given it), and as read.
+    tabs: Mapping[str, Tab] = field(default_factory=dict)
+    tab_tables: Mapping[str, Table] = field(default_factory=dict)
 
 
 def index_records(records: Iterable[Record], key_fields: tuple[str, ...], title: str,
@@ -92,87 +110,147 @@ def index_records(records: Iterable[Record], key_fields: tuple[str, ...], title:
     return out
 
 
-def plan_sync(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, now: datetime,
-              *, command: str = "sync", cell_limit: int = CELL_LIMIT) -> Plan:
-    """What to add and update so the tracker holds every post and comment in ``batches``."""
-    plan = Plan(warnings=list(view.warnings))
+def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, now: datetime,
+             *, cell_limit: int = CELL_LIMIT) -> Plan:
+    """Everything a run changes, from what it read and what the sources gave: new rows,
+    routing, typed values carried, deadlines and overdue flags, the departments' tabs."""
+    new = plan_new_rows(view, batches, schema, now, cell_limit=cell_limit)
+    rows = CommentRows(schema.tab("comments"), _comments_after(view, new.changes),
+                       [c for c in new.changes if isinstance(c, AddRow) and c.tab == "comments"],
+                       {k: r.row for k, r in view.comments.items()})
+    carried = carry_typed_values(rows, view.tabs, view.tab_tables)
+    exported = {c.key: c.commented_at for b in batches.values() for c in b.comments}
+    states = comment_deadlines(rows, schema, now, view.roster, exported)
+    overdue = flag_rows(rows, states, schema, now)
+    tab_changes, rewritten = plan_department_tabs(rows, states, view.tabs, view.tab_tables, view.roster,
+                                                  _posts_text(view, new.changes), now)
+    updates = rows.updates()
+    changes = [rows.added(c) if isinstance(c, AddRow) and c.tab == "comments" else c for c in new.changes]
+    changes += [*updates, *tab_changes, *plan_tab_registry(view.tabs, view.roster, view.checkpoints, now)]
+    warnings = [*new.warnings, *(f"conflict in {c}: see the Sync notes column" for c in carried.conflicts),
+                *rows.warnings]
+    return replace(new, changes=changes, rows_updated=new.rows_updated + len(updates), warnings=warnings,
+                   carried=carried.values, conflicts=carried.conflicts, overdue=overdue,
+                   tabs_rewritten=rewritten)
+
+
+def _comments_after(view: TrackerView, changes: Iterable[Change]) -> dict[tuple, Mapping[str, str]]:
+    """The comments' rows as read, with the updates of :func:`plan_new_rows` (not copied:
+    a 100,000-row tracker)."""
+    comments: dict[tuple, Mapping[str, str]] = {k: r.values for k, r in view.comments.items()}
+    for change in changes:
+        if isinstance(change, UpdateRow) and change.tab == "comments" and change.key in comments:
+            comments[change.key] = {**comments[change.key], **{k: str(v) for k, v in change.values.items()}}
+    return comments
+
+
+def _posts_text(view: TrackerView, changes: Iterable[Change]) -> dict[tuple, str]:
+    """Each post's text (shown in the departments' tabs), this run's new ones included."""
+    out = {k: r.get("text") for k, r in view.posts.items()}
+    out.update({(c.values["platform"], c.values["post_id"]): c.values["text"]
+                for c in changes if isinstance(c, AddRow) and c.tab == "posts"})
+    return out
+
+
+@dataclass
+class _NewRows:
+    """What :func:`plan_new_rows` gathers as it goes, before it becomes a Plan."""
+
+    changes: list[Change] = field(default_factory=list)
+    posts_added: Counter = field(default_factory=Counter)
+    comments_added: Counter = field(default_factory=Counter)
+    rows_updated: int = 0
+    held: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def update(self, change: UpdateRow) -> None:
+        self.changes.append(change)
+        self.rows_updated += 1
+
+
+def plan_new_rows(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, now: datetime,
+                  *, cell_limit: int = CELL_LIMIT) -> Plan:
+    """What to add and update so the tracker holds every post and comment in ``batches``
+    (step 1 of :func:`plan_run`; a new comment's Reply due is counted in step 3)."""
+    out = _NewRows(warnings=list(view.warnings))
     stamp = to_sheet(now)
-    unassigned = schema.unassigned
-
-    # Posts: the department a post has in the sheet wins; the rules only fill it once.
-    post_department: dict[tuple, str] = {}
-    for key, rec in view.posts.items():
-        post_department[key] = _sheet_department(rec, view.roster, unassigned, plan)
-
-    new_posts: dict[tuple, Post] = {}
+    # The department a post has in the sheet wins; the rules only fill it once.
+    departments = {key: _sheet_department(rec, view.roster, schema.unassigned, out.warnings)
+                   for key, rec in view.posts.items()}
     for batch in batches.values():
-        plan.warnings += batch.warnings
+        out.warnings += batch.warnings
         for post in batch.posts:
-            if post.key in view.posts:
-                rec = view.posts[post.key]
-                if post_department[post.key] == unassigned and _is_placeholder(rec, unassigned):
-                    code, why = _route(post, view.roster, plan)
-                    if code:
-                        post_department[post.key] = code
-                        plan.changes.append(UpdateRow("posts", post.key, {
-                            "department": code, "routed_by": why}, "routed now"))
-                        plan.rows_updated += 1
-                continue
-            if post.key in new_posts:
-                continue
-            code, why = _route(post, view.roster, plan)
-            department = code or unassigned
-            new_posts[post.key] = post
-            post_department[post.key] = department
-            plan.changes.append(AddRow("posts", {
-                "platform": post.platform,
-                "post_id": post.post_id,
-                "posted_at": to_sheet(post.posted_at),
-                "department": department,
-                "routed_by": why,
-                "text": cell_text(post.text, cell_limit),
-                "url": post.url,
-                "added_at": stamp,
-            }))
-            plan.posts_added[department] += 1
-
-    # Comments follow their post's department, on new rows and old ones alike.
+            _plan_post(post, view, schema, departments, out, stamp, cell_limit)
     new_comments: set[tuple] = set()
-    own_status = _own_comment_status(schema)
     for batch in batches.values():
         for comment in batch.comments:
-            if comment.key in view.comments or comment.key in new_comments:
-                continue
-            department = post_department.get(comment.post_key)
-            if department is None:
-                plan.held.append(f"{comment.origin or comment.comment_id}: comment "
-                                 f"{comment.comment_id} is on post {comment.post_id} "
-                                 f"({comment.platform}), which is not in the tracker or the export; "
-                                 "it will be added once its post is")
-                continue
-            new_comments.add(comment.key)
-            category = classify(comment, schema)
-            row = _comment_row(comment, department, category, schema, own_status, stamp)
-            row["text"] = cell_text(comment.text, cell_limit)
-            plan.changes.append(AddRow("comments", row))
-            plan.comments_added[department] += 1
+            if comment.key not in view.comments and comment.key not in new_comments:
+                _plan_comment(comment, schema, departments, new_comments, out, stamp, cell_limit)
+    _follow_posts(view, departments, out)
+    _plan_checkpoints(view, batches, out, stamp)
+    return Plan(out.changes, out.posts_added, out.comments_added, out.rows_updated, out.held, out.warnings)
 
+
+def _plan_post(post: Post, view: TrackerView, schema: Schema, departments: dict[tuple, str],
+               out: _NewRows, stamp: str, cell_limit: int) -> None:
+    unassigned = schema.unassigned
+    if post.key in view.posts:
+        # While a post is Unassigned, each run tries the rules again.
+        if departments[post.key] == unassigned and _is_placeholder(view.posts[post.key], unassigned):
+            code, why = _route(post, view.roster, out.warnings)
+            if code:
+                departments[post.key] = code
+                out.update(UpdateRow("posts", post.key, {"department": code, "routed_by": why}, "routed now"))
+        return
+    if post.key in departments:
+        return  # twice in this run's sources
+    code, why = _route(post, view.roster, out.warnings)
+    department = code or unassigned
+    departments[post.key] = department
+    out.changes.append(AddRow("posts", {
+        "platform": post.platform,
+        "post_id": post.post_id,
+        "posted_at": to_sheet(post.posted_at),
+        "department": department,
+        "routed_by": why,
+        "text": cell_text(post.text, cell_limit),
+        "url": post.url,
+        "added_at": stamp,
+    }))
+    out.posts_added[department] += 1
+
+
+def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, str], new: set[tuple],
+                  out: _NewRows, stamp: str, cell_limit: int) -> None:
+    """A comment new to the tracker, in its post's department; held back while its post is unknown."""
+    department = departments.get(comment.post_key)
+    if department is None:
+        out.held.append(f"{comment.origin or comment.comment_id}: comment {comment.comment_id} is on post "
+                        f"{comment.post_id} ({comment.platform}), which is not in the tracker or the "
+                        "export; it will be added once its post is")
+        return
+    new.add(comment.key)
+    row = _comment_row(comment, department, classify(comment, schema), schema, stamp)
+    out.changes.append(AddRow("comments", {**row, "text": cell_text(comment.text, cell_limit)}))
+    out.comments_added[department] += 1
+
+
+def _follow_posts(view: TrackerView, departments: Mapping[tuple, str], out: _NewRows) -> None:
+    """Comments already in the tracker follow their post's department."""
     for key, rec in view.comments.items():
-        post_key = (key[0], rec.get("post_id").strip())
-        wanted = post_department.get(post_key)
+        wanted = departments.get((key[0], rec.get("post_id").strip()))
         if wanted and rec.get("department").strip() != wanted:
-            plan.changes.append(UpdateRow("comments", key, {"department": wanted},
-                                          "follows its post's department"))
-            plan.rows_updated += 1
+            out.update(UpdateRow("comments", key, {"department": wanted}, "follows its post's department"))
 
+
+def _plan_checkpoints(view: TrackerView, batches: Mapping[str, Batch], out: _NewRows, stamp: str) -> None:
     for name, batch in batches.items():
         if batch.checkpoint is not None and batch.checkpoint != view.checkpoints.get(name):
             values = {"source": name, "checkpoint": batch.checkpoint, "updated_at": stamp}
             if name in view.checkpoints:
-                plan.changes.append(UpdateRow("sync_state", (name,), values, "checkpoint"))
+                out.changes.append(UpdateRow("sync_state", (name,), values, "checkpoint"))
             else:
-                plan.changes.append(AddRow("sync_state", values))
-    return plan
+                out.changes.append(AddRow("sync_state", values))
 
 
 def log_row(plan: Plan, *, command: str, source: str, now: datetime, seconds: float,
@@ -230,13 +308,8 @@ def classify(comment: Comment, schema: Schema) -> str:
     return schema.categories[-1].name
 
 
-def due_time(commented_at: datetime, category: str, schema: Schema) -> datetime:
-    found = schema.category(category) or schema.categories[-1]
-    return commented_at + timedelta(hours=found.reply_within_hours)
-
-
 def _comment_row(comment: Comment, department: str, category: str, schema: Schema,
-                 own_status: str, stamp: str) -> dict[str, str]:
+                 stamp: str) -> dict[str, str]:
     needs_reply = not comment.by_page
     return {
         "platform": comment.platform,
@@ -251,8 +324,8 @@ def _comment_row(comment: Comment, department: str, category: str, schema: Schem
         "url": comment.url,
         "by_page": "yes" if comment.by_page else "",
         "category": category,
-        "due_at": to_sheet(due_time(comment.commented_at, category, schema)) if needs_reply else "",
-        "status": schema.default_status if needs_reply else own_status,
+        "due_at": "",  # counted with every other comment's (flags.comment_deadlines)
+        "status": schema.default_status if needs_reply else _own_comment_status(schema),
         "added_at": stamp,
     }
 
@@ -264,30 +337,28 @@ def _own_comment_status(schema: Schema) -> str:
     return next((s.name for s in schema.statuses if not s.open), schema.default_status)
 
 
-def _route(post: Post, roster: Roster, plan: Plan) -> tuple[str | None, str]:
+def _route(post: Post, roster: Roster, warnings: list[str]) -> tuple[str | None, str]:
     if post.department:
         code = roster.resolve(post.department)
         if code:
             return code, "named in the export"
-        plan.warnings.append(f"{post.origin or post.post_id}: department {post.department!r} is "
-                             "not in the roster; routed by the rules instead")
+        warnings.append(f"{post.origin or post.post_id}: department {post.department!r} is "
+                        "not in the roster; routed by the rules instead")
     return roster.route(post.text, post.account)
 
 
-def _sheet_department(rec: Record, roster: Roster, unassigned: str, plan: Plan) -> str:
+def _sheet_department(rec: Record, roster: Roster, unassigned: str, warnings: list[str]) -> str:
     typed = rec.get("department").strip()
     if not typed or typed.casefold() == unassigned.casefold():
         return unassigned
     code = roster.resolve(typed)
     if code:
         return code
-    plan.warnings.append(f"Posts row {rec.row}: department {typed!r} is not in the roster; "
-                         "its comments keep that name until it is fixed")
+    warnings.append(f"Posts row {rec.row}: department {typed!r} is not in the roster; "
+                    "its comments keep that name until it is fixed")
     return typed
 
 
 def _is_placeholder(rec: Record, unassigned: str) -> bool:
     typed = rec.get("department").strip()
     return not typed or typed.casefold() == unassigned.casefold()
-
-

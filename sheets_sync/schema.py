@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from sheets_sync.errors import ConfigError
 from sheets_sync.yamlfile import Located, load_yaml
@@ -93,24 +95,26 @@ class Category:
 
 @dataclass(frozen=True)
 class Schema:
+    """The tracker as ``sheet_schema.yaml`` describes it: configuration, the same for the
+    whole run. What a run finds (a department's tab, the title a person gave it) is the
+    session's and the read's, never the schema's."""
+
     path: Path
     timezone: str
     statuses: tuple[Status, ...]
     categories: tuple[Category, ...]
-    tabs: dict[str, Tab]
+    tabs: Mapping[str, Tab]
     unassigned: str = "Unassigned"
-    extra: dict = field(default_factory=dict, compare=False)
+    extra: Mapping = field(default_factory=dict, compare=False)
     # The template of the per-department pending-action tabs (None: no such tabs).
     pending_tab: Tab | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tabs", MappingProxyType(dict(self.tabs)))
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
     def tab(self, name: str) -> Tab:
         return self.tabs[name]
-
-    def with_tabs(self, extra_tabs: list[Tab]) -> Schema:
-        """This schema plus tabs made at run time (the departments' pending tabs)."""
-        from dataclasses import replace
-
-        return replace(self, tabs={**self.tabs, **{t.name: t for t in extra_tabs}})
 
     @property
     def default_status(self) -> str:

@@ -1,4 +1,16 @@
-"""Running a sync: read the tracker, fetch from the sources, plan, apply in one write."""
+"""Running a sync: prepare the tracker, fetch from the sources, read, plan, apply in one write.
+
+A run, in order (:func:`run_sync`):
+
+1. :func:`read_setup`: the checkpoints and the roster, before fetching (slow
+   platforms never hold the lock), and so the departments' tabs;
+2. the sources' fetch;
+3. :func:`prepare_tabs`: the lock, then the structure — new departments' tabs
+   made, what people broke put right — before the read;
+4. the read, of only the columns planning needs, and :func:`tracker_view`;
+5. :func:`sheets_sync.planner.plan_run`, pure: every change of the run;
+6. one ``apply`` of those changes and the Sync Log's row.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +18,17 @@ import getpass
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.errors import ColumnsMoved, InputError, SourceError
-from sheets_sync.pending import REGISTRY_PREFIX, TAB_FIELDS, pending_tabs, plan_follow_up
-from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_sync
+from sheets_sync.pending import TAB_FIELDS, department_tabs, registered_tabs
+from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_run
 from sheets_sync.roster import Roster, load_roster_file, roster_from_rows
-from sheets_sync.schema import Schema
+from sheets_sync.schema import Schema, Tab
 from sheets_sync.sources.base import Batch, Source
 from sheets_sync.table import (
     AddRow,
@@ -24,6 +36,7 @@ from sheets_sync.table import (
     DeleteTab,
     ReplaceRows,
     Table,
+    TrackerRead,
     UpdateRow,
     missing_tab,
     require_headers,
@@ -31,21 +44,24 @@ from sheets_sync.table import (
 from sheets_sync.timeutil import now_ist, to_sheet
 
 log = logging.getLogger(__name__)
-SYNC_TABS = ("posts", "comments", "departments", "sync_state")
+# Read before fetching: the checkpoints, and the roster the departments' tabs follow.
+SETUP_TABS = ("sync_state", "departments")
+# Read under the lock, with the departments' tabs.
+READ_TABS = ("posts", "comments", "sync_state")
 # The columns planning needs; the rest (citizen text above all) is not read back.
 SYNC_FIELDS = {
     "posts": ["platform", "post_id", "department", "text"],
 }
-# A comment's own words never change once added: the text, author and link of
-# the comments already in the tracker are read only when one enters a
-# department's tab again (see plan_follow_up's ``missing``).
+# A comment's own words never change once added: the text, author and link of the
+# comments already in the tracker are not read; a comment entering a department's
+# tab has them copied there by the backend (table.CopyCells).
 UNCHANGING = ("text", "author", "author_id", "url", "added_at")
 
 
-def sync_fields(schema: Schema, tabs) -> dict[str, list[str]]:
-    """Per tab, the columns a run reads (on backends where reading less is cheaper)."""
+def sync_fields(schema: Schema, tabs: Iterable[Tab]) -> dict[str, list[str]]:
+    """Per tab, the columns a run reads (a backend may read more)."""
     fields = dict(SYNC_FIELDS)
-    fields["comments"] = [c.field for c in schema.tab("comments").columns if c.field not in UNCHANGING]
+    fields["comments"] = _comment_fields(schema)
     for tab in tabs:
         fields[tab.name] = list(TAB_FIELDS)
     return fields
@@ -60,7 +76,13 @@ class SyncResult:
     structure: list[str] = field(default_factory=list)
     source_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    schema: Schema | None = None  # with the departments' tabs, for describe()
+    # Every tab of the run by name, the departments' under their current titles (describe()).
+    tabs: Mapping[str, Tab] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> Mapping[str, Tab]:
+        """The run's tabs (:attr:`tabs`), under the name the CLI asks for them by."""
+        return self.tabs
 
     def summary(self) -> dict:
         out = {"tracker": self.tracker, "sources": self.sources, "dry_run": self.dry_run}
@@ -99,7 +121,8 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
              dry_run: bool = False, command: str = "sync", follow_up: bool = True) -> SyncResult:
     """Add new posts and comments, flag overdue replies, rebuild the departments' tabs.
 
-    With no sources it only does the last two (``tabs`` and ``overdue``).
+    With no sources it only does the last two (``tabs`` and ``overdue``); with
+    ``follow_up`` false it leaves the departments' tabs alone.
     """
     try:
         return _sync_once(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run,
@@ -119,102 +142,92 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
     now = now or now_ist()
     with backend.open(schema, write=not dry_run) as session:
         structure = _prepare(session, schema, roster_path, dry_run)
-        # Checkpoints are read before fetching, so slow platforms never hold the lock.
-        state = session.read(["sync_state"])["sync_state"]
-        checkpoints = _checkpoints(state, schema)
-        registry = registered_tabs(checkpoints)
-        batches, source_errors = _fetch(sources, checkpoints)
-        # The departments' tabs as they stand now are read (and locked) with the rest.
-        known = pending_tabs(schema, Roster([]), registry) if follow_up else {}
-        session.schema = schema.with_tabs(list(known.values()))
-        names = [*SYNC_TABS, *(t.name for t in known.values())]
-        fields = sync_fields(schema, known.values()) if session.partial_reads else SYNC_FIELDS
+        setup = read_setup(session, schema, roster_path, follow_up=follow_up)
+        batches, source_errors = _fetch(sources, setup.checkpoints)
+        session.use_tabs(setup.tabs.values())
         if not dry_run:
-            session.lock(names)
-        tables = session.read(names, fields=fields)
-        view = _view(tables, schema, roster_path, session.is_new(), fields.get("comments"))
-        plan = plan_sync(view, batches, schema, now, command=command, cell_limit=session.cell_limit)
-        extra: list[Change] = []
-        if follow_up and schema.pending_tab is not None:
-            extra, structure_done = _follow_up(session, schema, view, plan, tables, registry, now, dry_run,
-                                               batches)
-            structure += structure_done
-        seconds = time.monotonic() - started
-        if not dry_run and (command != "init" or plan.changes or extra):
+            structure += prepare_tabs(session, schema, setup)
+        read = session.read([*READ_TABS, *(t.name for t in setup.tabs.values())],
+                            fields=sync_fields(schema, setup.tabs.values()))
+        structure += read.repaired
+        view = tracker_view(read, schema, setup, session.is_new())
+        plan = plan_run(view, batches, schema, now, cell_limit=session.cell_limit)
+        if not dry_run and (command != "init" or plan.changes):
             entry = log_row(plan, command=command, source=", ".join(s.name for s in sources),
-                            now=now, seconds=seconds, run_by=run_by(), errors=source_errors)
-            session.apply([*plan.changes, *extra, entry])
-        plan.changes += extra
-        final = session.schema
+                            now=now, seconds=time.monotonic() - started, run_by=run_by(),
+                            errors=source_errors)
+            session.apply([*plan.changes, entry])
     return SyncResult(backend.location, [s.name for s in sources], plan, dry_run, structure,
-                      source_errors, time.monotonic() - started, final)
+                      source_errors, time.monotonic() - started, {**schema.tabs, **read.tabs})
 
 
-def _follow_up(session: TrackerSession, schema: Schema, view: TrackerView, plan: Plan,
-               tables: dict[str, Table], registry: dict[str, str], now: datetime,
-               dry_run: bool, batches: dict[str, Batch]) -> tuple[list[Change], list[str]]:
-    """Harvest the departments' tabs, flag overdue comments, rebuild the tabs."""
-    tabs = pending_tabs(schema, view.roster, registry)
-    # A tab a person renamed keeps its new name: the backend found it by its id.
-    for code, tab in list(tabs.items()):
-        current = session.schema.tabs.get(tab.name)
-        if current is not None and current.title != tab.title:
-            tabs[code] = current
-    session.schema = schema.with_tabs(list(tabs.values()))
-    done: list[str] = []
-    if not dry_run:
-        # Create new departments' tabs; repair what someone broke (protections,
-        # frozen header, a deleted tab). Costs a request only when something is off.
-        done = session.ensure_structure(list(view.roster),
-                                        only=["posts", "comments", *(t.name for t in tabs.values())],
-                                        cell_editors=cell_editors(schema))
-    # The rows as read (not copied: a 100,000-row tracker), with this run's updates.
-    comments = {k: r.values for k, r in view.comments.items()}
-    for change in plan.changes:
-        if isinstance(change, UpdateRow) and change.tab == "comments" and change.key in comments:
-            comments[change.key] = {**comments[change.key],
-                                    **{k: str(v) for k, v in change.values.items()}}
-    new_rows = [c.values for c in plan.changes if isinstance(c, AddRow) and c.tab == "comments"]
-    posts_text = {k: r.get("text") for k, r in view.posts.items()}
-    posts_text.update({(c.values["platform"], c.values["post_id"]): c.values["text"]
-                       for c in plan.changes if isinstance(c, AddRow) and c.tab == "posts"})
-    by_code = {code: tables.get(tab.name, Table(tab.title, [])) for code, tab in tabs.items()}
-    follow = plan_follow_up(schema=schema, roster=view.roster, comments=comments, new_rows=new_rows,
-                            posts_text=posts_text, tabs=tabs, tables=by_code, registry=registry,
-                            as_of=now, now=now, rows_at={k: r.row for k, r in view.comments.items()},
-                            exported={c.key: c.commented_at for b in batches.values() for c in b.comments})
-    if follow.missing:
-        # Comments (re)entering a tab whose words were not read: one more read, of just those.
-        found = session.read_rows("comments", list(follow.missing), ["text", "author", "url"])
-        for key, rows in follow.missing.items():
-            for row in rows:
-                row.update(found.get(key, {}))
-    changes = list(follow.changes)
-    stamp = to_sheet(now)
-    for code, tab in tabs.items():
-        key = f"{REGISTRY_PREFIX}{code}"
-        if code not in view.roster:
-            # Harvested above in this same write; now the tab can go.
-            changes += [DeleteTab(tab.name),
-                        UpdateRow("sync_state", (key,), {"checkpoint": "", "updated_at": stamp})]
-        elif registry.get(code) != tab.title:
-            values = {"source": key, "checkpoint": tab.title, "updated_at": stamp}
-            changes.append(UpdateRow("sync_state", (key,), values) if key in view.checkpoints
-                           else AddRow("sync_state", values))
-    plan.rows_updated += sum(1 for c in follow.changes if isinstance(c, UpdateRow))
-    plan.harvested = follow.harvested
-    plan.conflicts = follow.conflicts
-    plan.overdue = follow.overdue
-    plan.tabs_rewritten = follow.tabs_rewritten
-    plan.warnings += [f"conflict in {c}: see the Sync notes column" for c in follow.conflicts]
-    plan.warnings += follow.warnings
-    return changes, done
+@dataclass(frozen=True)
+class Setup:
+    """What a run reads before it fetches: the sources' checkpoints, the roster, and so
+    the departments' tabs (by department code)."""
+
+    checkpoints: Mapping[str, str]
+    roster: Roster
+    warnings: list[str]
+    tabs: Mapping[str, Tab]
 
 
-def registered_tabs(checkpoints: dict[str, str]) -> dict[str, str]:
-    """Department code → title of its tab, as the Sync State tab remembers them."""
-    return {k[len(REGISTRY_PREFIX):]: v for k, v in checkpoints.items()
-            if k.startswith(REGISTRY_PREFIX) and v.strip()}
+def read_setup(session: TrackerSession, schema: Schema, roster_path, *, follow_up: bool = True) -> Setup:
+    """The Sync State and Departments tabs (not locked: read before the sources' fetch)."""
+    read = session.read(list(SETUP_TABS))
+    if not session.is_new():
+        _require_tabs(read, schema, SETUP_TABS)
+    checkpoints = _checkpoints(read["sync_state"], schema)
+    dept_tab = schema.tab("departments")
+    roster, warnings = roster_from_rows([(r.row, r.values) for r in read["departments"].records(dept_tab)],
+                                        dept_tab.title)
+    if not len(roster):
+        roster = load_roster_file(roster_path)
+        if not session.is_new():
+            warnings.append(f"the {dept_tab.title} tab has no departments; routed with the roster "
+                            "file instead (run `python cli.py init` to fill the tab)")
+    tabs = department_tabs(schema, roster, registered_tabs(checkpoints)) if follow_up else {}
+    return Setup(checkpoints, roster, warnings, tabs)
+
+
+def prepare_tabs(session: TrackerSession, schema: Schema, setup: Setup) -> list[str]:
+    """Lock the tabs the write changes, then make the new departments' tabs and repair
+    what people broke (protections, a frozen header, a department's tab deleted): before
+    the read, which then reads the tracker as the write finds it. Says what was done."""
+    registered = registered_tabs(setup.checkpoints)
+    # A department's tab made in this run is not locked: nobody has it yet.
+    session.lock([*READ_TABS, *(t.name for code, t in setup.tabs.items() if code in registered)])
+    return session.ensure_structure(list(setup.roster), only=[t.name for t in setup.tabs.values()],
+                                    furnish=["posts", "comments"], cell_editors=cell_editors(schema))
+
+
+def tracker_view(read: TrackerRead, schema: Schema, setup: Setup, is_new: bool) -> TrackerView:
+    """What planning needs of the read, checked: a tab or header people deleted stops the run."""
+    if not is_new:
+        _require_tabs(read, schema, READ_TABS)
+    warnings: list[str] = []
+    posts_tab, comments_tab = schema.tab("posts"), schema.tab("comments")
+    # Only the fields planning uses: a 100,000-row tracker stays small in memory.
+    posts = index_records(read["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
+                          posts_tab.title, warnings)
+    comments = index_records(read["comments"].records(comments_tab, _comment_fields(schema)),
+                             comments_tab.key, comments_tab.title, warnings)
+    return TrackerView(posts, comments, setup.roster, _checkpoints(read["sync_state"], schema),
+                       warnings + setup.warnings,
+                       tabs={code: read.tabs[tab.name] for code, tab in setup.tabs.items()},
+                       tab_tables={code: read[tab.name] for code, tab in setup.tabs.items()})
+
+
+def _comment_fields(schema: Schema) -> list[str]:
+    return [c.field for c in schema.tab("comments").columns if c.field not in UNCHANGING]
+
+
+def _require_tabs(read: Mapping[str, Table], schema: Schema, names: Iterable[str]) -> None:
+    for name in names:
+        tab = schema.tab(name)
+        if not read[name].header:
+            raise missing_tab(tab)
+        require_headers(read[name], tab)
 
 
 def cell_editors(schema: Schema) -> list[str]:
@@ -222,11 +235,11 @@ def cell_editors(schema: Schema) -> list[str]:
     return [str(e).strip() for e in access.get("cell_editors") or [] if str(e).strip()]
 
 
-def describe(changes: Sequence[Change], schema: Schema) -> list[str]:
-    """One line per planned change, for --dry-run."""
+def describe(changes: Sequence[Change], tabs: Mapping[str, Tab]) -> list[str]:
+    """One line per planned change, for --dry-run (``tabs``: :attr:`SyncResult.tabs`)."""
     lines = []
     for change in changes:
-        tab = schema.tab(change.tab)
+        tab = tabs[change.tab]
         if isinstance(change, AddRow):
             v = change.values
             if change.tab == "posts":
@@ -247,6 +260,7 @@ def describe(changes: Sequence[Change], schema: Schema) -> list[str]:
             values = ", ".join(f"{tab.header_of(k)} → {str(x)[:60]!r}" for k, x in change.values.items())
             lines.append(f"update {tab.title} {' '.join(change.key)}: {values}"
                          + (f" ({change.reason})" if change.reason else ""))
+        # A CopyCells is part of its tab's update: no line of its own.
     return lines
 
 
@@ -259,7 +273,7 @@ def _prepare(session: TrackerSession, schema: Schema, roster_path, dry_run: bool
                                     cell_editors=cell_editors(schema))
 
 
-def _fetch(sources: Sequence[Source], checkpoints: dict[str, str]) -> tuple[dict[str, Batch], list[str]]:
+def _fetch(sources: Sequence[Source], checkpoints: Mapping[str, str]) -> tuple[dict[str, Batch], list[str]]:
     """Fetch every source. With one source its failure stops the run before any write;
     with several, a failing one is reported and the others' rows are still written."""
     batches: dict[str, Batch] = {}
@@ -283,34 +297,6 @@ def _checkpoints(table: Table, schema: Schema) -> dict[str, str]:
     require_headers(table, tab)
     return {r.get("source").strip(): r.get("checkpoint") for r in table.records(tab)
             if r.get("source").strip()}
-
-
-def _view(tables: dict[str, Table], schema: Schema, roster_path, is_new: bool,
-          comment_fields: list[str] | None = None) -> TrackerView:
-    warnings: list[str] = []
-    if not is_new:
-        for name in SYNC_TABS:
-            table = tables[name]
-            tab = schema.tab(name)
-            if not table.header:
-                raise missing_tab(tab)
-            require_headers(table, tab)
-    posts_tab, comments_tab = schema.tab("posts"), schema.tab("comments")
-    # Only the fields planning uses: a 100,000-row tracker stays small in memory.
-    posts = index_records(tables["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
-                          posts_tab.title, warnings)
-    comments = index_records(tables["comments"].records(comments_tab, comment_fields), comments_tab.key,
-                             comments_tab.title, warnings)
-    dept_tab = schema.tab("departments")
-    rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]
-    roster, roster_warnings = roster_from_rows(rows, dept_tab.title)
-    warnings += roster_warnings
-    if not len(roster):
-        roster = load_roster_file(roster_path)
-        if not is_new:
-            warnings.append(f"the {dept_tab.title} tab has no departments; routed with the roster "
-                            "file instead (run `python cli.py init` to fill the tab)")
-    return TrackerView(posts, comments, roster, _checkpoints(tables["sync_state"], schema), warnings)
 
 
 def _stamp(now: datetime | None) -> str:

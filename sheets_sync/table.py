@@ -7,7 +7,7 @@ a backend, for the moment between its read and its write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sheets_sync.errors import TrackerError
@@ -63,7 +63,28 @@ class Record:
         return tuple(self.values.get(k, "").strip() for k in tab.key)
 
 
-# Every value the job writes is text: nothing it writes is ever parsed as a formula.
+@dataclass(frozen=True)
+class TrackerRead(Mapping[str, Table]):
+    """What a session's read returns: each tab read, by schema name, and the tab itself
+    as it stands (a department's tab under the title a person may have given it)."""
+
+    tables: Mapping[str, Table]
+    tabs: Mapping[str, Tab]
+    # What the backend put right while reading (a header a person deleted from a
+    # department's tab, which it could only check once it had read the header row).
+    repaired: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+
+# Every cell the job writes is text: citizens' words are never run as a formula.
 CellValue = str
 
 
@@ -96,12 +117,54 @@ class ReplaceRows:
 
 @dataclass(frozen=True)
 class DeleteTab:
-    """Remove a tab the job made (a department no longer in the roster), once harvested."""
+    """Remove a tab the job made (a department no longer in the roster), in the write that
+    carries the last values people typed there to the Comments tab."""
 
     tab: str
 
 
-Change = AddRow | UpdateRow | ReplaceRows | DeleteTab
+@dataclass(frozen=True)
+class CopyCells:
+    """Fill cells of a row of a :class:`ReplaceRows` with the same comment's cells in
+    another tab, which the run did not read: a comment's words (text, author, link)
+    entering a department's tab. The backend reads them when it applies the plan."""
+
+    tab: str  # the tab of the ReplaceRows
+    row: tuple[str, ...]  # the row's key there
+    source: str  # the tab to copy from
+    key: tuple[str, ...]  # the row's key there
+    fields: tuple[str, ...]
+
+
+Change = AddRow | UpdateRow | ReplaceRows | DeleteTab | CopyCells
+ReadRows = Callable[[str, Sequence[tuple], Sequence[str]], Mapping[tuple, Mapping[str, str]]]
+
+
+def with_copies(changes: Sequence[Change], read_rows: ReadRows,
+                tab_of: Callable[[str], Tab]) -> list[Change]:
+    """The changes with each :class:`CopyCells` done: its cells, read with ``read_rows``
+    (tab, keys, fields → key → field → text), put into the row of its ReplaceRows."""
+    copies = [c for c in changes if isinstance(c, CopyCells)]
+    if not copies:
+        return list(changes)
+    wanted: dict[tuple[str, tuple[str, ...]], list[CopyCells]] = {}
+    for copy in copies:
+        wanted.setdefault((copy.source, copy.fields), []).append(copy)
+    cells: dict[tuple[str, tuple], dict[str, str]] = {}  # (tab, row key) → cells to fill
+    for (source, fields), group in wanted.items():
+        found = read_rows(source, [c.key for c in group], fields)
+        for copy in group:
+            cells.setdefault((copy.tab, copy.row), {}).update(found.get(copy.key, {}))
+    out: list[Change] = []
+    for change in changes:
+        if isinstance(change, CopyCells):
+            continue
+        if isinstance(change, ReplaceRows):
+            tab = tab_of(change.tab)
+            change = ReplaceRows(change.tab, [{**values, **cells.get((change.tab, row_key(values, tab)), {})}
+                                              for values in change.rows])
+        out.append(change)
+    return out
 
 
 def row_key(values: Mapping[str, CellValue], tab: Tab) -> tuple | None:

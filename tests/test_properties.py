@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sheets_sync.backends.xlsx import XlsxBackend, XlsxSession, _text
 from sheets_sync.models import PLATFORMS, Comment, Post
-from sheets_sync.planner import TrackerView, plan_sync
+from sheets_sync.planner import TrackerView, plan_new_rows
 from sheets_sync.roster import load_roster_file
 from sheets_sync.schema import load_schema
 from sheets_sync.sources import FileSource
@@ -178,17 +178,17 @@ def test_planning_on_an_applied_plan_is_empty(first, later):
     roster = load_roster_file(write_roster(Path(tempfile.mkdtemp()) / "departments.yaml"))
     batch = _batch(first[0], first[1][:len(first[1]) - 1] if len(first[1]) > 1 else first[1])
     empty = TrackerView(posts={}, comments={}, roster=roster)
-    plan = plan_sync(empty, {"files:a": batch}, SCHEMA, NOW)
+    plan = plan_new_rows(empty, {"files:a": batch}, SCHEMA, NOW)
     comment_adds = [c for c in plan.changes if c.tab == "comments"]
     assert len(comment_adds) == len({(c.values["platform"], c.values["comment_id"]) for c in comment_adds})
 
     view = TrackerView(posts=_records(plan, "posts"), comments=_records(plan, "comments"), roster=roster)
-    assert plan_sync(view, {"files:a": batch}, SCHEMA, NOW).changes == []
+    assert plan_new_rows(view, {"files:a": batch}, SCHEMA, NOW).changes == []
 
     # A later export adds exactly what is new and whose post is known, and nothing twice.
     more = _batch(later[0], later[1])
     known_posts = set(view.posts) | {p.key for p in more.posts}
-    new_plan = plan_sync(view, {"files:b": more}, SCHEMA, NOW)
+    new_plan = plan_new_rows(view, {"files:b": more}, SCHEMA, NOW)
     added = [(c.values["platform"], c.values["comment_id"]) for c in new_plan.changes
              if c.tab == "comments" and isinstance(c, AddRow)]
     assert sorted(added) == sorted({c.key for c in more.comments

@@ -9,7 +9,7 @@ import pytest
 
 from sheets_sync.errors import ConfigError
 from sheets_sync.models import Post
-from sheets_sync.planner import TrackerView, plan_sync
+from sheets_sync.planner import TrackerView, plan_new_rows
 from sheets_sync.roster import Department, Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import load_schema
 from sheets_sync.sources.base import Batch
@@ -29,7 +29,7 @@ def roster(roster_file):
 def routed(roster: Roster, *posts: Post) -> dict[str, tuple[str, str]]:
     """post_id → (department, routed by), as the planner writes them to the Posts tab."""
     view = TrackerView(posts={}, comments={}, roster=roster)
-    plan = plan_sync(view, {"test": Batch(posts=list(posts))}, SCHEMA, NOW)
+    plan = plan_new_rows(view, {"test": Batch(posts=list(posts))}, SCHEMA, NOW)
     return {c.values["post_id"]: (c.values["department"], c.values["routed_by"]) for c in plan.changes
             if c.tab == "posts"}
 
@@ -55,7 +55,7 @@ def test_an_explicit_department_wins_over_every_rule(roster):
 def test_an_unknown_explicit_department_is_routed_by_the_rules_with_a_warning(roster):
     view = TrackerView(posts={}, comments={}, roster=roster)
     batch = Batch(posts=[a_post("P7", "कचरा उचलला नाही", department="GARBAGE")])
-    plan = plan_sync(view, {"t": batch}, SCHEMA, NOW)
+    plan = plan_new_rows(view, {"t": batch}, SCHEMA, NOW)
     assert plan.changes[0].values["department"] == "SWM"
     assert plan.warnings == ["posts.csv line 7: department 'GARBAGE' is not in the roster; "
                              "routed by the rules instead"]

@@ -40,10 +40,12 @@ from sheets_sync.table import (
     DeleteTab,
     ReplaceRows,
     Table,
+    TrackerRead,
     UpdateRow,
     kept_by_key,
     missing_tab,
     overdue_rule,
+    with_copies,
 )
 from sheets_sync.timeutil import SHEET_FORMAT
 
@@ -72,6 +74,7 @@ class XlsxSession(TrackerSession):
     def __init__(self, path: Path, schema: Schema, *, write: bool) -> None:
         self.path = path
         self.schema = schema
+        self.tabs = dict(schema.tabs)
         self.write = write
         self._lock: FileLock | None = None
         if path.suffix.lower() != ".xlsx":
@@ -127,11 +130,15 @@ class XlsxSession(TrackerSession):
         return None
 
     def ensure_structure(self, departments: Sequence[Department] = (), *,
-                         only: Sequence[str] | None = None,
+                         only: Sequence[str] | None = None, furnish: Sequence[str] = (),
                          cell_editors: Sequence[str] = ()) -> list[str]:
         # A local workbook has no per-person protections: editors matter on Google only.
         done: list[str] = []
-        for tab in self.schema.tabs.values():
+        for tab in list(self.tabs.values()):
+            if tab.name in furnish:
+                if self._sheet(tab) is not None:
+                    self._furnish(self._sheet(tab), tab)
+                continue
             if only is not None and tab.name not in only:
                 continue
             ws = self._sheet(tab)
@@ -210,14 +217,14 @@ class XlsxSession(TrackerSession):
     # -- reading -----------------------------------------------------------------
 
     def read(self, tabs: Sequence[str], *,
-             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
+             fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
         # The whole workbook is in memory and locked already: fields change nothing.
         out = {}
         for name in tabs:
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             ws = self._sheet(tab)
             out[name] = self._table(ws) if ws is not None else Table(tab.title, [])
-        return out
+        return TrackerRead(out, {name: self.tab(name) for name in tabs})
 
     def _table(self, ws) -> Table:
         rows = ws.iter_rows(values_only=True)
@@ -245,10 +252,10 @@ class XlsxSession(TrackerSession):
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
         by_tab: dict[str, list[Change]] = {}
-        for change in changes:
+        for change in with_copies(changes, self.read_rows, self.tab):
             by_tab.setdefault(change.tab, []).append(change)
         for name, tab_changes in by_tab.items():
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             ws = self._sheet(tab)
             if ws is None:
                 raise missing_tab(tab)

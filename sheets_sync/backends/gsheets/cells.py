@@ -7,9 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sheets_sync.table import (
-    Table,
-)
+from sheets_sync.table import Table
 
 
 @dataclass
@@ -66,7 +64,8 @@ def _table(title: str, values: list[list], *, first_row: int) -> Table:
 
 
 def _cell_value(value) -> dict:
-    return {"stringValue": str(value)}  # never a formula, whatever the text starts with
+    # Always text: a citizen's "=…" is never parsed as a formula.
+    return {"stringValue": str(value)}
 
 
 def _cell(value) -> dict:

@@ -41,7 +41,7 @@ class CheckMixin:
                   for s in (reply.get("updatedSpreadsheet") or {}).get("sheets", [])}
         out = {}
         for name in LOCKED_TABS:
-            sheet = self._sheet(self.schema.tab(name))
+            sheet = self._sheet(self.tab(name))
             if sheet is None or name not in self.headers or sheet.sheet_id not in sheets:
                 continue
             for block in sheets[sheet.sheet_id].get("data", []):
@@ -67,7 +67,7 @@ class CheckMixin:
         rewrites: list[dict] = []
         stamp = to_sheet(now_ist())
         for name, new_header in moved.items():
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             sheet = self._sheet(tab)
             old = self._fieldheader_positions(tab)
             field_at_old = {i: f for f, i in old.items()}
@@ -137,7 +137,7 @@ class CheckMixin:
         table = self.as_read.get(name)
         if table is None:
             return None
-        column = table.positions().get(normalize_header(self.schema.tab(name).header_of(field_name)))
+        column = table.positions().get(normalize_header(self.tab(name).header_of(field_name)))
         if column is None or (read is not None and column not in read):
             return None
         index = self._index_of_row.setdefault(name, {n: i for i, n in enumerate(table.row_numbers)})
@@ -173,7 +173,7 @@ class CheckMixin:
             for u in moved:
                 rows, keys = now_at[u.tab]
                 there = keys.get(self.row_of[u.tab][tuple(u.key)])  # whose row got the cells
-                tab = self.schema.tab(u.tab)
+                tab = self.tab(u.tab)
                 positions = self._fieldheader_positions(tab)
                 sheet = self._sheet(tab)
                 for name in u.values:
@@ -197,7 +197,7 @@ class CheckMixin:
         """A1 ranges of the tabs' key columns from row 2; and per tab (name, first range, columns)."""
         ranges, plan = [], []
         for name in sorted(names):
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             positions = self._fieldheader_positions(tab)
             columns = [positions[k] for k in tab.key]
             plan.append((name, len(ranges), columns))
@@ -221,7 +221,7 @@ class CheckMixin:
                   for s in (reply.get("updatedSpreadsheet") or {}).get("sheets", [])}
         out = {}
         for name, _, columns in plan:
-            sheet = self._sheet(self.schema.tab(name))
+            sheet = self._sheet(self.tab(name))
             if sheet is None:
                 return None
             blocks = {b.get("startColumn", 0): b for b in sheets.get(sheet.sheet_id, {}).get("data", [])
@@ -264,7 +264,7 @@ class CheckMixin:
             return ""
         index = self._index_of_row.setdefault(name, {n: i for i, n in enumerate(table.row_numbers)})
         i = index.get(row + 1)
-        column = table.positions().get(normalize_header(self.schema.tab(name).header_of(field_name)))
+        column = table.positions().get(normalize_header(self.tab(name).header_of(field_name)))
         if i is None or column is None:
             return ""
         cells = table.rows[i]

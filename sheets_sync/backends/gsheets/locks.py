@@ -143,7 +143,7 @@ class LockMixin:
     def _lock_ids(self, names: Sequence[str]) -> list[int]:
         ids = []
         for name in names:
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             sheet = self._sheet(tab)
             if sheet is not None:
                 ids.append(sheet.sheet_id)

@@ -38,6 +38,7 @@ from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     FIRST_ROW_WHOLE,
     Table,
+    TrackerRead,
     header_positions,
 )
 
@@ -53,7 +54,9 @@ class _ParseRange(Exception):
 
 
 class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, TrackerSession):
-    partial_reads = True
+    # Read whole in the first request (small, and wanted before the lock: the
+    # checkpoints and the roster).
+    PREFETCHED = ("sync_state", "departments")
 
     def __init__(self, backend: GoogleSheetsBackend, client: RetryingHTTPClient, identity: str,
                  schema: Schema, *, write: bool) -> None:
@@ -62,6 +65,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self.client = client
         self.identity = identity
         self.schema = schema
+        self.tabs = dict(schema.tabs)
         self.write = write
         self.run_id = uuid.uuid4().hex[:12]
         self.mark = ""  # this run's lock's description, once it locks
@@ -78,6 +82,10 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self._index_of_row: dict[str, dict[int, int]] = {}
         self.read_columns: dict[str, set[int] | None] = {}  # tab → columns read (None: all)
         self.strays: dict[str, list[tuple[int, int]]] = {}  # tab → (row, column) to clear
+        # Department tabs whose structure is checked once their header row is read (see
+        # StructureMixin.ensure_structure), and the departments and editors to check them with.
+        self.unchecked: list[str] = []
+        self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
                     "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
@@ -118,8 +126,9 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         return self._call(what, self.client.batch_update, self.id, {"requests": requests_})
 
     def load_metadata(self) -> None:
-        ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()]
-        ranges.append(_quote(self.schema.tab("sync_state").title))
+        ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()
+                  if tab.name not in self.PREFETCHED]
+        ranges += [_quote(self.schema.tab(name).title) for name in self.PREFETCHED]
         fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue))))"
         try:
             meta = self._call_raw(lambda: self.client.spreadsheets_get(
@@ -148,15 +157,15 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             tab = self._tab_titled(info.title)
             if tab is not None and "data" in sheet:
                 self.headers[tab.name] = rows[0] if rows else []
-                if tab.name == "sync_state":
-                    self.prefetched["sync_state"] = _table(info.title, rows, first_row=1)
+                if tab.name in self.PREFETCHED:
+                    self.prefetched[tab.name] = _table(info.title, rows, first_row=1)
 
     def _adopt_title(self, info: SheetInfo) -> None:
         """A department's tab is known by its id: if a person renamed it, keep their name."""
-        for tab in self.schema.tabs.values():
+        for tab in list(self.tabs.values()):
             if (tab.department and stable_sheet_id(tab.name) == info.sheet_id
                     and tab.title != info.title):
-                self.schema = self.schema.with_tabs([replace(tab, title=info.title)])
+                self.tabs[tab.name] = replace(tab, title=info.title)
 
     def _refresh_all(self) -> None:
         self._absorb(self._get({"fields": self._META_FIELDS}))
@@ -174,7 +183,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                               "current and not revoked") from None
 
     def _tab_titled(self, title: str) -> Tab | None:
-        for tab in self.schema.tabs.values():
+        for tab in self.tabs.values():
             if normalize_header(tab.title) == normalize_header(title):
                 return tab
         return None
@@ -187,17 +196,17 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 
     def lock(self, tabs: Sequence[str]) -> None:
         if self.write and not self.locks:
-            self._lock([t for t in tabs if t in LOCKED_TABS or self.schema.tab(t).department])
+            self._lock([t for t in tabs if t in LOCKED_TABS or self.tab(t).department])
 
     def read(self, tabs: Sequence[str], *,
-             fields: Mapping[str, Sequence[str]] | None = None) -> dict[str, Table]:
-        if list(tabs) == ["sync_state"] and "sync_state" in self.prefetched and not self.locks:
-            return {"sync_state": self.prefetched["sync_state"]}
-        if not self.locks and any(self.schema.tab(t).department for t in tabs):
+             fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
+        if tabs and all(t in self.prefetched for t in tabs) and not self.locks:
+            return TrackerRead({t: self.prefetched[t] for t in tabs}, {t: self.tab(t) for t in tabs})
+        if not self.locks and any(self.tab(t).department for t in tabs):
             self._refresh_all()  # department tabs are not in the first read (the lock's reply has them)
         for attempt in range(3):
-            present = [self.schema.tab(t) for t in tabs if self._sheet(self.schema.tab(t))]
-            out = {t: Table(self.schema.tab(t).title, []) for t in tabs}
+            present = [self.tab(t) for t in tabs if self._sheet(self.tab(t))]
+            out = {t: Table(self.tab(t).title, []) for t in tabs}
             try:
                 out.update(self._batch_read(present, fields or {}))
                 break
@@ -208,36 +217,43 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 # A tab was renamed (or deleted) since the lock: find the tabs by id again.
                 self._refresh_all()
         for name, table in out.items():
-            self._remember(self.schema.tab(name), table, (fields or {}).get(name))
-        return out
+            tab = self.tab(name)
+            self.row_of[name] = {}
+            self.last_row[name] = max(table.row_numbers, default=1)
+            if name in LOCKED_TABS:
+                self.as_read[name] = table
+                self.read_at[name] = self.row_of[name]
+                self._index_of_row.pop(name, None)
+                self.strays[name] = self._stray_cells(tab, table)
+            if tab.department:
+                read = (fields or {}).get(name)
+                self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
+            if not tab.key or not table.header:
+                continue
+            positions = table.positions()
+            idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+            if None in idx:
+                continue
+            for number, row in zip(table.row_numbers, table.rows, strict=True):
+                key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+                if all(key):
+                    self.row_of[name].setdefault(key, number - 1)
+        return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
 
-    def _remember(self, tab: Tab, table: Table, read: Sequence[str] | None) -> None:
-        """What the write needs of a tab as read: rows by key, the last row, the table."""
-        name = tab.name
-        self.row_of[name] = {}
-        self.last_row[name] = max(table.row_numbers, default=1)
-        if name in LOCKED_TABS:
-            self.as_read[name] = table
-            self.read_at[name] = self.row_of[name]
-            self._index_of_row.pop(name, None)
-            self.strays[name] = self._stray_cells(tab, table)
-        if tab.department:
-            self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
-        if not tab.key or not table.header:
-            return
-        positions = table.positions()
-        idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
-        if None in idx:
-            return
-        for number, row in zip(table.row_numbers, table.rows, strict=True):
-            key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
-            if all(key):
-                self.row_of[name].setdefault(key, number - 1)
+    def _check_unchecked(self, tabs: Sequence[str]) -> list[str]:
+        """The structure of the department tabs just read whose header rows this run had
+        not seen when it was asked to repair them: a request only when one is broken."""
+        names = [t for t in tabs if t in self.unchecked]
+        if not names:
+            return []
+        self.unchecked = [t for t in self.unchecked if t not in names]
+        departments, editors = self.unchecked_with
+        return self.ensure_structure(departments, only=names, cell_editors=editors)
 
     def read_rows(self, tab: str, keys: Sequence[tuple],
                   fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
         """Just these rows' cells of these columns: one request, under the read's lock."""
-        schema_tab = self.schema.tab(tab)
+        schema_tab = self.tab(tab)
         rows = {tuple(k): self.row_of.get(tab, {}).get(tuple(k)) for k in keys}
         rows = {k: r for k, r in rows.items() if r is not None}
         positions = self._fieldheader_positions(schema_tab)
@@ -276,8 +292,30 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def _batch_read(self, tabs: Sequence[Tab], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
         """Header rows plus only the needed columns; whole tabs where no fields are named."""
         for _ in range(3):
-            ranges: list[str] = []
-            plan = [self._plan_read(tab, fields.get(tab.name), ranges) for tab in tabs]
+            ranges, plan = [], []
+            for tab in tabs:
+                wanted = fields.get(tab.name)
+                header = self.headers.get(tab.name)
+                if header is None and tab.department:
+                    # Not in the first read: assume the layout the job gave it; the header
+                    # row read alongside tells if a person changed it (then read again).
+                    header = tab.headers
+                if not wanted or header is None:
+                    plan.append((tab, None, len(ranges), None))
+                    ranges.append(_quote(tab.title))
+                    continue
+                positions = header_positions(header)
+                named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
+                cols = sorted(positions[h] for h in named if h in positions)
+                # Adjacent columns as one range: Google's reply costs bytes per range
+                # row, so one narrow range per column would cost more than the tab.
+                spans = _runs(cols, gap=1)
+                if FIRST_ROW_WHOLE in wanted:
+                    spans.append((-1, -1))  # row 2, every column: read last, wins
+                plan.append((tab, spans, len(ranges), header))
+                ranges.append(f"{_quote(tab.title)}!1:1")
+                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                           f"{_quote(tab.title)}!2:2" for a, b in spans]
             if not ranges:
                 return {}
             response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
@@ -285,64 +323,36 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             value_ranges = response.get("valueRanges", [])
             out, moved = {}, False
             for tab, cols, at, expected in plan:
-                table = self._table_read(tab, cols, value_ranges, at, expected)
-                if table is None:
-                    moved = True  # someone moved or renamed a column since request 1: read again
-                else:
+                if cols is None:
+                    table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
+                    self.headers[tab.name] = table.header
+                    self.read_columns[tab.name] = None
                     out[tab.name] = table
+                    continue
+                header_rows = value_ranges[at].get("values", [])
+                header = header_rows[0] if header_rows else []
+                self.headers[tab.name] = header
+                if header != expected:
+                    # Someone moved or renamed a column since request 1: read again.
+                    moved = True
+                    continue
+                table = Table(tab.title, list(header))
+                width = len(header)
+                rows: dict[int, list[str]] = {}
+                for i, (a, _) in enumerate(cols):
+                    for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
+                        if any(values):
+                            row = rows.setdefault(n, [""] * width)
+                            a = max(a, 0)
+                            row[a:a + len(values)] = [str(v) for v in values]
+                for n in sorted(rows):
+                    table.rows.append(rows[n])
+                    table.row_numbers.append(n + 2)
+                self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
+                out[tab.name] = table
             if not moved:
                 return out
         raise TrackerError("the tracker's columns keep moving while the job reads them; run again")
-
-    def _plan_read(self, tab: Tab, wanted: Sequence[str] | None, ranges: list[str]) -> tuple:
-        """Add a tab's ranges to ``ranges``: (tab, column spans or None for all, first range, header)."""
-        header = self.headers.get(tab.name)
-        if header is None and tab.department:
-            # Not in the first read: assume the layout the job gave it; the header
-            # row read alongside tells if a person changed it (then read again).
-            header = tab.headers
-        at = len(ranges)
-        if not wanted or header is None:
-            ranges.append(_quote(tab.title))
-            return tab, None, at, None
-        positions = header_positions(header)
-        named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
-        # Adjacent columns as one range: Google's reply costs bytes per range
-        # row, so one narrow range per column would cost more than the tab.
-        spans = _runs(sorted(positions[h] for h in named if h in positions), gap=1)
-        if FIRST_ROW_WHOLE in wanted:
-            spans.append((-1, -1))  # row 2, every column: read last, wins
-        ranges.append(f"{_quote(tab.title)}!1:1")
-        ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
-                   f"{_quote(tab.title)}!2:2" for a, b in spans]
-        return tab, spans, at, header
-
-    def _table_read(self, tab: Tab, cols, value_ranges: list[dict], at: int,
-                    expected: list[str] | None) -> Table | None:
-        """A tab's Table from its ranges in the reply; None if its header moved since planned."""
-        if cols is None:
-            table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
-            self.headers[tab.name] = table.header
-            self.read_columns[tab.name] = None
-            return table
-        header_rows = value_ranges[at].get("values", [])
-        header = header_rows[0] if header_rows else []
-        self.headers[tab.name] = header
-        if header != expected:
-            return None
-        table = Table(tab.title, list(header))
-        rows: dict[int, list[str]] = {}
-        for i, (a, _) in enumerate(cols):
-            for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
-                if any(values):
-                    row = rows.setdefault(n, [""] * len(header))
-                    a = max(a, 0)
-                    row[a:a + len(values)] = [str(v) for v in values]
-        for n in sorted(rows):
-            table.rows.append(rows[n])
-            table.row_numbers.append(n + 2)
-        self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
-        return table
 
     def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)

@@ -18,7 +18,6 @@ from sheets_sync.roster import Department
 from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import (
     AddRow,
-    Table,
     header_positions,
     overdue_rule,
 )
@@ -31,89 +30,83 @@ DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell m
 
 class StructureMixin:
     def ensure_structure(self, departments: Sequence[Department] = (), *,
-                         only: Sequence[str] | None = None,
+                         only: Sequence[str] | None = None, furnish: Sequence[str] = (),
                          cell_editors: Sequence[str] = ()) -> list[str]:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
         done: list[str] = []
         requests_: list[dict] = []
-        chosen = [t for t in self.schema.tabs.values() if only is None or t.name in only]
+        chosen = [t for t in self.tabs.values() if (self._sheet(t) is not None if t.name in furnish
+                                                    else only is None or t.name in only)]
         if any(t.department for t in chosen) and not self.locks:
             self._refresh_all()  # department tabs are not in the first read
-        seed = bool(departments) and (only is None or "departments" in only)
-        current = self._headers_and_roster(chosen, seed)
+        # A department's tab whose header row this run has not seen yet is not read whole
+        # here: the run's read brings its header row, and checks it then (see read).
+        later = [t.name for t in chosen if t.department and self._sheet(t) and t.name not in self.headers]
+        if later:
+            self.unchecked += later
+            self.unchecked_with = (list(departments), list(cell_editors))
+            chosen = [t for t in chosen if t.name not in later]
+        existing = [tab for tab in chosen if self._sheet(tab)]
+        wanted = [tab for tab in existing if tab.name not in self.headers]
+        seed = departments and (only is None or "departments" in only)
+        if seed and self._sheet(self.tab("departments")):
+            wanted.append(self.tab("departments"))
+        current = self._batch_read_whole(wanted) if wanted else {}
+        for name, table in current.items():
+            self.headers[name] = table.header
         used_ids = {s.sheet_id for s in self.sheets.values()}
         editors = [self.identity, *cell_editors]
         roster = {d.code: d for d in departments}
         for tab in chosen:
-            sheet = self._sheet(tab) or self._add_sheet(tab, used_ids, requests_, done)
-            header, added = self._add_missing_headers(tab, sheet, requests_, done)
+            sheet = self._sheet(tab)
+            if sheet is None:
+                sheet_id = stable_sheet_id(tab.name) if tab.department else None
+                if sheet_id is None or sheet_id in used_ids:
+                    sheet_id = _new_sheet_id(used_ids)
+                used_ids.add(sheet_id)
+                sheet = SheetInfo(sheet_id, tab.title, 1000, max(26, len(tab.columns)), tab.hidden, 1)
+                requests_.append({"addSheet": {"properties": {
+                    "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden,
+                    "gridProperties": {"rowCount": 1000, "columnCount": sheet.columns,
+                                       "frozenRowCount": 1}}}})
+                self.sheets[normalize_header(tab.title)] = sheet
+                self.headers[tab.name] = []
+                done.append(f"created tab {tab.title!r}")
+            header = list(self.headers.get(tab.name, []))
+            have = {normalize_header(h) for h in header if h}
+            added = [c.header for c in tab.columns if normalize_header(c.header) not in have
+                     and tab.name not in furnish]
+            if added:
+                start = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
+                if start + len(added) > sheet.columns:
+                    extra = start + len(added) - sheet.columns
+                    requests_.append({"appendDimension": {"sheetId": sheet.sheet_id,
+                                                          "dimension": "COLUMNS", "length": extra}})
+                    sheet.columns += extra
+                requests_.append(_update_cells(sheet.sheet_id, 0, start, [added]))
+                header = header[:start] + [""] * (start - len(header)) + added
+                self.headers[tab.name] = header
+                if len(added) < len(tab.columns):
+                    done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
             requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
             requests_ += self._protections(tab, sheet, header, editors, roster)
         if seed:
-            requests_ += self._seed_departments(departments, current.get("departments"), done)
+            dept_tab = self.tab("departments")
+            table = current.get("departments")
+            have_codes = set()
+            if table is not None:
+                have_codes = {r.get("code").strip().upper() for r in table.records(dept_tab)}
+            new = [d for d in departments if d.code not in have_codes]
+            if new:
+                sheet = self._sheet(dept_tab)
+                requests_.append(self._append_cells(dept_tab, sheet, [AddRow("departments", d.as_row())
+                                                                      for d in new]))
+                self.prefetched.pop("departments", None)
+                done.append(f"added {len(new)} department(s) to {dept_tab.title!r}")
         if requests_:
             self._batch_update(requests_, "setting up the tracker's tabs")
         return done
-
-    def _headers_and_roster(self, chosen: Sequence[Tab], seed: bool) -> dict[str, Table]:
-        """Read the header rows not known yet (and the Departments tab, to seed it)."""
-        wanted = [tab for tab in chosen if self._sheet(tab) and tab.name not in self.headers]
-        if seed and self._sheet(self.schema.tab("departments")):
-            wanted.append(self.schema.tab("departments"))
-        current = self._batch_read_whole(wanted) if wanted else {}
-        for name, table in current.items():
-            self.headers[name] = table.header
-        return current
-
-    def _add_sheet(self, tab: Tab, used_ids: set[int], requests_: list[dict], done: list[str]) -> SheetInfo:
-        sheet_id = stable_sheet_id(tab.name) if tab.department else None
-        if sheet_id is None or sheet_id in used_ids:
-            sheet_id = _new_sheet_id(used_ids)
-        used_ids.add(sheet_id)
-        sheet = SheetInfo(sheet_id, tab.title, 1000, max(26, len(tab.columns)), tab.hidden, 1)
-        requests_.append({"addSheet": {"properties": {
-            "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden,
-            "gridProperties": {"rowCount": 1000, "columnCount": sheet.columns, "frozenRowCount": 1}}}})
-        self.sheets[normalize_header(tab.title)] = sheet
-        self.headers[tab.name] = []
-        done.append(f"created tab {tab.title!r}")
-        return sheet
-
-    def _add_missing_headers(self, tab: Tab, sheet: SheetInfo, requests_: list[dict],
-                             done: list[str]) -> tuple[list[str], list[str]]:
-        """Headers the tab lacks, added after its last one (nothing people typed moves)."""
-        header = list(self.headers.get(tab.name, []))
-        have = {normalize_header(h) for h in header if h}
-        added = [c.header for c in tab.columns if normalize_header(c.header) not in have]
-        if not added:
-            return header, added
-        start = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
-        if start + len(added) > sheet.columns:
-            extra = start + len(added) - sheet.columns
-            requests_.append({"appendDimension": {"sheetId": sheet.sheet_id,
-                                                  "dimension": "COLUMNS", "length": extra}})
-            sheet.columns += extra
-        requests_.append(_update_cells(sheet.sheet_id, 0, start, [added]))
-        header = header[:start] + [""] * (start - len(header)) + added
-        self.headers[tab.name] = header
-        if len(added) < len(tab.columns):
-            done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
-        return header, added
-
-    def _seed_departments(self, departments: Sequence[Department], table: Table | None,
-                          done: list[str]) -> list[dict]:
-        """The roster's departments the Departments tab lacks, appended (edited rows stay)."""
-        dept_tab = self.schema.tab("departments")
-        have_codes = set()
-        if table is not None:
-            have_codes = {r.get("code").strip().upper() for r in table.records(dept_tab)}
-        new = [d for d in departments if d.code not in have_codes]
-        if not new:
-            return []
-        done.append(f"added {len(new)} department(s) to {dept_tab.title!r}")
-        return [self._append_cells(dept_tab, self._sheet(dept_tab),
-                                   [AddRow("departments", d.as_row()) for d in new])]
 
     def _protections(self, tab: Tab, sheet: SheetInfo, header: list[str], editors: list[str],
                      roster: Mapping[str, Department]) -> list[dict]:

@@ -33,6 +33,7 @@ from sheets_sync.table import (
     UpdateRow,
     kept_by_key,
     missing_tab,
+    with_copies,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class WriteMixin:
     def apply(self, changes: Sequence[Change]) -> None:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
+        # A comment's words entering a department's tab, not read before: read now (one
+        # request, under the lock), before the write is built.
+        changes = with_copies(changes, self.read_rows, self.tab)
         # Checkpoints and the log go last: if a big write is split and breaks
         # half-way, no checkpoint claims rows that were not written.
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
@@ -65,7 +69,7 @@ class WriteMixin:
         # Tabs go last, after their locks: a department removed from the roster.
         for change in changes:
             if isinstance(change, DeleteTab):
-                sheet = self._sheet(self.schema.tab(change.tab))
+                sheet = self._sheet(self.tab(change.tab))
                 if sheet is not None:
                     chunks[-1].append(_serialize({"deleteSheet": {"sheetId": sheet.sheet_id}}))
         by_position = [c for c in body if isinstance(c, UpdateRow) and c.tab in LOCKED_TABS]
@@ -75,8 +79,8 @@ class WriteMixin:
         chunks = [c for c in chunks if c]  # never an empty batch: Google refuses it
         # Every part's reply shows the main tabs' header rows as they stand right after
         # it: a column the owner moved before the part went in is seen there.
-        headers = [f"{_quote(self.schema.tab(n).title)}!1:1" for n in LOCKED_TABS if n in self.headers
-                   and self._sheet(self.schema.tab(n))]
+        headers = [f"{_quote(self.tab(n).title)}!1:1" for n in LOCKED_TABS if n in self.headers
+                   and self._sheet(self.tab(n))]
         for number, chunk in enumerate(chunks, start=1):
             last = number == len(chunks)
             if not last and self.locks:
@@ -106,7 +110,7 @@ class WriteMixin:
             if isinstance(change, AddRow):
                 adds.setdefault(change.tab, []).append(change)
         for name, rows in adds.items():
-            tab = self.schema.tab(name)
+            tab = self.tab(name)
             sheet = self._sheet(tab)
             if sheet is None:
                 raise missing_tab(tab)
@@ -115,7 +119,7 @@ class WriteMixin:
                 yield self._append_cells(tab, sheet, rows[start:start + ROWS_PER_REQUEST])
         cells: dict[tuple[int, int, int], dict] = {}  # (sheet id, row, column) → cell
         for name, strays in self.strays.items() if clear_strays else ():
-            sheet = self._sheet(self.schema.tab(name))
+            sheet = self._sheet(self.tab(name))
             for row, column in strays if sheet is not None else ():
                 cells[(sheet.sheet_id, row, column)] = {}
         for change in changes:
@@ -134,7 +138,7 @@ class WriteMixin:
     def _replace_rows(self, change: ReplaceRows, cells: dict) -> list[dict]:
         """A department's tab made to hold ``change.rows``: the rows no longer wanted are
         deleted, the new ones inserted in place, the kept ones get only their changed cells."""
-        tab = self.schema.tab(change.tab)
+        tab = self.tab(change.tab)
         sheet = self._sheet(tab)
         if sheet is None:
             raise TrackerError(f"tab {tab.title!r} is missing; run again")
@@ -255,7 +259,7 @@ class WriteMixin:
         return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": "userEnteredValue"}}
 
     def _update_row(self, change: UpdateRow, cells: dict) -> None:
-        tab = self.schema.tab(change.tab)
+        tab = self.tab(change.tab)
         sheet = self._sheet(tab)
         row = self.row_of.get(change.tab, {}).get(tuple(change.key))
         if sheet is None or row is None:
