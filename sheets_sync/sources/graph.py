@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sheets_sync.errors import AuthError, InputError, RateLimited, SourceError
 from sheets_sync.models import Post
 from sheets_sync.sources._http import ApiError, HttpClient, Response, Transient, json_or_text, shown
-from sheets_sync.sources.platforms import PlatformSource, text_field
+from sheets_sync.sources.platforms import PlatformSource, text_field, time_field
 from sheets_sync.sources.window import Harvest
-from sheets_sync.timeutil import parse_timestamp
 
 GRAPH_URL_ENV = "SHEETS_SYNC_GRAPH_URL"
 GRAPH_URL_DEFAULT = "https://graph.facebook.com/v21.0"
@@ -108,14 +106,7 @@ def graph_pages(http: HttpClient, path: str, params: Mapping[str, Any], *, what:
         }
 
 
-def graph_time(raw: Mapping[str, Any], key: str) -> datetime | None:
-    value = raw.get(key)
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
+graph_time = time_field  # the Graph's times are ISO 8601 like every platform's
 
 
 def graph_post(source: PlatformSource, raw: Any, harvest: Harvest, *, noun: str, time_key: str,

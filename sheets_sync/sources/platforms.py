@@ -25,7 +25,7 @@ from sheets_sync.sources.base import Batch, Source, SourceCheck
 from sheets_sync.sources.config import PlatformConfig
 from sheets_sync.sources.tokens import Secret
 from sheets_sync.sources.window import Harvest, Window, utc_now
-from sheets_sync.timeutil import to_sheet
+from sheets_sync.timeutil import parse_timestamp, to_sheet
 
 
 class PlatformSource(Source):
@@ -153,6 +153,17 @@ def text_field(raw: Mapping[str, Any], key: str) -> str:
     """A text field kept byte for byte; absent or null is empty."""
     value = raw.get(key)
     return value if isinstance(value, str) else ""
+
+
+def time_field(raw: Mapping[str, Any], key: str) -> datetime | None:
+    """A platform's ISO 8601 time; absent, null or unreadable is None."""
+    value = raw.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
 
 
 def ist(when: datetime) -> str:

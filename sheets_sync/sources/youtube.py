@@ -38,9 +38,8 @@ from zoneinfo import ZoneInfo
 from sheets_sync.errors import AuthError, ConfigError, InputError, RateLimited, SourceError
 from sheets_sync.models import Comment, Post
 from sheets_sync.sources._http import ApiError, Response, Transient, json_or_text, shown
-from sheets_sync.sources.platforms import PlatformSource, ist, text_field
+from sheets_sync.sources.platforms import PlatformSource, ist, text_field, time_field
 from sheets_sync.sources.window import Harvest, Window, newest_first
-from sheets_sync.timeutil import parse_timestamp
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
@@ -53,15 +52,6 @@ def quota_reset(now: datetime) -> datetime:
     local = now.astimezone(PACIFIC)
     tomorrow = local.date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(0), tzinfo=PACIFIC)
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
 
 
 class YouTubeSource(PlatformSource):
@@ -207,7 +197,7 @@ class YouTubeSource(PlatformSource):
                 f"({shown(snippet.get('title', ''))})"
             )
             return None
-        posted_at = _time(details.get("videoPublishedAt"))
+        posted_at = time_field(details, "videoPublishedAt")
         if posted_at is None:
             harvest.warn(
                 f"youtube: skipped video {video_id} ({shown(snippet.get('title', ''))}):"
@@ -276,7 +266,7 @@ class YouTubeSource(PlatformSource):
                 f"snippet: {json_or_text(raw, 120)}"
             )
             return None
-        commented_at = _time(snippet.get("publishedAt"))
+        commented_at = time_field(snippet, "publishedAt")
         if commented_at is None:
             harvest.warn(
                 f"youtube: skipped comment {comment_id} on video {video.post_id}: publishedAt "
