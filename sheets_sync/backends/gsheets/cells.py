@@ -155,18 +155,76 @@ def _serialize(request) -> bytes:
     return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# A request of rows is cut to fill what is left of a part only when that is worth a
+# request of its own; with a tiny limit (tests that make every request a part) it is not.
+MIN_PIECE = 1024
+
+
 def _chunks(requests_: Iterable[dict], limit: int) -> list[list[bytes]]:
-    """Requests as JSON, in groups of at most ``limit`` bytes (one group per write)."""
-    chunks: list[list[bytes]] = [[]]
-    size = 0
+    """Requests as JSON, in groups of at most ``limit`` bytes (one group per write).
+
+    An appendCells or updateCells bigger than the room left in a group is cut
+    between its rows (in order: an append stays an append, an update's next piece
+    starts on the next row), so every group but the last is nearly full and no
+    request passes the limit unless one row alone does.
+    """
+    packer = _Packer(limit)
     for request in requests_:
-        data = _serialize(request)
-        if chunks[-1] and size + len(data) > limit:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(data)
-        size += len(data) + 1
-    return chunks
+        kind = next(iter(request))
+        if kind in ("appendCells", "updateCells") and len(request[kind].get("rows", ())) > 1:
+            packer.add_rows(kind, request[kind])
+        else:
+            packer.add(_serialize(request))
+    return packer.chunks
+
+
+class _Packer:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[list[bytes]] = [[]]
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        if self.chunks[-1] and self.size + len(data) > self.limit:
+            self.chunks.append([])
+            self.size = 0
+        self.chunks[-1].append(data)
+        self.size += len(data) + 1
+
+    def room(self) -> int:
+        return self.limit - self.size if self.chunks[-1] else self.limit
+
+    def add_rows(self, kind: str, body: dict) -> None:
+        rows = [_serialize(row) for row in body["rows"]]
+        first = 0
+        while first < len(rows):
+            cutting = self.limit >= MIN_PIECE
+            if cutting and self.room() < MIN_PIECE:
+                self._next_part()
+            shell = _shell(kind, body, first)
+            end, size = first + 1, len(shell) + len(rows[first]) + 1
+            while end < len(rows) and (not cutting or size + len(rows[end]) + 1 <= self.room()):
+                size += len(rows[end]) + 1
+                end += 1
+            if cutting and size > self.room() and self.chunks[-1]:
+                self._next_part()  # one row bigger than what is left: it starts a part
+                continue
+            self.add(shell.replace(b'"rows":[]', b'"rows":[' + b",".join(rows[first:end]) + b"]", 1))
+            first = end
+
+    def _next_part(self) -> None:
+        self.chunks.append([])
+        self.size = 0
+
+
+def _shell(kind: str, body: dict, first: int) -> bytes:
+    """The request without its rows, for the piece starting at row ``first``."""
+    shell = {**body, "rows": []}
+    if first and kind == "updateCells":
+        start = dict(body["start"])
+        start["rowIndex"] = start.get("rowIndex", 0) + first
+        shell["start"] = start
+    return _serialize({kind: shell})
 
 
 def _new_sheet_id(used: set[int]) -> int:
