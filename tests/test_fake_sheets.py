@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -573,17 +574,34 @@ def test_session_for_honours_env(monkeypatch, fake_sheets):
     assert r.status_code == 401  # reached the fake, which wants a token
 
 
-def test_cli_starts_and_serves():
+def test_following_what_the_fake_prints_runs_the_job_on_it(tmp_path):
+    """A newcomer starts the fake and types the commands it prints: init and sync work."""
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.testing.fake_sheets",
-                             "--port", "0", "--spreadsheet", "Tracker"], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.testing.fake_sheets", "--port", "0"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        first = proc.stdout.readline()
-        url = first.strip().rsplit(" ", 1)[-1]
+        lines = []
+        while not lines or not lines[-1].startswith("Ctrl-C"):
+            lines.append(proc.stdout.readline().strip())
+            assert proc.poll() is None, proc.stderr.read()
+        url = lines[0].rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:")
-        assert "id=" in proc.stdout.readline()
-        assert requests.get(url + "/_fake/requests", timeout=10).json() == []
+        env = {**os.environ, "SHEETS_SYNC_STATE_DIR": str(tmp_path / "state")}
+        commands = []
+        for line in lines:
+            if line.startswith("export "):
+                name, value = line[len("export "):].split("=", 1)
+                env[name] = value
+            elif line.startswith("python cli.py"):
+                commands.append(line.split()[1:])
+        assert [c[1] for c in commands] == ["init", "sync"]
+        assert (tmp_path / "fake-key.json").stat().st_mode & 0o077 == 0
+        for command in commands:
+            done = subprocess.run([sys.executable, *command], cwd=root, env=env, text=True,
+                                  capture_output=True, timeout=120)
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+        log = requests.get(url + "/_fake/requests", timeout=10).json()
+        assert any(e["path"].endswith(":batchUpdate") for e in log)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

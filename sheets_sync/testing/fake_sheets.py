@@ -44,7 +44,6 @@ file metadata, export, copy), ``spreadsheets.create``, ``values:batchUpdate`` /
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import secrets
@@ -62,10 +61,10 @@ from . import fake_sheets_batch as batch
 from . import fake_sheets_ops as ops
 from .fake_sheets_auth import (
     SCOPES,
+    TokenStore,
     make_service_account_key,
     redirect_session,
     token_grant,
-    unauthenticated,
 )
 from .fake_sheets_knobs import Drop, Knobs, RequestInfo
 from .fake_sheets_model import (
@@ -150,7 +149,7 @@ class FakeSheetsServer(Knobs):
         self.port = port
         self._lock = threading.RLock()  # one lock around each request's apply
         self._books: dict[str, Spreadsheet] = {}
-        self._tokens: dict[str, str] = {}
+        self.tokens = TokenStore()
         self._log: list[dict] = []
         self._token_log: list[dict] = []
         self._httpd: ThreadingHTTPServer | None = None
@@ -188,7 +187,7 @@ class FakeSheetsServer(Knobs):
         """Forget spreadsheets, tokens, logs, knobs and hooks (cheap per-test isolation)."""
         with self._lock:
             self._books.clear()
-            self._tokens.clear()
+            self.tokens.clear()
             self.clear_requests()
             self.reset_knobs()
 
@@ -211,12 +210,9 @@ class FakeSheetsServer(Knobs):
 
     # ------------------------------------------------------------------ state
 
-    def token_for(self, identity: str) -> str:
+    def token_for(self, identity: str, lifetime: float | None = None) -> str:
         """Mint an access token for ``identity`` without the JWT dance."""
-        token = "ya29.fake-" + secrets.token_urlsafe(24)
-        with self._lock:
-            self._tokens[token] = identity
-        return token
+        return self.tokens.mint(identity, lifetime)
 
     def create_spreadsheet(self, title: str, owner: str, sheets: list | None = None) -> str:
         """Create a spreadsheet owned by ``owner``; ``sheets`` are titles or property dicts
@@ -328,13 +324,7 @@ class FakeSheetsServer(Knobs):
              entry: dict) -> tuple[int, Any]:
         """Authenticate, route, apply; knobs act before (quota, fault, hooks) and after."""
         try:
-            auth = h.headers.get("Authorization") or ""
-            if not auth.lower().startswith("bearer "):
-                raise unauthenticated(missing=True)
-            with self._lock:
-                identity = self._tokens.get(auth[7:].strip())
-            if identity is None:
-                raise unauthenticated(missing=False)
+            identity = self.tokens.identity(h.headers.get("Authorization") or "")
             entry["identity"] = identity
             route = self._route(h.command, raw_path)
             if route is None:
@@ -389,7 +379,7 @@ class FakeSheetsServer(Knobs):
         return len(data)
 
     def _token(self, h: _Handler, raw_body: bytes) -> None:
-        status, out, identity = token_grant(raw_body, self.token_for)
+        status, out, identity = token_grant(raw_body, self.tokens)
         entry = {"method": h.command, "path": "/token", "identity": identity, "status": status,
                  "request_bytes": len(raw_body), "time": time.time()}
         entry["response_bytes"] = self._send(h, status, out)
@@ -458,40 +448,9 @@ class FakeSheetsServer(Knobs):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m sheets_sync.testing.fake_sheets",
-        description="Local fake of the Google Sheets API v4 (for tests and demos).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8089, help="0 picks a free port")
-    parser.add_argument("--spreadsheet", metavar="TITLE",
-                        help="create a spreadsheet with this title at start-up")
-    parser.add_argument("--owner", default="owner@example.com",
-                        help="owner of --spreadsheet (default: %(default)s)")
-    parser.add_argument("--share", action="append", default=[], metavar="EMAIL",
-                        help="share --spreadsheet with EMAIL as writer (repeatable)")
-    args = parser.parse_args(argv)
-    server = FakeSheetsServer(port=args.port, host=args.host).start()
-    print(f"fake Google Sheets API listening on {server.url}", flush=True)
-    if args.spreadsheet:
-        sid = server.create_spreadsheet(args.spreadsheet, args.owner)
-        for email in args.share:
-            server.share(sid, email, "writer")
-        print(f"spreadsheet {args.spreadsheet!r} id={sid} owner={args.owner}", flush=True)
-    print(
-        "make a key:  python -c \"from sheets_sync.testing.fake_sheets import "
-        f"make_service_account_key as m; m('job@test-project.iam.gserviceaccount.com', "
-        f"'{server.token_uri}', 'key.json')\"\n"
-        f"point the job at it:  export SHEETS_SYNC_API_ENDPOINT={server.url}\n"
-        f"inspect requests:  curl {server.url}/_fake/requests\n"
-        "Ctrl-C stops it.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    from .fake_sheets_main import main as run
+
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -148,8 +148,15 @@ class Knobs:
         ``{"quotas": {"read_per_minute": 60, "write_per_minute": 60, "window_seconds": 60},
         "latency": 0.05, "faults": [{"count": 1, "status": 503, "method": "POST",
         "path": ":batchUpdate", "when": "after"}, {"count": 1, "drop": true}],
-        "clear_faults": true}``
+        "clear_faults": true, "token_lifetime": 5, "expire_tokens": true, "clock_offset": 3600}``
         """
+        tokens = getattr(self, "tokens", None)
+        if tokens is not None and "token_lifetime" in settings:
+            tokens.lifetime = float(settings["token_lifetime"])
+        if tokens is not None and "clock_offset" in settings:
+            tokens.clock_offset = float(settings["clock_offset"])
+        if tokens is not None and settings.get("expire_tokens"):
+            tokens.expire_all()
         if "quotas" in settings:
             q = settings["quotas"] or {}
             self.set_quota(q.get("read_per_minute"), q.get("write_per_minute"),

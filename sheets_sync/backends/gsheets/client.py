@@ -122,3 +122,16 @@ class UncertainWrite(Exception):
     """A write failed in a way that leaves unknown whether Google applied it."""
 
 
+def key_refused(exc: Exception) -> ConfigError:
+    """Google's token endpoint refused the key's sign-in: say why in the user's terms."""
+    text = " ".join(str(a) for a in exc.args)
+    if "iat and exp" in text or "reasonable timeframe" in text:
+        return ConfigError("Google refused the service-account key's sign-in because this "
+                           "machine's clock is off (Google checks the time in it); set the clock "
+                           "right (e.g. `timedatectl set-ntp true`) and run again")
+    if "Signature" in text:
+        return ConfigError("Google refused the service-account key (its signature): the key was "
+                           "deleted or replaced in the Cloud console; download a new key")
+    reason = text.split(":")[0] or "refused"
+    return ConfigError(f"Google refused the service-account key ({reason}); check the key file "
+                       "is current and not revoked")

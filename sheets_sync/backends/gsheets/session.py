@@ -26,14 +26,14 @@ from sheets_sync.backends.gsheets.cells import (
     stable_sheet_id,
 )
 from sheets_sync.backends.gsheets.checks import CheckMixin
-from sheets_sync.backends.gsheets.client import RetryingHTTPClient
+from sheets_sync.backends.gsheets.client import RetryingHTTPClient, key_refused
 from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
     LockMixin,
 )
 from sheets_sync.backends.gsheets.structure import StructureMixin
 from sheets_sync.backends.gsheets.write import WriteMixin
-from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.errors import TrackerError
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     FIRST_ROW_WHOLE,
@@ -97,9 +97,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         except APIError as exc:
             raise self._explain(exc, what) from None
         except RefreshError as exc:
-            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "refused"
-            raise ConfigError(f"Google refused the service-account key ({reason.split(':')[0]}); "
-                              "check the key file is current and not revoked") from None
+            raise key_refused(exc) from None
 
     def _explain(self, exc: APIError, what: str) -> TrackerError:
         code = exc.response.status_code
@@ -178,9 +176,8 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             if exc.response.status_code == 400 and "Unable to parse range" in message:
                 raise _ParseRange() from None
             raise self._explain(exc, "reading the spreadsheet") from None
-        except RefreshError:
-            raise ConfigError("Google refused the service-account key; check the key file is "
-                              "current and not revoked") from None
+        except RefreshError as exc:
+            raise key_refused(exc) from None
 
     def _tab_titled(self, title: str) -> Tab | None:
         for tab in self.tabs.values():

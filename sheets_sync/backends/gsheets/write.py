@@ -39,7 +39,7 @@ from sheets_sync.table import (
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
-ROWS_PER_REQUEST = 500  # rows in one appendCells or updateCells, well under MAX_PAYLOAD
+ROWS_PER_REQUEST = 500  # rows per appendCells as built (memory); parts are cut by bytes
 # Master fields every run computes afresh: a cell of these put on a moved row
 # is set right by the next run, so writing them needs no check afterwards.
 # (A "Replied at" time is cleared from a row that is not answered; on another
