@@ -41,7 +41,6 @@ from sheets_sync.models import Comment, Post  # noqa: E402
 from sheets_sync.sources.base import Batch, Source  # noqa: E402
 from sheets_sync.timeutil import IST  # noqa: E402
 
-IDENTITY = "sheets-sync@bench.iam.gserviceaccount.com"
 WORDS = ["कचरा", "पाणी", "रस्ता", "खड्डे", "garbage", "water", "pothole", "please", "कृपया",
          "लवकर", "ward", "14", "🙏", "नाही", "आज", "कब", "पानी", "सफाई", "complaint"]
 
@@ -68,9 +67,10 @@ class GeneratedSource(Source):
         return Batch(posts=posts, comments=comments)
 
 
-def start_fake() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.testing.fake_sheets", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+def start_fake(key: Path) -> tuple[subprocess.Popen, str]:
+    """The fake in its own process; it writes the key it trusts (only its own) to ``key``."""
+    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.testing.fake_sheets", "--port", "0",
+                             "--key", str(key)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     for line in proc.stdout:
         match = re.search(r"http://127\.0\.0\.1:\d+", line)
         if match:
@@ -156,16 +156,14 @@ def main() -> None:
     from sheets_sync.roster import load_roster_file
     from sheets_sync.schema import load_schema
     from sheets_sync.sync import init_tracker, run_sync
-    from sheets_sync.testing.fake_sheets import make_service_account_key
 
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 50_000]
     existing_sizes = [0, 10_000] if args.quick else [0, 10_000, 100_000]
     departments = [d.code for d in load_roster_file()]
-    proc, url = start_fake()
-    os.environ["SHEETS_SYNC_API_ENDPOINT"] = url
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     key = tmp / "key.json"
-    make_service_account_key(IDENTITY, f"{url}/token", key)
+    proc, url = start_fake(key)
+    os.environ["SHEETS_SYNC_API_ENDPOINT"] = url
     creds = load_credentials(key)
     import gspread
 

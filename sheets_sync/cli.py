@@ -18,7 +18,7 @@ from sheets_sync import SheetsSyncError, jobs
 from sheets_sync.backends import DEFAULT_TRACKER
 from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema
-from sheets_sync.sources import open_sources
+from sheets_sync.sources.registry import check_sources
 from sheets_sync.sync import describe
 from sheets_sync.timeutil import parse_timestamp
 
@@ -232,8 +232,7 @@ def sources_check(source):
         python cli.py sources check --source facebook
     """
     failed = False
-    for src in open_sources(source):
-        check = src.check()
+    for check in check_sources(source):
         mark = "ok  " if check.ok else "FAIL"
         click.echo(f"{mark} {check.source}: {check.detail}")
         failed = failed or not check.ok

@@ -184,7 +184,11 @@ def test_unknown_account_and_check(fake_x):
         make_source("x", fake_x).fetch(None)
     seed(fake_x)
     check = make_source("x", fake_x).check()
-    assert check.ok and check.detail.startswith("X account @PMCPune (3001960000) readable")
+    assert check.ok and check.detail.startswith("X account @PMCPune (3001960000): posts and replies "
+                                                "readable")
+    # What a sync reads: the account, its posts, and the replies search of the newest one.
+    assert [r.path for r in fake_x.requests[-3:]] == [
+        "/2/users/3001960000", "/2/users/3001960000/tweets", "/2/tweets/search/recent"]
 
 
 def test_a_lone_surrogate_is_replaced_and_the_reply_named(fake_x):

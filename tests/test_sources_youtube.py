@@ -194,7 +194,10 @@ def test_unknown_channel_and_check(fake_youtube):
     seed(fake_youtube)
     check = make_source("youtube", fake_youtube).check()
     assert check.ok and "API key" in check.detail and "SHEETS_SYNC_YOUTUBE_API_KEY" in check.detail
-    assert len(fake_youtube.requests) == 2  # the failed fetch above, then one probe
+    # The failed fetch above, then what a sync reads: the channel, its newest upload, and
+    # that video's comments (a check that read the channel only said "comments readable").
+    assert [r.path.rsplit("/", 1)[-1] for r in fake_youtube.requests[1:]] == [
+        "channels", "playlistItems", "commentThreads"]
 
 
 def test_a_lone_surrogate_is_replaced_and_the_comment_named(fake_youtube):

@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.errors import ConfigError
-from sheets_sync.sources.base import Source
+from sheets_sync.sources.base import Source, SourceCheck
 from sheets_sync.sources.config import PlatformConfig, find_config_file, parse_sources_config
 from sheets_sync.sources.facebook import FacebookSource
 from sheets_sync.sources.files import FileSource
@@ -65,13 +65,39 @@ def open_sources(spec: str | None, *, config_path: str | None = None, environ=No
         if not folder:
             raise ConfigError("--source files:DIR needs a folder, e.g. files:exports/2026-11-20")
         return [FileSource(folder)]
+    return load_platform_sources(_names(spec), config_path=config_path, environ=environ)
+
+
+def _names(spec: str) -> list[str] | None:
+    """The platforms a ``--source`` value names (``None``: all that are enabled)."""
     names = [n.strip().lower() for n in spec.split(",") if n.strip()]
     for n in names:
         if n not in SOURCES and n != "all":
             raise ConfigError(f"--source {spec}: unknown source {n!r}; use files:DIR, "
                               f"{', '.join(SOURCES)} or all")
-    return load_platform_sources(None if "all" in names else names,
-                                 config_path=config_path, environ=environ)
+    return None if "all" in names else names
+
+
+def check_sources(spec: str | None, *, config_path: str | None = None,
+                  environ=None) -> list[SourceCheck]:
+    """``sources check``: each source of ``spec`` checked by reading what a sync reads;
+    one source's problem (no token, a refusal) does not hide the others'."""
+    spec = (spec or "all").strip()
+    if spec.startswith("files:"):
+        return [source.check() for source in open_sources(spec)]
+    env = os.environ if environ is None else environ
+    path = find_config_file(config_path, env)
+    configs = load_sources_config(path)
+    secrets = SecretsLookup(env, {name: cls.token_names for name, cls in SOURCES.items()})
+    checks = []
+    for platform in _select(_names(spec), configs, path):
+        try:
+            source = _build(platform, configs[platform], secrets, env, time.sleep, utc_now)
+        except ConfigError as exc:
+            checks.append(SourceCheck(platform, False, str(exc)))
+            continue
+        checks.append(source.check())
+    return checks
 
 
 def load_platform_sources(
@@ -89,17 +115,19 @@ def load_platform_sources(
     env = os.environ if environ is None else environ
     path = find_config_file(config_path, env)
     configs = load_sources_config(path)
-    wanted = _select(names, configs, path)
     secrets = SecretsLookup(env, {name: cls.token_names for name, cls in SOURCES.items()})
-    sources: list[Source] = []
-    for platform in wanted:
-        cls = SOURCES[platform]
-        secret = secrets.get(platform)
-        base_url = env.get(cls.url_env) or cls.default_url
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"{cls.url_env}={base_url!r} is not an http(s) URL")
-        sources.append(cls(configs[platform], secret, base_url=base_url, sleep=sleep, clock=clock))
-    return sources
+    return [_build(platform, configs[platform], secrets, env, sleep, clock)
+            for platform in _select(names, configs, path)]
+
+
+def _build(platform: str, config: PlatformConfig, secrets: SecretsLookup, env: Mapping[str, str],
+           sleep: Callable[[float], None], clock: Callable[[], datetime]) -> PlatformSource:
+    cls = SOURCES[platform]
+    secret = secrets.get(platform)
+    base_url = env.get(cls.url_env) or cls.default_url
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{cls.url_env}={base_url!r} is not an http(s) URL")
+    return cls(config, secret, base_url=base_url, sleep=sleep, clock=clock)
 
 
 def load_sources_config(path: Path) -> dict[str, PlatformConfig]:

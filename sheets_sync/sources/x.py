@@ -133,11 +133,23 @@ class XSource(PlatformSource):
         return user
 
     def probe(self) -> str:
+        """What a sync reads, a little of each: the account, its posts, the replies search
+        (which X's free access level refuses: better said here than in the first sync)."""
         user = self._user()
-        return (
-            f"X account @{user.get('username', '?')} ({self.user_id}) readable with the "
-            f"bearer token from {self.secret.name}"
-        )
+        what = f"posts of account {self.user_id}"
+        posts = next(self._pages(f"2/users/{self.user_id}/tweets",
+                                 {"max_results": 5, "exclude": "retweets,replies"},
+                                 "pagination_token", what=what)).get("data") or []
+        latest = next((p["id"] for p in posts if isinstance(p, dict) and isinstance(p.get("id"), str)),
+                      None)
+        found = f"X account @{user.get('username', '?')} ({self.user_id})"
+        if latest is None:
+            return f"{found}: posts readable (none yet) with the bearer token from {self.secret.name}"
+        next(self._pages("2/tweets/search/recent",
+                         {"query": f"conversation_id:{latest}", "max_results": 10},
+                         "next_token", what=f"replies to post {latest}"))
+        return (f"{found}: posts and replies readable with the bearer token "
+                f"from {self.secret.name}")
 
     def collect(self, window: Window, harvest: Harvest) -> None:
         self._user()

@@ -155,12 +155,28 @@ class YouTubeSource(PlatformSource):
         return {"title": channel.get("snippet", {}).get("title", "?"), "uploads": uploads}
 
     def probe(self) -> str:
+        """What a sync reads, one item each: the channel, its newest upload, that
+        video's comment threads — so "readable" is said only of what was read."""
         channel = self._channel()
-        return (
-            f"YouTube channel {channel['title']!r} ({self.channel_id}): uploads and comments "
-            f"readable with the {'API key' if self._uses_key else 'OAuth token'} "
-            f"from {self.secret.name}"
-        )
+        what = f"uploads of channel {self.channel_id}"
+        uploads = next(self._pages("playlistItems", {"part": "contentDetails", "maxResults": 1,
+                                                     "playlistId": channel["uploads"]}, what=what))
+        found = f"YouTube channel {channel['title']!r} ({self.channel_id})"
+        secret = f"with the {'API key' if self._uses_key else 'OAuth token'} from {self.secret.name}"
+        details = uploads[0].get("contentDetails", {}) if uploads and isinstance(uploads[0], dict) else {}
+        video = details.get("videoId") if isinstance(details, dict) else None
+        if not video:
+            return f"{found}: uploads readable (no videos yet), {secret}"
+        try:
+            next(self._pages("commentThreads", {"part": "snippet", "videoId": video, "maxResults": 1,
+                                                "textFormat": "plainText"},
+                             what=f"comments of video {video}"))
+        except ApiError as exc:
+            if exc.reason != "commentsDisabled":
+                raise
+            return (f"{found}: uploads readable {secret}; comments are turned off on the newest "
+                    f"video ({video}), so none could be read to check")
+        return f"{found}: uploads and comments readable {secret}"
 
     def collect(self, window: Window, harvest: Harvest) -> None:
         uploads = self._channel()["uploads"]
