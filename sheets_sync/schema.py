@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sheets_sync.errors import ConfigError
+from sheets_sync.titles import is_valid_title
 from sheets_sync.yamlfile import Located, load_yaml
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parent / "data" / "sheet_schema.yaml"
@@ -252,8 +253,9 @@ def _build_tab(name, raw, loc, problem, where: tuple | None = None) -> Tab | Non
     title = str(raw.get("title") or "").strip()
     if not title:
         problem(where, f"tab '{name}' needs a 'title'")
-    elif any(ch in title for ch in "[]*?:/\\") or len(title) > 100:
-        problem(where + ("title",), f"tab title {title!r} has a character or length a spreadsheet refuses")
+    elif not is_valid_title(title):
+        problem(where + ("title",), f"tab title {title!r} has a character or length a spreadsheet refuses "
+                                    "(at most 31 characters, none of [ ] : * ? / \\)")
     columns = []
     places: list[tuple] = []  # where each column is, for duplicates
     for i, item in enumerate(_as_list(raw.get("columns"), where + ("columns",), problem)):
