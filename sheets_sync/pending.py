@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -44,6 +43,7 @@ from sheets_sync.table import (
     row_key,
 )
 from sheets_sync.timeutil import to_sheet
+from sheets_sync.titles import valid_title
 
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
 # What a run reads of a department's tab: enough to carry typed values and to see what
@@ -54,7 +54,6 @@ WORDS = ("text", "author", "url")
 CONTENT_FIELDS = ("post", "commented_at", "due_at")
 NOTHING_SYNCED = '{"nothing":"pending"}'
 REGISTRY_PREFIX = "tab:"  # Sync State rows that remember each department's tab
-_BAD_TITLE = re.compile(r"[\[\]*?:/\\]")
 POST_EXCERPT = 300
 
 
@@ -65,8 +64,8 @@ def tab_name(code: str) -> str:
 def department_tabs(schema: Schema, roster: Roster, registry: Mapping[str, str]) -> dict[str, Tab]:
     """Department code → its tab (for the roster's departments and those still registered).
 
-    A department keeps the title it was given; a new one gets its English name
-    (made unique against the other tabs).
+    A department keeps the title it was given; a new one gets its English name,
+    shortened to what a workbook accepts and made unique against the other tabs.
     """
     template = schema.pending_tab
     if template is None:
@@ -87,10 +86,9 @@ def department_tabs(schema: Schema, roster: Roster, registry: Mapping[str, str])
 
 
 def _title(dept: Department, taken: set[str]) -> str:
-    base = _BAD_TITLE.sub("", dept.name_en).strip()[:90] or dept.code
-    if base.casefold() not in taken:
-        return base
-    return f"{base[:80]} ({dept.code})"
+    # Valid in a workbook too (31 characters): a longer English name is cut and marked
+    # with the code; the whole name stays in the Departments tab.
+    return valid_title(dept.name_en, dept.code, taken)
 
 
 def registered_tabs(checkpoints: Mapping[str, str]) -> dict[str, str]:

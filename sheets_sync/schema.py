@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sheets_sync.errors import ConfigError
+from sheets_sync.titles import is_valid_title
 from sheets_sync.yamlfile import Located, load_yaml
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parent / "data" / "sheet_schema.yaml"
@@ -244,16 +245,22 @@ def _build(path: Path, data: dict, loc: Located, problems: list[str]) -> Schema 
                   pending_tab=pending)
 
 
+def _title_of(name, raw, where: tuple, problem) -> str:
+    title = str(raw.get("title") or "").strip()
+    if not title:
+        problem(where, f"tab '{name}' needs a 'title'")
+    elif not is_valid_title(title):  # valid in a workbook: then on Google too
+        problem(where + ("title",), f"tab title {title!r} has a character or length a spreadsheet refuses "
+                                    "(at most 31 characters, none of [ ] : * ? / \\)")
+    return title
+
+
 def _build_tab(name, raw, loc, problem, where: tuple | None = None) -> Tab | None:
     where = where or ("tabs", name)
     if not isinstance(raw, dict):
         problem(where, f"tab '{name}' must be a mapping with 'title' and 'columns'")
         return None
-    title = str(raw.get("title") or "").strip()
-    if not title:
-        problem(where, f"tab '{name}' needs a 'title'")
-    elif any(ch in title for ch in "[]*?:/\\") or len(title) > 100:
-        problem(where + ("title",), f"tab title {title!r} has a character or length a spreadsheet refuses")
+    title = _title_of(name, raw, where, problem)
     columns = []
     places: list[tuple] = []  # where each column is, for duplicates
     for i, item in enumerate(_as_list(raw.get("columns"), where + ("columns",), problem)):

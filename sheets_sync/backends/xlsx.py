@@ -18,7 +18,7 @@ import socket
 import tempfile
 import time as clock
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
@@ -123,6 +124,11 @@ class XlsxSession(TrackerSession):
         titles = {normalize_header(t) for t in self.wb.sheetnames}
         return not any(normalize_header(tab.title) in titles for tab in self.schema.tabs.values())
 
+    def use_tabs(self, tabs: Iterable[Tab]) -> None:
+        super().use_tabs(tabs)
+        # Found by their identity: a tab renamed by a person keeps their title.
+        self.tabs.update(find_department_tabs(self.wb, self.tabs))
+
     def _sheet(self, tab: Tab):
         for title in self.wb.sheetnames:
             if normalize_header(title) == normalize_header(tab.title):
@@ -144,6 +150,8 @@ class XlsxSession(TrackerSession):
             ws = self._sheet(tab)
             if ws is None:
                 ws = self.wb.create_sheet(tab.title)
+                if tab.department:
+                    mark(ws, tab.name)
                 done.append(f"created tab {tab.title!r}")
             header = [_text(c.value) for c in ws[1]] if ws.max_row >= 1 else []
             have = {normalize_header(h) for h in header if h}

@@ -201,41 +201,43 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             return TrackerRead({t: self.prefetched[t] for t in tabs}, {t: self.tab(t) for t in tabs})
         if not self.locks and any(self.tab(t).department for t in tabs):
             self._refresh_all()  # department tabs are not in the first read (the lock's reply has them)
+        out = self._read_tabs(tabs, fields or {})
+        for name, table in out.items():
+            self._remember_read(name, table, (fields or {}).get(name))
+        return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
+
+    def _read_tabs(self, tabs: Sequence[str], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
+        """The tabs' tables (a missing tab reads empty); a tab renamed meanwhile is found
+        by its id again."""
         for attempt in range(3):
             present = [self.tab(t) for t in tabs if self._sheet(self.tab(t))]
             out = {t: Table(self.tab(t).title, []) for t in tabs}
             try:
-                out.update(self._batch_read(present, fields or {}))
-                break
+                out.update(self._batch_read(present, fields))
+                return out
             except _ParseRange:
                 if attempt == 2:
-                    raise TrackerError("the tracker's tabs keep being renamed while the job reads "
-                                       "them; run again") from None
+                    break
                 # A tab was renamed (or deleted) since the lock: find the tabs by id again.
                 self._refresh_all()
-        for name, table in out.items():
-            tab = self.tab(name)
-            self.row_of[name] = {}
-            self.last_row[name] = max(table.row_numbers, default=1)
-            if name in LOCKED_TABS:
-                self.as_read[name] = table
-                self.read_at[name] = self.row_of[name]
-                self._index_of_row.pop(name, None)
-                self.strays[name] = self._stray_cells(tab, table)
-            if tab.department:
-                read = (fields or {}).get(name)
-                self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
-            if not tab.key or not table.header:
-                continue
-            positions = table.positions()
-            idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
-            if None in idx:
-                continue
-            for number, row in zip(table.row_numbers, table.rows, strict=True):
-                key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
-                if all(key):
-                    self.row_of[name].setdefault(key, number - 1)
-        return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
+        raise TrackerError("the tracker's tabs keep being renamed while the job reads them; run again")
+
+    def _remember_read(self, name: str, table: Table, read: Sequence[str] | None) -> None:
+        """What the write and the checks after it need of a tab as read: its rows' positions
+        by key, its last row, and (master tabs) the table itself, (department tabs) the
+        columns read."""
+        tab = self.tab(name)
+        self.row_of[name] = {}
+        self.last_row[name] = max(table.row_numbers, default=1)
+        if name in LOCKED_TABS:
+            self.as_read[name] = table
+            self.read_at[name] = self.row_of[name]
+            self._index_of_row.pop(name, None)
+            self.strays[name] = self._stray_cells(tab, table)
+        if tab.department:
+            self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
+        if tab.key and table.header:
+            self.row_of[name].update(_rows_by_key(tab, table))
 
     def _check_unchecked(self, tabs: Sequence[str]) -> list[str]:
         """The structure of the department tabs just read whose header rows this run had
@@ -289,67 +291,79 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def _batch_read(self, tabs: Sequence[Tab], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
         """Header rows plus only the needed columns; whole tabs where no fields are named."""
         for _ in range(3):
-            ranges, plan = [], []
-            for tab in tabs:
-                wanted = fields.get(tab.name)
-                header = self.headers.get(tab.name)
-                if header is None and tab.department:
-                    # Not in the first read: assume the layout the job gave it; the header
-                    # row read alongside tells if a person changed it (then read again).
-                    header = tab.headers
-                if not wanted or header is None:
-                    plan.append((tab, None, len(ranges), None))
-                    ranges.append(_quote(tab.title))
-                    continue
-                positions = header_positions(header)
-                named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
-                cols = sorted(positions[h] for h in named if h in positions)
-                # Adjacent columns as one range: Google's reply costs bytes per range
-                # row, so one narrow range per column would cost more than the tab.
-                spans = _runs(cols, gap=1)
-                if FIRST_ROW_WHOLE in wanted:
-                    spans.append((-1, -1))  # row 2, every column: read last, wins
-                plan.append((tab, spans, len(ranges), header))
-                ranges.append(f"{_quote(tab.title)}!1:1")
-                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
-                           f"{_quote(tab.title)}!2:2" for a, b in spans]
+            ranges, plan = self._read_plan(tabs, fields)
             if not ranges:
                 return {}
             response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
                 self.id, ranges, {"valueRenderOption": "FORMATTED_VALUE"}))
             value_ranges = response.get("valueRanges", [])
-            out, moved = {}, False
-            for tab, cols, at, expected in plan:
-                if cols is None:
-                    table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
-                    self.headers[tab.name] = table.header
-                    self.read_columns[tab.name] = None
+            out = {}
+            for tab, spans, at, expected in plan:
+                table = self._table_read(tab, spans, value_ranges, at, expected)
+                if table is not None:
                     out[tab.name] = table
-                    continue
-                header_rows = value_ranges[at].get("values", [])
-                header = header_rows[0] if header_rows else []
-                self.headers[tab.name] = header
-                if header != expected:
-                    # Someone moved or renamed a column since request 1: read again.
-                    moved = True
-                    continue
-                table = Table(tab.title, list(header))
-                width = len(header)
-                rows: dict[int, list[str]] = {}
-                for i, (a, _) in enumerate(cols):
-                    for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
-                        if any(values):
-                            row = rows.setdefault(n, [""] * width)
-                            a = max(a, 0)
-                            row[a:a + len(values)] = [str(v) for v in values]
-                for n in sorted(rows):
-                    table.rows.append(rows[n])
-                    table.row_numbers.append(n + 2)
-                self.read_columns[tab.name] = {i for a, b in cols if a >= 0 for i in range(a, b)}
-                out[tab.name] = table
-            if not moved:
+            if len(out) == len(plan):
                 return out
+            # Someone moved or renamed a column since request 1: read again.
         raise TrackerError("the tracker's columns keep moving while the job reads them; run again")
+
+    def _read_plan(self, tabs: Sequence[Tab], fields: Mapping[str, Sequence[str]]) -> tuple[list[str], list]:
+        """The ranges of one values:batchGet, and per tab (tab, column spans or None for
+        the whole tab, where its ranges start, the header row it expects)."""
+        ranges: list[str] = []
+        plan = []
+        for tab in tabs:
+            wanted = fields.get(tab.name)
+            header = self.headers.get(tab.name)
+            if header is None and tab.department:
+                # Not in the first read: assume the layout the job gave it; the header
+                # row read alongside tells if a person changed it (then read again).
+                header = tab.headers
+            if not wanted or header is None:
+                plan.append((tab, None, len(ranges), None))
+                ranges.append(_quote(tab.title))
+                continue
+            positions = header_positions(header)
+            named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
+            cols = sorted(positions[h] for h in named if h in positions)
+            # Adjacent columns as one range: Google's reply costs bytes per range
+            # row, so one narrow range per column would cost more than the tab.
+            spans = _runs(cols, gap=1)
+            if FIRST_ROW_WHOLE in wanted:
+                spans.append((-1, -1))  # row 2, every column: read last, wins
+            plan.append((tab, spans, len(ranges), header))
+            ranges.append(f"{_quote(tab.title)}!1:1")
+            ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                       f"{_quote(tab.title)}!2:2" for a, b in spans]
+        return ranges, plan
+
+    def _table_read(self, tab: Tab, spans: list | None, value_ranges: list, at: int,
+                    expected: list[str] | None) -> Table | None:
+        """One tab's table from the reply's ranges (from ``at``); None when its header row
+        is not the one its columns were chosen by."""
+        if spans is None:
+            table = _table(tab.title, value_ranges[at].get("values", []), first_row=1)
+            self.headers[tab.name] = table.header
+            self.read_columns[tab.name] = None
+            return table
+        header_rows = value_ranges[at].get("values", [])
+        header = header_rows[0] if header_rows else []
+        self.headers[tab.name] = header
+        if header != expected:
+            return None
+        table = Table(tab.title, list(header))
+        rows: dict[int, list[str]] = {}
+        for i, (a, _) in enumerate(spans):
+            for n, values in enumerate(value_ranges[at + 1 + i].get("values", [])):
+                if any(values):
+                    row = rows.setdefault(n, [""] * len(header))
+                    start = max(a, 0)
+                    row[start:start + len(values)] = [str(v) for v in values]
+        for n in sorted(rows):
+            table.rows.append(rows[n])
+            table.row_numbers.append(n + 2)
+        self.read_columns[tab.name] = {i for a, b in spans if a >= 0 for i in range(a, b)}
+        return table
 
     def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)
@@ -363,3 +377,16 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 out[column.field] = index
         return out
 
+
+def _rows_by_key(tab: Tab, table: Table) -> dict[tuple, int]:
+    """Each key's first row (0-based) in the table as read."""
+    positions = table.positions()
+    idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+    if None in idx:
+        return {}
+    out: dict[tuple, int] = {}
+    for number, row in zip(table.row_numbers, table.rows, strict=True):
+        key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+        if all(key):
+            out.setdefault(key, number - 1)
+    return out
