@@ -514,8 +514,8 @@ def log_row(delivery: Delivery, *, now: datetime, seconds: float, run_by: str) -
         text += _FAILED + ", ".join(f"{k}→{a} ({why})" for k, a, why in delivery.failed)
     return AddRow("sync_log", {
         "run_at": to_sheet(now), "command": "report", "source": log_source(delivery.day),
-        "rows_updated": str(len(delivery.sent)), "held": str(len(delivery.failed)),
-        "errors": text[:30_000], "seconds": f"{seconds:.1f}", "run_by": run_by,
+        "rows_updated": len(delivery.sent), "held": len(delivery.failed),  # numbers: table.CellValue
+        "errors": text[:30_000], "seconds": round(seconds, 1), "run_by": run_by,
     })
 
 

@@ -37,7 +37,7 @@ from sheets_sync.deadlines import CommentDeadline, DeadlineRules, deadline_rules
 from sheets_sync.errors import TrackerError
 from sheets_sync.roster import DEFAULT_ROSTER, Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import Schema, normalize_header
-from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
+from sheets_sync.table import AddRow, CellValue, Change, Record, Table, UpdateRow
 from sheets_sync.timeutil import now_ist, to_sheet
 
 log = logging.getLogger("sheets_sync.report")
@@ -420,7 +420,7 @@ def report_json(report: Report) -> str:
 # --- the Report tab ---------------------------------------------------------------------------------
 
 
-def report_tab_rows(report: Report, now: datetime) -> list[dict[str, str]]:
+def report_tab_rows(report: Report, now: datetime) -> list[dict[str, CellValue]]:
     """One row per department (and ALL) as the Report tab shows it."""
     out = []
     for s in [*report.departments, report.total]:
@@ -430,15 +430,22 @@ def report_tab_rows(report: Report, now: datetime) -> list[dict[str, str]]:
             oldest = f"{to_sheet(o.commented_at)} {o.platform} {o.comment_id}"
         out.append({
             "department": s.code, "name": s.name, "period": report.period,
-            "received": str(s.received), "answered": str(s.answered), "open": str(s.open),
-            "overdue": str(s.overdue), "overdue_level_1": str(s.overdue_level_1),
-            "overdue_level_2": str(s.overdue_level_2), "oldest_open": oldest,
-            "median_reply_hours": "" if s.median_reply_hours is None else f"{s.median_reply_hours:.1f}",
-            "p90_reply_hours": "" if s.p90_reply_hours is None else f"{s.p90_reply_hours:.1f}",
+            # Counts and hours as numbers, so people can sum and chart them (table.CellValue);
+            # the share stays "67%": a bare 0.67 would need a percent format on both backends.
+            "received": s.received, "answered": s.answered, "open": s.open,
+            "overdue": s.overdue, "overdue_level_1": s.overdue_level_1,
+            "overdue_level_2": s.overdue_level_2, "oldest_open": oldest,
+            "median_reply_hours": _figure(s.median_reply_hours),
+            "p90_reply_hours": _figure(s.p90_reply_hours),
             "on_time_share": "" if s.on_time_share is None else f"{s.on_time_share:.0%}",
             "updated_at": to_sheet(now),
         })
     return out
+
+
+def _figure(value: float | None) -> float | str:
+    """Hours to one decimal as a number; an unknown one is an empty cell."""
+    return "" if value is None else round(value, 1)
 
 
 def report_tab_changes(report: Report, existing: dict[str, Record], now: datetime) -> list[Change]:
