@@ -355,7 +355,8 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
     """
     from pathlib import Path
 
-    from sheets_sync.report import report_csv, report_html, report_json, report_text
+    from sheets_sync.report import report_csv, report_json, report_text
+    from sheets_sync.report_html import report_html
     from sheets_sync.timeutil import now_ist
 
     if as_json and as_csv:

@@ -31,16 +31,8 @@ from sheets_sync.backends.base import Backend
 from sheets_sync.deadlines import CommentDeadline
 from sheets_sync.email_settings import SmtpSettings
 from sheets_sync.errors import ConfigError, DeliveryError
-from sheets_sync.report import (
-    Report,
-    TrackerSnapshot,
-    esc,
-    late_text,
-    overdue_table_html,
-    report_html,
-    report_text,
-    summary_table_html,
-)
+from sheets_sync.report import Report, TrackerSnapshot, late_text, report_text
+from sheets_sync.report_html import esc, overdue_table_html, report_html, summary_table_html
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema
 from sheets_sync.table import AddRow, Record
