@@ -32,10 +32,10 @@ import pandas as pd
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.deadlines import CommentDeadline, DeadlineRules, deadline_rules, evaluate, overdue
-from sheets_sync.errors import TrackerError
-from sheets_sync.roster import DEFAULT_ROSTER, Roster, load_roster_file, roster_from_rows
-from sheets_sync.schema import Schema, normalize_header
-from sheets_sync.table import AddRow, CellValue, Change, Record, Table, UpdateRow
+from sheets_sync.roster import Roster
+from sheets_sync.schema import Schema
+from sheets_sync.sync import keyed_comments, tracker_roster
+from sheets_sync.table import AddRow, CellValue, Change, Record, UpdateRow, missing_tab, require_headers
 from sheets_sync.timeutil import now_ist, to_sheet
 
 log = logging.getLogger("sheets_sync.report")
@@ -65,29 +65,24 @@ class TrackerSnapshot:
 
 def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
                  roster_path=None) -> TrackerSnapshot:
-    """Read comments, departments, the Sync Log and the Report tab in one request."""
+    """Read comments, departments, the Sync Log and the Report tab in one request.
+
+    The comments and the roster are read as the sync reads them (:func:`sync.keyed_comments`,
+    :func:`sync.tracker_roster`), so the report counts what the overdue flags count."""
     names = ["comments", "departments", "sync_log"] + (["report"] if "report" in schema.tabs else [])
     tables = session.read(names)
     warnings: list[str] = []
     comments_tab = schema.tab("comments")
-    table = tables["comments"]
-    if not table.header:
-        if not session.is_new():
-            raise TrackerError(f"tab {comments_tab.title!r} is missing (deleted or renamed?); restore it "
-                               "from the spreadsheet's version history or rename it back")
-        comments: list[Record] = []
+    if tables["comments"].header:
+        require_headers(tables["comments"], comments_tab, NEEDED)
+        comments = list(keyed_comments(tables["comments"], schema, warnings).values())
+    elif session.is_new():
+        comments = []
     else:
-        _require(table, schema, "comments", NEEDED)
-        comments = table.records(comments_tab)
-    dept_tab = schema.tab("departments")
-    rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]
-    roster, roster_warnings = roster_from_rows(rows, dept_tab.title)
+        raise missing_tab(comments_tab)
+    roster, roster_warnings = tracker_roster(tables["departments"], schema, roster_path,
+                                             is_new=session.is_new())
     warnings += roster_warnings
-    if not len(roster):
-        if roster_path or DEFAULT_ROSTER.exists():
-            roster = load_roster_file(roster_path)
-        if not session.is_new():
-            warnings.append(f"the {dept_tab.title} tab has no departments; run `python cli.py init`")
     log = tables["sync_log"].records(schema.tab("sync_log")) if tables["sync_log"].header else []
     report_rows = {}
     has_report_tab = "report" in tables and bool(tables["report"].header)
@@ -97,15 +92,6 @@ def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
             if code and code not in report_rows:
                 report_rows[code] = rec
     return TrackerSnapshot(location, comments, roster, log, report_rows, warnings, has_report_tab)
-
-
-def _require(table: Table, schema: Schema, name: str, fields: Sequence[str]) -> None:
-    tab = schema.tab(name)
-    have = table.positions()
-    missing = [tab.header_of(f) for f in fields if normalize_header(tab.header_of(f)) not in have]
-    if missing:
-        raise TrackerError(f"tab {tab.title!r}: column(s) {', '.join(map(repr, missing))} not found in "
-                           "row 1 (renamed or deleted?); restore the header, or run `python cli.py init`")
 
 
 def load_deadlines(backend: Backend, schema: Schema, as_of: datetime, *, roster_path=None,

@@ -257,9 +257,13 @@ def missing_tab(tab: Tab) -> TrackerError:
                         "`python cli.py init` to create an empty one")
 
 
-def require_headers(table: Table, tab: Tab) -> None:
-    """A tab whose headers were renamed or deleted stops the run with a way out."""
+def require_headers(table: Table, tab: Tab, fields: Sequence[str] | None = None) -> None:
+    """A tab whose headers were renamed or deleted stops the run with a way out (only the
+    columns of ``fields`` when given: a reader that needs no more)."""
     missing = table.missing_headers(tab)
+    if fields is not None:
+        wanted = {tab.header_of(f) for f in fields}
+        missing = [m for m in missing if m in wanted]
     if missing:
         names = ", ".join(repr(m) for m in missing)
         raise TrackerError(
