@@ -353,10 +353,6 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
 
         python cli.py report --tracker tracker.xlsx --html report.html --email
     """
-    from pathlib import Path
-
-    from sheets_sync.report import report_csv, report_json, report_text
-    from sheets_sync.report_html import report_html
     from sheets_sync.timeutil import now_ist
 
     if as_json and as_csv:
@@ -372,6 +368,26 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
         from sheets_sync.emailer import SmtpSettings
 
         settings = SmtpSettings.from_env()  # wrong settings stop the run before anything is written
+    quiet = ctx.obj["quiet"]
+    run = jobs.report(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=when, since=start,
+                      until=end, write_tab=not no_tab, email=settings, include_empty=include_empty,
+                      resend=resend, before_email=_show_report(html_file, as_json, as_csv, quiet))
+    delivery = run.delivery
+    if delivery is not None:
+        out = sys.stderr if as_json or as_csv else sys.stdout
+        if not quiet or delivery.failed:
+            for line in delivery.lines():
+                click.echo(line, file=out)
+        delivery.raise_for_failures()
+
+
+def _show_report(html_file: str | None, as_json: bool, as_csv: bool, quiet: bool):
+    """What ``report`` prints (and the HTML file it writes), once the report is built and
+    before any e-mail goes out."""
+    from pathlib import Path
+
+    from sheets_sync.report import report_csv, report_json, report_text
+    from sheets_sync.report_html import report_html
 
     def show(result) -> None:
         if html_file:
@@ -380,21 +396,12 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
             click.echo(report_json(result))
         elif as_csv:
             click.echo(report_csv(result), nl=False)
-        elif not ctx.obj["quiet"]:
+        elif not quiet:
             click.echo(report_text(result))
-        if html_file and not (as_json or as_csv or ctx.obj["quiet"]):
+        if html_file and not (as_json or as_csv or quiet):
             click.echo(f"Wrote {html_file}")
 
-    run = jobs.report(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=when, since=start,
-                      until=end, write_tab=not no_tab, email=settings, include_empty=include_empty,
-                      resend=resend, before_email=show)
-    delivery = run.delivery
-    if delivery is not None:
-        out = sys.stderr if as_json or as_csv else sys.stdout
-        if not ctx.obj["quiet"] or delivery.failed:
-            for line in delivery.lines():
-                click.echo(line, file=out)
-        delivery.raise_for_failures()
+    return show
 
 
 @main.command("schedule")
