@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
 from functools import wraps
 
 import click
 
-from sheets_sync import SheetsSyncError, jobs
+from sheets_sync import SheetsSyncError, __version__, jobs
 from sheets_sync.backends import DEFAULT_TRACKER
 from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema
 from sheets_sync.sources.registry import check_sources
 from sheets_sync.sync import describe
-from sheets_sync.timeutil import parse_timestamp
+from sheets_sync.timeutil import parse_when
 
 log = logging.getLogger("sheets_sync")
 
@@ -71,14 +72,12 @@ class _Commands(click.Group):
 
 
 def _as_of(value: str | None):
-    if value is None:
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    """--as-of: ISO 8601 with an offset, or a plain date or time in IST (a date: its start)."""
+    return _ist_time(value, "--as-of")
 
 
+AS_OF_HELP = ("Evaluate the deadlines at this time: a date or 'YYYY-MM-DD HH:MM' in IST, or ISO 8601 "
+              "with an offset.")
 tracker_option = click.option(
     "--tracker", default=DEFAULT_TRACKER, show_default=True, envvar="SHEETS_SYNC_TRACKER",
     help="A local .xlsx workbook, or a Google spreadsheet id or URL.")
@@ -94,7 +93,22 @@ roster_option = click.option(
          "sheets_sync/data/departments.yaml).")
 
 
+# What openpyxl says on reading a workbook Excel or LibreOffice saved: parts of the file
+# it does not model (the job never writes them) are dropped from its copy in memory.
+# Cron mails whatever reaches stderr, so these stay out of a normal run's output.
+_OPENPYXL_NOISE = (r".* extension is not supported and will be removed",
+                   r"Workbook contains no default style, apply openpyxl's default",
+                   r"Cannot parse header or footer so it will be ignored",
+                   r".* image format is not supported so the image is being dropped")
+
+
+def _quiet_libraries() -> None:
+    for message in _OPENPYXL_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=UserWarning, module="openpyxl")
+
+
 @click.group(cls=_Commands)
+@click.version_option(__version__, "--version", prog_name="sheets-sync", message="%(prog)s %(version)s")
 @click.option("--verbose", "-v", is_flag=True, help="Say more about what happens.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 @click.pass_context
@@ -102,6 +116,8 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Keep the social media cell's Tracker in sync with citizens' comments."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    if not verbose:
+        _quiet_libraries()
     ctx.obj = {"quiet": quiet, "verbose": verbose}
 
 
@@ -113,7 +129,7 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
                    "or all. Default: the sample exports shipped in sheets_sync/data/examples.")
 @click.option("--dry-run", is_flag=True, help="Print the planned changes; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--as-of", help="Evaluate deadlines at this time (ISO 8601 with offset).")
+@click.option("--as-of", help=AS_OF_HELP)
 @schema_option
 @roster_option
 @click.pass_context
@@ -172,8 +188,9 @@ def _print_summary(result, dry_run: bool) -> None:
 @credentials_option
 @schema_option
 @roster_option
+@click.pass_context
 @_fail_cleanly
-def init(tracker, credentials, schema_path, roster_path):
+def init(ctx, tracker, credentials, schema_path, roster_path):
     """Create or repair the tracker's tabs, headers and roster. Safe to run again.
 
     Example:
@@ -181,6 +198,8 @@ def init(tracker, credentials, schema_path, roster_path):
         python cli.py init --tracker tracker.xlsx
     """
     location, done = jobs.init(jobs.Tracker(tracker, schema_path, roster_path, credentials))
+    if ctx.obj["quiet"]:
+        return
     if done:
         for line in done:
             click.echo(line)
@@ -191,7 +210,7 @@ def init(tracker, credentials, schema_path, roster_path):
 @main.command()
 @tracker_option
 @credentials_option
-@click.option("--as-of", help="Evaluate deadlines at this time (ISO 8601 with offset).")
+@click.option("--as-of", help=AS_OF_HELP)
 @schema_option
 @roster_option
 @click.pass_context
@@ -223,8 +242,9 @@ def sources():
 @sources.command("check")
 @click.option("--source", default="all", show_default=True,
               help="files:DIR, a platform name, or all configured platforms.")
+@click.pass_context
 @_fail_cleanly
-def sources_check(source):
+def sources_check(ctx, source):
     """Tell, per source, whether its token works and what it can read.
 
     Example:
@@ -234,7 +254,8 @@ def sources_check(source):
     failed = False
     for check in check_sources(source):
         mark = "ok  " if check.ok else "FAIL"
-        click.echo(f"{mark} {check.source}: {check.detail}")
+        if not (check.ok and ctx.find_root().obj["quiet"]):  # --quiet: the failures only
+            click.echo(f"{mark} {check.source}: {check.detail}")
         failed = failed or not check.ok
     if failed:
         sys.exit(5)
@@ -247,21 +268,10 @@ def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
     """A time for --since/--until: a date (a whole IST day), 'YYYY-MM-DD HH:MM' (IST) or ISO 8601."""
     if value is None:
         return None
-    from datetime import datetime, timedelta
-
-    from sheets_sync.timeutil import IST, from_sheet
-
-    text = value.strip()
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=IST)
-        return day + timedelta(days=1) if end_of_day else day
-    except ValueError:
-        pass
-    found = from_sheet(text)
-    if found is None:
-        raise click.BadParameter(f"{value!r}: give a date (2026-11-20), an IST time (2026-11-20 10:00) "
-                                 "or ISO 8601 with an offset", param_hint=option)
-    return found
+        return parse_when(value, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @main.command()
@@ -269,7 +279,7 @@ def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
 @credentials_option
 @schema_option
 @roster_option
-@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--as-of", help=AS_OF_HELP + " Default: now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
 @click.option("--department", "-d", multiple=True, help="Only this department code (repeatable).")
@@ -316,7 +326,7 @@ def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json,
 @click.option("--since", help="Start of the period: a date (a whole IST day), 'YYYY-MM-DD HH:MM' IST, "
                               "or ISO 8601. Default: seven days before --until.")
 @click.option("--until", help="End of the period (a date counts the whole day). Default: --as-of.")
-@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--as-of", help=AS_OF_HELP + " Default: now.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the summary as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and the overdue list as JSON.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
@@ -342,9 +352,6 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
 
         python cli.py report --tracker tracker.xlsx --html report.html --email
     """
-    from pathlib import Path
-
-    from sheets_sync.report import report_csv, report_html, report_json, report_text
     from sheets_sync.timeutil import now_ist
 
     if as_json and as_csv:
@@ -360,6 +367,26 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
         from sheets_sync.emailer import SmtpSettings
 
         settings = SmtpSettings.from_env()  # wrong settings stop the run before anything is written
+    quiet = ctx.obj["quiet"]
+    run = jobs.report(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=when, since=start,
+                      until=end, write_tab=not no_tab, email=settings, include_empty=include_empty,
+                      resend=resend, before_email=_show_report(html_file, as_json, as_csv, quiet))
+    delivery = run.delivery
+    if delivery is not None:
+        out = sys.stderr if as_json or as_csv else sys.stdout
+        if not quiet or delivery.failed:
+            for line in delivery.lines():
+                click.echo(line, file=out)
+        delivery.raise_for_failures()
+
+
+def _show_report(html_file: str | None, as_json: bool, as_csv: bool, quiet: bool):
+    """What ``report`` prints (and the HTML file it writes), once the report is built and
+    before any e-mail goes out."""
+    from pathlib import Path
+
+    from sheets_sync.report import report_csv, report_json, report_text
+    from sheets_sync.report_html import report_html
 
     def show(result) -> None:
         if html_file:
@@ -368,21 +395,12 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
             click.echo(report_json(result))
         elif as_csv:
             click.echo(report_csv(result), nl=False)
-        elif not ctx.obj["quiet"]:
+        elif not quiet:
             click.echo(report_text(result))
-        if html_file and not (as_json or as_csv or ctx.obj["quiet"]):
+        if html_file and not (as_json or as_csv or quiet):
             click.echo(f"Wrote {html_file}")
 
-    run = jobs.report(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=when, since=start,
-                      until=end, write_tab=not no_tab, email=settings, include_empty=include_empty,
-                      resend=resend, before_email=show)
-    delivery = run.delivery
-    if delivery is not None:
-        out = sys.stderr if as_json or as_csv else sys.stdout
-        if not ctx.obj["quiet"] or delivery.failed:
-            for line in delivery.lines():
-                click.echo(line, file=out)
-        delivery.raise_for_failures()
+    return show
 
 
 @main.command("schedule")

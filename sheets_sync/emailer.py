@@ -1,11 +1,8 @@
 """Overdue reports by e-mail: each department its own list, the cell and the
 Additional Commissioner's office the summary.
 
-Settings come from the environment (never from a file that could be
-committed): ``SHEETS_SYNC_SMTP_HOST``, ``…_PORT``, ``…_SECURITY`` (``starttls``,
-``ssl`` or ``none``), ``…_USER``, ``…_PASSWORD``, ``…_FROM``, and the
-recipients ``SHEETS_SYNC_CELL_EMAIL`` and ``SHEETS_SYNC_ADDL_COMMISSIONER_EMAIL``.
-Department heads and nodal officers come from the Departments tab.
+Settings come from the environment (:mod:`sheets_sync.email_settings`, whose
+:class:`SmtpSettings` is re-exported here). Department heads and nodal officers come from the Departments tab.
 
 Every recipient gets a message of their own, so a refused address costs only
 that message, and the Sync Log can say exactly who got what: a run records
@@ -19,32 +16,23 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
-import re
 import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 
 from sheets_sync.backends.base import Backend
 from sheets_sync.deadlines import CommentDeadline
+from sheets_sync.email_settings import SmtpSettings
 from sheets_sync.errors import ConfigError, DeliveryError
-from sheets_sync.report import (
-    Report,
-    TrackerSnapshot,
-    esc,
-    late_text,
-    overdue_table_html,
-    report_html,
-    report_text,
-    summary_table_html,
-)
+from sheets_sync.report import Report, TrackerSnapshot, late_text, report_text
+from sheets_sync.report_html import esc, overdue_table_html, report_html, summary_table_html
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema
 from sheets_sync.table import AddRow, Record
@@ -52,104 +40,9 @@ from sheets_sync.timeutil import IST, now_ist, to_sheet
 
 log = logging.getLogger("sheets_sync.emailer")
 
-ENV_PREFIX = "SHEETS_SYNC_"
-SECURITY = ("starttls", "ssl", "none")
-DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SUBJECT_TAG = "[sheets-sync]"
 SUMMARY = "summary"
-_EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 TIMEOUT = 30
-
-
-# --- settings ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    security: str
-    user: str
-    password: str = field(repr=False)
-    sender: str  # "Name <address>" or an address
-    cell: tuple[str, ...]
-    addl_commissioner: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def sender_address(self) -> str:
-        return parseaddr(self.sender)[1]
-
-    def describe(self) -> str:
-        login = f" as {self.user}" if self.user else ""
-        return f"{self.host}:{self.port} ({self.security}){login}"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
-        """Read and check every setting; one ConfigError lists all problems (never the password)."""
-        env = os.environ if environ is None else environ
-
-        def get(name: str) -> str:
-            return (env.get(ENV_PREFIX + name) or "").strip()
-
-        problems: list[str] = []
-        host = get("SMTP_HOST")
-        if not host:
-            problems.append("SHEETS_SYNC_SMTP_HOST is not set (the mail server, "
-                            "e.g. smtp.mahapalika.example)")
-        security = (get("SMTP_SECURITY") or "starttls").lower()
-        if security not in SECURITY:
-            problems.append(f"SHEETS_SYNC_SMTP_SECURITY={get('SMTP_SECURITY')!r} must be "
-                            "starttls, ssl or none")
-            security = "starttls"
-        port_text = get("SMTP_PORT")
-        port = DEFAULT_PORTS[security]
-        if port_text:
-            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-                problems.append(f"SHEETS_SYNC_SMTP_PORT={port_text!r} must be a port number "
-                                "(587 for starttls, 465 for ssl, 25 for none)")
-            else:
-                port = int(port_text)
-        user, password = get("SMTP_USER"), env.get(ENV_PREFIX + "SMTP_PASSWORD") or ""
-        if user and not password:
-            problems.append("SHEETS_SYNC_SMTP_PASSWORD is not set but SHEETS_SYNC_SMTP_USER is")
-        if password and not user:
-            problems.append("SHEETS_SYNC_SMTP_USER is not set but SHEETS_SYNC_SMTP_PASSWORD is")
-        if user and security == "none" and host.lower() not in _LOCAL_HOSTS:
-            problems.append("SHEETS_SYNC_SMTP_SECURITY=none would send the password unencrypted to "
-                            f"{host}; use starttls or ssl")
-        sender = get("SMTP_FROM")
-        if not sender:
-            problems.append("SHEETS_SYNC_SMTP_FROM is not set (the sender, e.g. "
-                            "'Social Media Cell <socialmedia@mahapalika.example>')")
-        elif not _EMAIL_RE.match(parseaddr(sender)[1] or "-"):
-            problems.append(f"SHEETS_SYNC_SMTP_FROM={sender!r} is not an e-mail address")
-        cell = _addresses(get("CELL_EMAIL"), "SHEETS_SYNC_CELL_EMAIL", problems)
-        if not cell and not get("CELL_EMAIL"):
-            problems.append("SHEETS_SYNC_CELL_EMAIL is not set (the social media cell's address, "
-                            "which receives the summary)")
-        addl = _addresses(get("ADDL_COMMISSIONER_EMAIL"), "SHEETS_SYNC_ADDL_COMMISSIONER_EMAIL", problems)
-        warnings = () if addl else (
-            "SHEETS_SYNC_ADDL_COMMISSIONER_EMAIL is not set: the summary and the escalated comments "
-            "go to the cell only",)
-        if problems:
-            raise ConfigError(problems[0] if len(problems) == 1 else
-                              f"{len(problems)} e-mail settings are wrong: " + "; ".join(problems))
-        return cls(host, port, security, user, password, sender, cell, addl, warnings)
-
-
-def _addresses(text: str, name: str, problems: list[str]) -> tuple[str, ...]:
-    out = []
-    for part in re.split(r"[,;]", text):
-        part = part.strip()
-        if not part:
-            continue
-        if not _EMAIL_RE.match(part):
-            problems.append(f"{name}: {part!r} is not an e-mail address")
-        else:
-            out.append(part)
-    return tuple(dict.fromkeys(out))
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -434,8 +327,33 @@ def _quit(smtp: smtplib.SMTP) -> None:
 def send_messages(messages: Sequence[Outgoing], settings: SmtpSettings, day: date, *,
                   skip: Iterable[tuple[str, str]] = (), factory: SmtpFactory = connect) -> Delivery:
     """Send each message to each of its recipients, one e-mail per address; go on past failures."""
-    skip = set(skip)
     delivery = Delivery(day, warnings=list(settings.warnings))
+    todo = _to_send(messages, set(skip), delivery)
+    if not todo:
+        delivery.nothing_to_do = bool(delivery.skipped)
+        return delivery
+    line = _Line(settings, factory)
+    for i, (message, address) in enumerate(todo):
+        try:
+            line.send(message, address, day)
+            delivery.sent.append((message.key, address))
+        except _Unreachable as exc:
+            # No server, no point trying the rest one by one.
+            delivery.failed += [(m.key, a, str(exc)) for m, a in todo[i:]]
+            line.smtp = None
+            break
+        except smtplib.SMTPException as exc:  # refused recipient, sender or data: the next may pass
+            delivery.failed.append((message.key, address, _why(exc)))
+        except OSError as exc:  # the connection broke: start a new one for the next message
+            delivery.failed.append((message.key, address, _why(exc)))
+            line.drop()
+    line.close()
+    return delivery
+
+
+def _to_send(messages: Sequence[Outgoing], skip: set[tuple[str, str]],
+             delivery: Delivery) -> list[tuple[Outgoing, str]]:
+    """(message, address) pairs not yet served today; the others noted as skipped."""
     todo = []
     for message in messages:
         for address in message.recipients:
@@ -443,37 +361,35 @@ def send_messages(messages: Sequence[Outgoing], settings: SmtpSettings, day: dat
                 delivery.skipped.append((message.key, address))
             else:
                 todo.append((message, address))
-    if not todo:
-        delivery.nothing_to_do = bool(delivery.skipped)
-        return delivery
-    smtp = None
-    for i, (message, address) in enumerate(todo):
+    return todo
+
+
+class _Line:
+    """The connection to the mail server: opened when first needed, opened again when it broke."""
+
+    def __init__(self, settings: SmtpSettings, factory: SmtpFactory) -> None:
+        self.settings, self.factory = settings, factory
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, message: Outgoing, address: str, day: date) -> None:
+        if self.smtp is None:
+            self.smtp = self.factory(self.settings)
         try:
-            if smtp is None:
-                smtp = factory(settings)
-            try:
-                _send_one(smtp, message, address, settings, day)
-            except smtplib.SMTPServerDisconnected:
-                # The server hung up (idle limit, per-connection cap): once more on a fresh connection.
-                smtp = None
-                smtp = factory(settings)
-                _send_one(smtp, message, address, settings, day)
-            delivery.sent.append((message.key, address))
-        except _Unreachable as exc:
-            # No server, no point trying the rest one by one.
-            delivery.failed += [(m.key, a, str(exc)) for m, a in todo[i:]]
-            smtp = None
-            break
-        except smtplib.SMTPException as exc:  # refused recipient, sender or data: the next may pass
-            delivery.failed.append((message.key, address, _why(exc)))
-        except OSError as exc:  # the connection broke: start a new one for the next message
-            delivery.failed.append((message.key, address, _why(exc)))
-            if smtp is not None:
-                smtp.close()
-            smtp = None
-    if smtp is not None:
-        _quit(smtp)
-    return delivery
+            _send_one(self.smtp, message, address, self.settings, day)
+        except smtplib.SMTPServerDisconnected:
+            # The server hung up (idle limit, per-connection cap): once more on a fresh connection.
+            self.smtp = None
+            self.smtp = self.factory(self.settings)
+            _send_one(self.smtp, message, address, self.settings, day)
+
+    def drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            _quit(self.smtp)
 
 
 def _send_one(smtp: smtplib.SMTP, message: Outgoing, address: str, settings: SmtpSettings, day: date) -> None:
@@ -514,8 +430,8 @@ def log_row(delivery: Delivery, *, now: datetime, seconds: float, run_by: str) -
         text += _FAILED + ", ".join(f"{k}→{a} ({why})" for k, a, why in delivery.failed)
     return AddRow("sync_log", {
         "run_at": to_sheet(now), "command": "report", "source": log_source(delivery.day),
-        "rows_updated": str(len(delivery.sent)), "held": str(len(delivery.failed)),
-        "errors": text[:30_000], "seconds": f"{seconds:.1f}", "run_by": run_by,
+        "rows_updated": len(delivery.sent), "held": len(delivery.failed),  # numbers: table.CellValue
+        "errors": text[:30_000], "seconds": round(seconds, 1), "run_by": run_by,
     })
 
 

@@ -262,12 +262,13 @@ def log_row(plan: Plan, *, command: str, source: str, now: datetime, seconds: fl
         "run_at": to_sheet(now),
         "command": command,
         "source": source,
-        "posts_added": str(sum(plan.posts_added.values())),
-        "comments_added": str(sum(plan.comments_added.values())),
-        "rows_updated": str(plan.rows_updated),
-        "held": str(len(plan.held)),
+        # The counts as numbers, so people can sum and chart them (table.CellValue).
+        "posts_added": sum(plan.posts_added.values()),
+        "comments_added": sum(plan.comments_added.values()),
+        "rows_updated": plan.rows_updated,
+        "held": len(plan.held),
         "errors": cell_text(text, 30_000) if text else "",
-        "seconds": f"{seconds:.1f}",
+        "seconds": round(seconds, 1),
         "run_by": run_by,
     })
 

@@ -20,9 +20,7 @@ reply times or the share answered within the deadline.
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
 import logging
@@ -34,10 +32,10 @@ import pandas as pd
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.deadlines import CommentDeadline, DeadlineRules, deadline_rules, evaluate, overdue
-from sheets_sync.errors import TrackerError
-from sheets_sync.roster import DEFAULT_ROSTER, Roster, load_roster_file, roster_from_rows
-from sheets_sync.schema import Schema, normalize_header
-from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
+from sheets_sync.roster import Roster
+from sheets_sync.schema import Schema
+from sheets_sync.sync import keyed_comments, tracker_roster
+from sheets_sync.table import AddRow, CellValue, Change, Record, UpdateRow, missing_tab, require_headers
 from sheets_sync.timeutil import now_ist, to_sheet
 
 log = logging.getLogger("sheets_sync.report")
@@ -67,29 +65,24 @@ class TrackerSnapshot:
 
 def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
                  roster_path=None) -> TrackerSnapshot:
-    """Read comments, departments, the Sync Log and the Report tab in one request."""
+    """Read comments, departments, the Sync Log and the Report tab in one request.
+
+    The comments and the roster are read as the sync reads them (:func:`sync.keyed_comments`,
+    :func:`sync.tracker_roster`), so the report counts what the overdue flags count."""
     names = ["comments", "departments", "sync_log"] + (["report"] if "report" in schema.tabs else [])
     tables = session.read(names)
     warnings: list[str] = []
     comments_tab = schema.tab("comments")
-    table = tables["comments"]
-    if not table.header:
-        if not session.is_new():
-            raise TrackerError(f"tab {comments_tab.title!r} is missing (deleted or renamed?); restore it "
-                               "from the spreadsheet's version history or rename it back")
-        comments: list[Record] = []
+    if tables["comments"].header:
+        require_headers(tables["comments"], comments_tab, NEEDED)
+        comments = list(keyed_comments(tables["comments"], schema, warnings).values())
+    elif session.is_new():
+        comments = []
     else:
-        _require(table, schema, "comments", NEEDED)
-        comments = table.records(comments_tab)
-    dept_tab = schema.tab("departments")
-    rows = [(r.row, r.values) for r in tables["departments"].records(dept_tab)]
-    roster, roster_warnings = roster_from_rows(rows, dept_tab.title)
+        raise missing_tab(comments_tab)
+    roster, roster_warnings = tracker_roster(tables["departments"], schema, roster_path,
+                                             is_new=session.is_new())
     warnings += roster_warnings
-    if not len(roster):
-        if roster_path or DEFAULT_ROSTER.exists():
-            roster = load_roster_file(roster_path)
-        if not session.is_new():
-            warnings.append(f"the {dept_tab.title} tab has no departments; run `python cli.py init`")
     log = tables["sync_log"].records(schema.tab("sync_log")) if tables["sync_log"].header else []
     report_rows = {}
     has_report_tab = "report" in tables and bool(tables["report"].header)
@@ -99,15 +92,6 @@ def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
             if code and code not in report_rows:
                 report_rows[code] = rec
     return TrackerSnapshot(location, comments, roster, log, report_rows, warnings, has_report_tab)
-
-
-def _require(table: Table, schema: Schema, name: str, fields: Sequence[str]) -> None:
-    tab = schema.tab(name)
-    have = table.positions()
-    missing = [tab.header_of(f) for f in fields if normalize_header(tab.header_of(f)) not in have]
-    if missing:
-        raise TrackerError(f"tab {tab.title!r}: column(s) {', '.join(map(repr, missing))} not found in "
-                           "row 1 (renamed or deleted?); restore the header, or run `python cli.py init`")
 
 
 def load_deadlines(backend: Backend, schema: Schema, as_of: datetime, *, roster_path=None,
@@ -359,11 +343,11 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 # --- formats -------------------------------------------------------------------------------------
 
 
-def _hours(value: float | None) -> str:
+def hours_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def _share(value: float | None) -> str:
+def share_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
@@ -375,8 +359,8 @@ def report_text(report: Report, *, overdue_limit: int = 20) -> str:
     for s in [*report.departments, report.total]:
         oldest = to_sheet(s.oldest_open.commented_at) if s.oldest_open and s.oldest_open.commented_at else "–"
         rows.append((s.code, str(s.received), str(s.answered), str(s.open), str(s.overdue_level_1),
-                     str(s.overdue_level_2), oldest, _hours(s.median_reply_hours),
-                     _hours(s.p90_reply_hours), _share(s.on_time_share)))
+                     str(s.overdue_level_2), oldest, hours_text(s.median_reply_hours),
+                     hours_text(s.p90_reply_hours), share_text(s.on_time_share)))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def fmt(r):
@@ -420,7 +404,7 @@ def report_json(report: Report) -> str:
 # --- the Report tab ---------------------------------------------------------------------------------
 
 
-def report_tab_rows(report: Report, now: datetime) -> list[dict[str, str]]:
+def report_tab_rows(report: Report, now: datetime) -> list[dict[str, CellValue]]:
     """One row per department (and ALL) as the Report tab shows it."""
     out = []
     for s in [*report.departments, report.total]:
@@ -430,15 +414,22 @@ def report_tab_rows(report: Report, now: datetime) -> list[dict[str, str]]:
             oldest = f"{to_sheet(o.commented_at)} {o.platform} {o.comment_id}"
         out.append({
             "department": s.code, "name": s.name, "period": report.period,
-            "received": str(s.received), "answered": str(s.answered), "open": str(s.open),
-            "overdue": str(s.overdue), "overdue_level_1": str(s.overdue_level_1),
-            "overdue_level_2": str(s.overdue_level_2), "oldest_open": oldest,
-            "median_reply_hours": "" if s.median_reply_hours is None else f"{s.median_reply_hours:.1f}",
-            "p90_reply_hours": "" if s.p90_reply_hours is None else f"{s.p90_reply_hours:.1f}",
+            # Counts and hours as numbers, so people can sum and chart them (table.CellValue);
+            # the share stays "67%": a bare 0.67 would need a percent format on both backends.
+            "received": s.received, "answered": s.answered, "open": s.open,
+            "overdue": s.overdue, "overdue_level_1": s.overdue_level_1,
+            "overdue_level_2": s.overdue_level_2, "oldest_open": oldest,
+            "median_reply_hours": _figure(s.median_reply_hours),
+            "p90_reply_hours": _figure(s.p90_reply_hours),
             "on_time_share": "" if s.on_time_share is None else f"{s.on_time_share:.0%}",
             "updated_at": to_sheet(now),
         })
     return out
+
+
+def _figure(value: float | None) -> float | str:
+    """Hours to one decimal as a number; an unknown one is an empty cell."""
+    return "" if value is None else round(value, 1)
 
 
 def report_tab_changes(report: Report, existing: dict[str, Record], now: datetime) -> list[Change]:
@@ -461,145 +452,3 @@ def report_tab_changes(report: Report, existing: dict[str, Record], now: datetim
                 "updated_at": to_sheet(now), "name": "(no longer in the roster or the comments)"},
                 "gone"))
     return changes
-
-
-# --- HTML ------------------------------------------------------------------------------------------
-
-_CSS = """
-body{font-family:"Noto Sans","Noto Sans Devanagari","Mukta","Nirmala UI","Mangal","Kohinoor Devanagari",
-"Lohit Devanagari",system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:2em;color:#1d2733;
-line-height:1.45}
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccd}
-.meta{color:#556}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #ccd;padding:.3em .55em;vertical-align:top;text-align:left}
-th{background:#dde7f0}td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.total td{font-weight:bold;background:#f3f6f9}tr.l2 td{background:#fde2e1}tr.l1 td{background:#fff4d6}
-.charts{display:flex;flex-wrap:wrap;gap:1em}.charts figure{margin:0}
-.charts img{max-width:100%;height:auto;border:1px solid #e3e6ea}
-.text{max-width:36em;white-space:pre-wrap;overflow-wrap:anywhere}.warn{color:#8a4b00}
-"""
-
-CHARTS = (
-    ("received", "Comments received"),
-    ("open", "Open now"),
-    ("overdue", "Overdue now (department / escalated)"),
-    ("median_reply_hours", "Median reply time (hours)"),
-    ("p90_reply_hours", "90% replied within (hours)"),
-    ("on_time_share", "Answered within deadline (%)"),
-)
-
-
-def chart_png(report: Report, measure: str, title: str) -> bytes:
-    """One horizontal bar chart, departments by code (Agg: no display needed)."""
-    from matplotlib.figure import Figure
-
-    codes = [s.code for s in report.departments]
-    fig = Figure(figsize=(5.2, 0.35 * max(len(codes), 3) + 1.0), dpi=96)
-    ax = fig.subplots()
-    y = list(range(len(codes)))
-    if measure == "overdue":
-        l1 = [s.overdue_level_1 for s in report.departments]
-        l2 = [s.overdue_level_2 for s in report.departments]
-        ax.barh(y, l1, color="#f0b429", label="overdue")
-        ax.barh(y, l2, left=l1, color="#d64545", label="escalated")
-        ax.legend(loc="lower right", fontsize=8)
-    else:
-        values = []
-        for s in report.departments:
-            v = getattr(s, measure)
-            values.append(0 if v is None else (v * 100 if measure == "on_time_share" else v))
-        ax.barh(y, values, color="#3b6ea5")
-        if measure == "on_time_share":
-            ax.set_xlim(0, 100)
-    ax.set_yticks(y, codes)
-    ax.invert_yaxis()
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(labelsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-def esc(value) -> str:
-    """HTML-escape anything (citizen text above all); None is empty."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _link(url: str, label: str) -> str:
-    if url.startswith(("https://", "http://")):
-        return f'<a href="{esc(url)}">{esc(label)}</a>'
-    return esc(label)
-
-
-def summary_table_html(report: Report) -> str:
-    head = ("Department", "Received", "Answered", "Open", "Overdue", "Escalated", "Oldest open",
-            "Median reply (h)", "90% within (h)", "On time")
-    out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
-    for s in [*report.departments, report.total]:
-        name = s.name + (f" / {s.name_mr}" if s.name_mr else "")
-        o = s.oldest_open
-        oldest = ""
-        if o is not None and o.commented_at is not None:
-            oldest = f"{to_sheet(o.commented_at)} · " + _link(o.url, f"{o.platform} {o.comment_id}")
-        cls = ' class="total"' if s.code == ALL else ""
-        out.append(
-            f"<tr{cls}><td><b>{esc(s.code)}</b> {esc(name)}</td><td class=n>{s.received}</td>"
-            f"<td class=n>{s.answered}</td><td class=n>{s.open}</td><td class=n>{s.overdue_level_1}</td>"
-            f"<td class=n>{s.overdue_level_2}</td><td>{oldest or '–'}</td>"
-            f"<td class=n>{_hours(s.median_reply_hours)}</td><td class=n>{_hours(s.p90_reply_hours)}</td>"
-            f"<td class=n>{_share(s.on_time_share)}</td></tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-def overdue_table_html(items: Sequence[CommentDeadline]) -> str:
-    if not items:
-        return "<p>Nothing overdue.</p>"
-    head = ("Level", "Late", "Due (IST)", "Written (IST)", "Category", "Author", "Comment", "Link")
-    out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
-    for d in items:
-        level = "escalated" if d.level == 2 else "overdue"
-        out.append(
-            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{esc(late_text(d.late_hours))}</td>'
-            f"<td>{esc(to_sheet(d.due_at))}</td><td>{esc(to_sheet(d.commented_at))}</td>"
-            f"<td>{esc(d.category)}</td><td>{esc(d.author)}</td><td class=text>{esc(d.text)}</td>"
-            f"<td>{_link(d.url, f'{d.platform} {d.comment_id}')}</td></tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-def report_html(report: Report, *, charts: bool = True) -> str:
-    """A self-contained page: inline CSS, charts as embedded PNG, all citizen text escaped."""
-    parts = [
-        "<!DOCTYPE html>", '<html lang="mr"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Tracker report {esc(report.period)}</title><style>{_CSS}</style></head><body>",
-        "<h1>Replies to citizens' comments — per department</h1>",
-        f'<p class="meta">Period {esc(report.period)} IST · as of {esc(to_sheet(report.as_of))} IST · '
-        f"{esc(report.rules)}" + (f" · {esc(report.location)}" if report.location else "") + "</p>",
-        "<h2>Summary</h2>", summary_table_html(report),
-        "<p class=meta>Received, answered, reply times and “on time” count comments written in the "
-        "period; open, overdue and escalated are the backlog at the report time.</p>",
-    ]
-    if charts and report.departments:
-        parts.append('<h2>Charts</h2><div class="charts">')
-        for measure, title in CHARTS:
-            png = base64.b64encode(chart_png(report, measure, title)).decode("ascii")
-            parts.append(f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{png}"></figure>')
-        parts.append("</div>")
-    parts.append("<h2>Overdue comments, per department (oldest first)</h2>")
-    any_late = False
-    for s in report.departments:
-        items = report.overdue_of(s.code)
-        if items:
-            any_late = True
-            parts.append(f"<h3>{esc(s.code)} — {esc(s.name)} ({len(items)})</h3>")
-            parts.append(overdue_table_html(items))
-    if not any_late:
-        parts.append("<p>Nothing overdue.</p>")
-    if report.warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f'<li class="warn">{esc(w)}</li>'
-                                                      for w in report.warnings) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

@@ -79,44 +79,63 @@ def load_schedule_config(path: Path | str | None = None) -> ScheduleConfig:
     for key in data:
         if key not in known:
             problem((key,), f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
-    kw: dict = {"path": path}
+    kw: dict = {"path": path, **_texts(data, problem)}
+    for job in ("sync", "overdue"):
+        kw.update(_every(data, job, problem))
+    kw.update(_report_settings(data, problem))
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{path}: {len(problems)} problems: " + "; ".join(problems))
+    return ScheduleConfig(**kw)
+
+
+def _texts(data: dict, problem) -> dict:
+    """tracker: and source:, as text."""
+    out = {}
     for key in ("tracker", "source"):
         if data.get(key) is not None:
             if not isinstance(data[key], str) or not data[key].strip():
                 problem((key,), f"{key} must be text")
             else:
-                kw[key] = data[key].strip()
-    for job in ("sync", "overdue"):
-        section = _section(data, job, ("every_minutes",), problem)
-        if "every_minutes" in section:
-            minutes = section["every_minutes"]
-            if minutes is False or minutes == "off":
-                minutes = 0
-            if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 24 * 60:
-                problem((job, "every_minutes"), f"{job}: every_minutes must be a whole number of minutes "
-                        "from 1 to 1440, or 0 (off)")
-            else:
-                kw[f"{job}_every_minutes"] = minutes
+                out[key] = data[key].strip()
+    return out
+
+
+def _every(data: dict, job: str, problem) -> dict:
+    """A job's every_minutes: (sync or overdue): minutes, 0 or off turning it off."""
+    section = _section(data, job, ("every_minutes",), problem)
+    if "every_minutes" not in section:
+        return {}
+    minutes = section["every_minutes"]
+    if minutes is False or minutes == "off":
+        minutes = 0
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 24 * 60:
+        problem((job, "every_minutes"), f"{job}: every_minutes must be a whole number of minutes "
+                "from 1 to 1440, or 0 (off)")
+        return {}
+    return {f"{job}_every_minutes": minutes}
+
+
+def _report_settings(data: dict, problem) -> dict:
+    """The report: section: at (an IST time, or off), email and include_empty."""
     report = _section(data, "report", ("at", "email", "include_empty"), problem)
+    out: dict = {}
     if "at" in report:
         at = report["at"]
         if at in (None, False, "off"):
-            kw["report_at"] = None
+            out["report_at"] = None
         elif not isinstance(at, str) or parse_hhmm(at) is None:
             problem(("report", "at"), f"report: at {at!r} must be an IST time in quotes, e.g. \"09:00\", "
                     "or off")
         else:
-            kw["report_at"] = at.strip()
+            out["report_at"] = at.strip()
     for key, name in (("email", "report_email"), ("include_empty", "include_empty")):
         if key in report:
             if not isinstance(report[key], bool):
                 problem(("report", key), f"report: {key} must be true or false")
             else:
-                kw[name] = report[key]
-    if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else
-                          f"{path}: {len(problems)} problems: " + "; ".join(problems))
-    return ScheduleConfig(**kw)
+                out[name] = report[key]
+    return out
 
 
 def _section(data: dict, name: str, keys: tuple[str, ...], problem) -> dict:

@@ -34,6 +34,7 @@ from sheets_sync.table import (
     AddRow,
     Change,
     DeleteTab,
+    Record,
     ReplaceRows,
     Table,
     TrackerRead,
@@ -178,16 +179,31 @@ def read_setup(session: TrackerSession, schema: Schema, roster_path, *, follow_u
     if not session.is_new():
         _require_tabs(read, schema, SETUP_TABS)
     checkpoints = _checkpoints(read["sync_state"], schema)
-    dept_tab = schema.tab("departments")
-    roster, warnings = roster_from_rows([(r.row, r.values) for r in read["departments"].records(dept_tab)],
-                                        dept_tab.title)
-    if not len(roster):
-        roster = load_roster_file(roster_path)
-        if not session.is_new():
-            warnings.append(f"the {dept_tab.title} tab has no departments; routed with the roster "
-                            "file instead (run `python cli.py init` to fill the tab)")
+    roster, warnings = tracker_roster(read["departments"], schema, roster_path, is_new=session.is_new())
     tabs = department_tabs(schema, roster, registered_tabs(checkpoints)) if follow_up else {}
     return Setup(checkpoints, roster, warnings, tabs)
+
+
+def tracker_roster(table: Table, schema: Schema, roster_path, *,
+                   is_new: bool) -> tuple[Roster, list[str]]:
+    """The roster as the Departments tab holds it (a malformed row skipped, with a warning);
+    the roster file while the tab has no departments. Every reader of the tracker uses this."""
+    dept_tab = schema.tab("departments")
+    roster, warnings = roster_from_rows([(r.row, r.values) for r in table.records(dept_tab)], dept_tab.title)
+    if not len(roster):
+        roster = load_roster_file(roster_path)
+        if not is_new:
+            warnings.append(f"the {dept_tab.title} tab has no departments; the roster file is used "
+                            "instead (run `python cli.py init` to fill the tab)")
+    return roster, warnings
+
+
+def keyed_comments(table: Table, schema: Schema, warnings: list[str],
+                   fields: list[str] | None = None) -> dict[tuple, Record]:
+    """The Comments tab's rows by comment key, as the engine sees them: a row without an id
+    is skipped, and a comment copied onto a second row counts once (the first), with a warning."""
+    tab = schema.tab("comments")
+    return index_records(table.records(tab, fields), tab.key, tab.title, warnings)
 
 
 def prepare_tabs(session: TrackerSession, schema: Schema, setup: Setup) -> list[str]:
@@ -206,12 +222,11 @@ def tracker_view(read: TrackerRead, schema: Schema, setup: Setup, is_new: bool) 
     if not is_new:
         _require_tabs(read, schema, READ_TABS)
     warnings: list[str] = []
-    posts_tab, comments_tab = schema.tab("posts"), schema.tab("comments")
+    posts_tab = schema.tab("posts")
     # Only the fields planning uses: a 100,000-row tracker stays small in memory.
     posts = index_records(read["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
                           posts_tab.title, warnings)
-    comments = index_records(read["comments"].records(comments_tab, _comment_fields(schema)),
-                             comments_tab.key, comments_tab.title, warnings)
+    comments = keyed_comments(read["comments"], schema, warnings, _comment_fields(schema))
     return TrackerView(posts, comments, setup.roster, _checkpoints(read["sync_state"], schema),
                        warnings + setup.warnings,
                        tabs={code: read.tabs[tab.name] for code, tab in setup.tabs.items()},

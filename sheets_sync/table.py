@@ -84,8 +84,23 @@ class TrackerRead(Mapping[str, Table]):
         return len(self.tables)
 
 
-# Every cell the job writes is text: citizens' words are never run as a formula.
-CellValue = str
+# Every cell the job writes is text, so citizens' words are never run as a formula, and
+# text that looks like a number ("007", "1e5") stays as typed. Only the job's own figures
+# (the Sync Log's counts, the Report tab's measures) are numbers (int or float), so that
+# people can sum and chart them.
+CellValue = str | int | float
+
+
+def as_text(value: CellValue) -> str:
+    """A value as a read gives it back on either backend: a number as the sheet shows it
+    (``28``, ``3.5``, a whole float without its ``.0``), text as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def is_number(value: CellValue) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -242,9 +257,13 @@ def missing_tab(tab: Tab) -> TrackerError:
                         "`python cli.py init` to create an empty one")
 
 
-def require_headers(table: Table, tab: Tab) -> None:
-    """A tab whose headers were renamed or deleted stops the run with a way out."""
+def require_headers(table: Table, tab: Tab, fields: Sequence[str] | None = None) -> None:
+    """A tab whose headers were renamed or deleted stops the run with a way out (only the
+    columns of ``fields`` when given: a reader that needs no more)."""
     missing = table.missing_headers(tab)
+    if fields is not None:
+        wanted = {tab.header_of(f) for f in fields}
+        missing = [m for m in missing if m in wanted]
     if missing:
         names = ", ".join(repr(m) for m in missing)
         raise TrackerError(

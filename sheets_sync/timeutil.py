@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -66,6 +66,27 @@ def from_sheet(text: str) -> datetime | None:
         return parse_timestamp(text)
     except ValueError:
         return None
+
+
+def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
+    """A time a person types for an option (--as-of, --since, --until): ISO 8601 with an
+    offset, or a plain time (``2026-11-26T18:00``, ``2026-11-26 18:00``) in IST, or a plain
+    date: the start of that IST day, or with ``end_of_day`` its end (the next day's start).
+    Raise ValueError saying what to write otherwise."""
+    stripped = text.strip()
+    try:
+        day = datetime.strptime(stripped, "%Y-%m-%d").replace(tzinfo=IST)
+    except ValueError:
+        pass
+    else:
+        return day + timedelta(days=1) if end_of_day else day
+    if _OFFSET_RE.search(stripped):
+        return parse_timestamp(stripped)
+    found = from_sheet(stripped)
+    if found is None:
+        raise ValueError(f"{text!r}: give a date (2026-11-20), an IST time (2026-11-20 10:00) "
+                         "or ISO 8601 with an offset")
+    return found
 
 
 def now_ist() -> datetime:

@@ -385,3 +385,29 @@ def test_a_mistyped_optional_column_is_a_warning_not_silence(tmp_path, roster_fi
     assert (f"Warning: {folder / 'posts.csv'} line 1: column 'dept' ignored; the columns read are "
             "platform,post_id,posted_at,text,url,department") in result.stdout
     assert "Unassigned" in result.stdout
+
+
+@pytest.mark.parametrize("stem", ["posts", "comments"])
+def test_semicolon_separated_csv_is_named_as_such(tmp_path, tracker, roster_file, stem):
+    """Excel in many locales saves "CSV" with ';' between fields: said so, with how to save it."""
+    before = digest(tracker)
+    posts = csv_lines(POSTS_HEAD, POST_P1)
+    comments = csv_lines(COMMENTS_HEAD, COMMENT_C1)
+    if stem == "posts":
+        posts = csv_lines(";".join(POST_HEADER), POST_P1.replace(",", ";"))
+    else:
+        comments = csv_lines(";".join(f'"{h}"' for h in COMMENT_HEADER), COMMENT_C1.replace(",", ";"))
+    folder = export_dir(tmp_path, posts, comments)
+    result = invoke(folder, tracker, roster_file)
+    assert_rejected(result, tracker, before, 3,
+                    f"{folder / f'{stem}.csv'} line 1: the file looks ';'-separated (as Excel saves CSV "
+                    "in many locales), but an export must be separated by commas; save it again as "
+                    "'CSV UTF-8 (Comma delimited)' in Excel, or as Text CSV with field delimiter ',' "
+                    "and character set UTF-8 in LibreOffice")
+
+
+def test_a_comma_csv_with_semicolons_in_its_text_is_read(tmp_path, roster_file):
+    folder = export_dir(tmp_path, csv_lines(POSTS_HEAD, POST_P1.replace("कचरा", "कचरा; पाणी;")),
+                        csv_lines(COMMENTS_HEAD, COMMENT_C1.replace("आली नाही", "आली; नाही")))
+    result = invoke(folder, tmp_path / "new.xlsx", roster_file)
+    assert result.exit_code == 0, result.output

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from cli import main
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.deadlines import evaluate
-from sheets_sync.report import build_report, report_html, run_report
+from sheets_sync.report import build_report, run_report
+from sheets_sync.report_html import report_html
 from sheets_sync.roster import Roster
 from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema

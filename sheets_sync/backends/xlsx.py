@@ -43,6 +43,7 @@ from sheets_sync.table import (
     Table,
     TrackerRead,
     UpdateRow,
+    is_number,
     kept_by_key,
     missing_tab,
     overdue_rule,
@@ -419,6 +420,9 @@ def _unescape(text: str) -> str:
 
 
 def _set_cell(cell, value) -> None:
+    if is_number(value):  # the job's own figures: a number cell (see table.CellValue)
+        cell.value = value
+        return
     text = _escape(str(value).translate(_ILLEGAL))
     cell.value = text if text else None
     if text:

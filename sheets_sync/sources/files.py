@@ -119,7 +119,9 @@ def _read_text(path: Path) -> str:
 
 
 def _read_csv(path: Path, columns: tuple[str, ...], warnings: list[str]) -> Iterator[tuple[dict, str]]:
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True)
+    text = _read_text(path)
+    _refuse_semicolons(path, text.partition("\n")[0], columns)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     line = 0  # the last line of the previous record
     try:
         header = next(reader, None)
@@ -153,6 +155,20 @@ def _read_csv(path: Path, columns: tuple[str, ...], warnings: list[str]) -> Iter
             text = "a quoted cell is never closed (unexpected end of data)"
         ends = f" (the record runs to line {reader.line_num})" if reader.line_num > line + 1 else ""
         raise InputError(f"{path} line {line + 1}: {text}{ends}; check the quoting") from None
+
+
+def _refuse_semicolons(path: Path, first_line: str, columns: tuple[str, ...]) -> None:
+    """A header whose names are joined by ``;``: the file was saved the way Excel writes
+    CSV where the decimal mark is a comma. Refused rather than guessed at, since such a
+    save may also have changed the encoding and the dates; saving it again fixes it."""
+    if ";" not in first_line:
+        return
+    names = {n.strip().strip('"').strip().lower() for n in first_line.lstrip("\ufeff").split(";")}
+    if {c for c in columns if c not in OPTIONAL} <= names:
+        raise InputError(f"{path} line 1: the file looks ';'-separated (as Excel saves CSV in many "
+                         "locales), but an export must be separated by commas; save it again as "
+                         "'CSV UTF-8 (Comma delimited)' in Excel, or as Text CSV with field delimiter "
+                         "',' and character set UTF-8 in LibreOffice")
 
 
 def _read_jsonl(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[dict, str]]:

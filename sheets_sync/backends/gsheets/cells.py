@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sheets_sync.table import Table
+from sheets_sync.table import Table, as_text, is_number
 
 
 @dataclass
@@ -64,8 +64,19 @@ def _table(title: str, values: list[list], *, first_row: int) -> Table:
 
 
 def _cell_value(value) -> dict:
-    # Always text: a citizen's "=…" is never parsed as a formula.
+    # Text, so a citizen's "=…" is never parsed as a formula; only the job's own
+    # figures are numbers (see table.CellValue).
+    if is_number(value):
+        return {"numberValue": value}
     return {"stringValue": str(value)}
+
+
+def _entered_text(cell: dict) -> str:
+    """What a cell of a write holds, as text (as a read would give it back)."""
+    entered = cell.get("userEnteredValue", {})
+    if "numberValue" in entered:
+        return as_text(entered["numberValue"])
+    return entered.get("stringValue", "")
 
 
 def _cell(value) -> dict:

@@ -12,6 +12,7 @@ from sheets_sync.backends.gsheets.cells import (
     _cell,
     _cell_requests,
     _col,
+    _entered_text,
     _key_index,
     _quote,
     _row_data,
@@ -110,7 +111,7 @@ class CheckMixin:
     def _rewrite_appended(self, tab: Tab, sheet: SheetInfo, appended: list[dict],
                           field_at_old: dict[int, str], new: dict[str, int]) -> list[dict]:
         """The rows a write appended by old column positions, found and written whole again."""
-        values = [{field_at_old[i]: c.get("userEnteredValue", {}).get("stringValue", "")
+        values = [{field_at_old[i]: _entered_text(c)
                    for i, c in enumerate(row.get("values", [])) if i in field_at_old}
                   for row in appended]
         wanted = {tuple(v.get(k, "") for k in tab.key): v for v in values}

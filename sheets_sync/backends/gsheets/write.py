@@ -31,6 +31,7 @@ from sheets_sync.table import (
     DeleteTab,
     ReplaceRows,
     UpdateRow,
+    as_text,
     kept_by_key,
     missing_tab,
     with_copies,
@@ -285,5 +286,5 @@ def _changed_cells(values: dict, old: dict, read_fields: frozenset[str], positio
     """A kept row's cells that differ from the row as read (unread columns are written)."""
     sheet_id, row = at
     for name, value in values.items():
-        if name in positions and not (name in read_fields and old.get(name, "") == str(value)):
+        if name in positions and not (name in read_fields and old.get(name, "") == as_text(value)):
             cells[(sheet_id, row, positions[name])] = _cell(value)
