@@ -36,7 +36,8 @@ import pytest
 
 from sheets_sync.errors import AuthError
 from sheets_sync.sources.window import make_checkpoint
-from sheets_sync.testing.fake_platforms import graph_throttled, x_rate_limited
+from sheets_sync.testing.fake_platforms.graph import graph_throttled
+from sheets_sync.testing.fake_platforms.x import x_rate_limited
 from tests import test_sources_facebook, test_sources_instagram, test_sources_x, test_sources_youtube
 from tests.platform_fixtures import (
     CHANNEL_ID,

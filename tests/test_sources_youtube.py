@@ -14,7 +14,7 @@ import pytest
 from sheets_sync.errors import AuthError, ConfigError, RateLimited
 from sheets_sync.sources.tokens import Secret
 from sheets_sync.sources.window import make_checkpoint
-from sheets_sync.testing.fake_platforms import FakeYouTube, youtube_error
+from sheets_sync.testing.fake_platforms.youtube import FakeYouTube, youtube_error
 from tests.platform_fixtures import CHANNEL_ID, at, make_source
 
 OWN = (CHANNEL_ID, "Pune Municipal Corporation")
