@@ -107,7 +107,7 @@ def test_bad_api_key_and_expired_oauth_token(fake_youtube):
     seed(fake_youtube)
     with pytest.raises(AuthError) as info:
         make_source("youtube", fake_youtube, secret=Secret("SHEETS_SYNC_YOUTUBE_API_KEY", "nope")).fetch(None)
-    assert "SHEETS_SYNC_YOUTUBE_API_KEY" in str(info.value) and "keyInvalid" in str(info.value)
+    assert "SHEETS_SYNC_YOUTUBE_API_KEY" in str(info.value) and "API_KEY_INVALID" in str(info.value)
     assert "nope" not in str(info.value)
 
     token = Secret("SHEETS_SYNC_YOUTUBE_TOKEN", "expired-oauth")

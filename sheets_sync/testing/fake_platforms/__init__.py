@@ -24,10 +24,11 @@ One module per API: ``server`` (the shared plumbing), ``graph``, ``youtube``, ``
 from .graph import AFTER_CURSOR_MESSAGE, FakeGraph, graph_error, graph_throttled, graph_time
 from .server import DROP, Answer, FakeServer, LoggedRequest
 from .x import X_UNAUTHORIZED, FakeX, x_problem, x_rate_limited, x_time
-from .youtube import QUOTA_EXCEEDED, FakeYouTube, youtube_error, youtube_time
+from .youtube import API_KEY_INVALID, QUOTA_EXCEEDED, FakeYouTube, youtube_error, youtube_time
 
 __all__ = [
     "AFTER_CURSOR_MESSAGE",
+    "API_KEY_INVALID",
     "DROP",
     "QUOTA_EXCEEDED",
     "X_UNAUTHORIZED",

@@ -23,6 +23,7 @@ def graph_error(
     status: int = 400,
     subcode: int | None = None,
     headers: dict[str, str] | None = None,
+    is_transient: bool | None = None,
 ) -> Answer:
     """A Graph error answer: ``{"error": {"message", "type", "code", ...}}``."""
     error: dict[str, Any] = {
@@ -33,11 +34,16 @@ def graph_error(
     }
     if subcode is not None:
         error["error_subcode"] = subcode
+    if is_transient is not None:
+        error["is_transient"] = is_transient
     return status, {"error": error}, headers or {}
 
 
 def graph_throttled(code: int = 4, minutes: int = 12) -> Answer:
-    """A throttling answer with ``X-Business-Use-Case-Usage`` saying when access returns."""
+    """A throttling answer with ``X-Business-Use-Case-Usage`` saying when access returns.
+
+    As Graph sends its ``(#4)`` limit: HTTP 403, marked ``is_transient``.
+    """
     usage = {
         "111": [
             {
@@ -52,8 +58,9 @@ def graph_throttled(code: int = 4, minutes: int = 12) -> Answer:
     return graph_error(
         code,
         "(#4) Application request limit reached",
-        status=400,
+        status=403,
         headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
+        is_transient=True,
     )
 
 

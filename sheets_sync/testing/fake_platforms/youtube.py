@@ -15,19 +15,45 @@ def youtube_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def youtube_error(status: int, reason: str, message: str, domain: str = "youtube.api") -> Answer:
-    """A Google API error answer."""
-    return (
-        status,
-        {
-            "error": {
-                "code": status,
-                "message": message,
-                "errors": [{"message": message, "domain": domain, "reason": reason}],
+def youtube_error(
+    status: int,
+    reason: str,
+    message: str,
+    domain: str = "youtube.api",
+    *,
+    grpc_status: str | None = None,
+    detail_reason: str | None = None,
+) -> Answer:
+    """A Google API error answer; ``detail_reason`` adds the ``google.rpc.ErrorInfo``
+    detail that Google's newer errors carry (``API_KEY_INVALID``)."""
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "errors": [{"message": message, "domain": domain, "reason": reason}],
+    }
+    if grpc_status:
+        error["status"] = grpc_status
+    if detail_reason:
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": detail_reason,
+                "domain": "googleapis.com",
+                "metadata": {"service": "youtube.googleapis.com"},
             }
-        },
-        {},
-    )
+        ]
+    return status, {"error": error}, {}
+
+
+#: How YouTube answers an invalid or expired API key today (400, reason badRequest).
+API_KEY_INVALID = youtube_error(
+    400,
+    "badRequest",
+    "API key not valid. Please pass a valid API key.",
+    "global",
+    grpc_status="INVALID_ARGUMENT",
+    detail_reason="API_KEY_INVALID",
+)
 
 
 QUOTA_EXCEEDED = youtube_error(
@@ -106,9 +132,7 @@ class FakeYouTube(FakeServer):
         elif key != self.api_key:
             if not key:
                 return youtube_error(403, "forbidden", "The request is missing a valid API key.", "global")
-            return youtube_error(
-                400, "keyInvalid", "API key not valid. Please pass a valid API key.", "global"
-            )
+            return API_KEY_INVALID
         if self.quota is not None:
             if self.quota <= 0:
                 return QUOTA_EXCEEDED
