@@ -175,7 +175,7 @@ CASES = [
         throttle_says=("YouTube daily quota exhausted", "midnight Pacific time (2026-11-20 13:30 IST)"),
         expire=_rotate_key,
         token_env="SHEETS_SYNC_YOUTUBE_API_KEY",
-        expired=r"YouTube rejected the credential in SHEETS_SYNC_YOUTUBE_API_KEY \(HTTP 400 keyInvalid: "
+        expired=r"YouTube rejected the credential in SHEETS_SYNC_YOUTUBE_API_KEY \(HTTP 400 API_KEY_INVALID: "
         r".+\): create a new API key \(Google Cloud console → APIs & Services → Credentials, with "
         r"the YouTube Data API v3 enabled\) and put it in SHEETS_SYNC_YOUTUBE_API_KEY",
     ),
