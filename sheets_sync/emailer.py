@@ -39,7 +39,7 @@ from sheets_sync.report import (
     Report,
     TrackerSnapshot,
     esc,
-    late_text,
+    how_long,
     overdue_table_html,
     report_html,
     report_text,
@@ -197,7 +197,7 @@ def department_message(dept: Department, items: Sequence[CommentDeadline], repor
     lines = [f"नमस्कार / Dear {name},", "", intro_mr, intro_en, ""]
     for n, d in enumerate(items, start=1):
         tag = "ESCALATED to the cell and the Additional Commissioner" if d.level == 2 else "overdue"
-        lines += [f"{n}. {tag}, {late_text(d.late_hours)} late — due {to_sheet(d.due_at)} IST, {d.category}",
+        lines += [f"{n}. {tag}, {how_long(d.late_hours)} late — due {to_sheet(d.due_at)} IST, {d.category}",
                   f"   {d.author}, {to_sheet(d.commented_at)}: {d.text}",
                   f"   {d.url}" if d.url else "   (no link)", ""]
     lines += [_footer(report)]
@@ -213,7 +213,7 @@ def summary_message(report: Report, day: date, recipients: Sequence[str]) -> Out
     if escalated:
         text.append(f"Escalated to the cell and the Additional Commissioner's office ({len(escalated)}):")
         for d in escalated:
-            text.append(f"  {d.department} {late_text(d.late_hours)} late, due {to_sheet(d.due_at)}: "
+            text.append(f"  {d.department} {how_long(d.late_hours)} late, due {to_sheet(d.due_at)}: "
                         f"{d.author}: {d.text}  {d.url}")
         text.append("")
     text.append("The full report with charts is attached (open it in a browser).")

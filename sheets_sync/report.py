@@ -157,8 +157,8 @@ def overdue_rows(deadlines: Sequence[CommentDeadline]) -> list[dict]:
     return [{k: d.as_dict()[k] for k in OVERDUE_COLUMNS} for d in overdue(deadlines)]
 
 
-def late_text(hours: float) -> str:
-    """How late, the way people say it: hours under two days, then days."""
+def how_long(hours: float) -> str:
+    """A span of hours the way people say it: hours under two days, then days."""
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
@@ -178,7 +178,7 @@ def overdue_text(deadlines: Sequence[CommentDeadline], roster: Roster, as_of: da
         lines.append(f"{_dept_label(code, roster)} ({len(items)})")
         for d in items:
             level = "ESCALATED" if d.level == 2 else "overdue  "
-            lines.append(f"  {level} {late_text(d.late_hours):>10} late  due {to_sheet(d.due_at)}  "
+            lines.append(f"  {level} {how_long(d.late_hours):>10} late  due {to_sheet(d.due_at)}  "
                          f"{d.platform} {d.comment_id}  {one_line(d.author, 24)}: {one_line(d.text, 60)}")
             if d.url:
                 lines.append(f"  {'':>32}{d.url}")
@@ -397,7 +397,7 @@ def report_text(report: Report, *, overdue_limit: int = 20) -> str:
             lines.append(f"  {s.code} ({len(items)})")
             for d in items[:overdue_limit]:
                 tag = "ESCALATED" if d.level == 2 else "overdue"
-                lines.append(f"    {tag:<9} {late_text(d.late_hours):>10} late  {d.platform} {d.comment_id}: "
+                lines.append(f"    {tag:<9} {how_long(d.late_hours):>10} late  {d.platform} {d.comment_id}: "
                              f"{one_line(d.text, 60)}")
             if len(items) > overdue_limit:
                 lines.append(f"    … and {len(items) - overdue_limit} more (see --csv or --html)")
@@ -561,7 +561,7 @@ def overdue_table_html(items: Sequence[CommentDeadline]) -> str:
     for d in items:
         level = "escalated" if d.level == 2 else "overdue"
         out.append(
-            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{esc(late_text(d.late_hours))}</td>'
+            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{esc(how_long(d.late_hours))}</td>'
             f"<td>{esc(to_sheet(d.due_at))}</td><td>{esc(to_sheet(d.commented_at))}</td>"
             f"<td>{esc(d.category)}</td><td>{esc(d.author)}</td><td class=text>{esc(d.text)}</td>"
             f"<td>{_link(d.url, f'{d.platform} {d.comment_id}')}</td></tr>")

@@ -100,7 +100,7 @@ def test_carrying_a_reply_from_a_tab_costs_no_extra_request(google, roster_file,
     google.type_in("Solid Waste Management", "Comment ID", first, "Reply", "उत्तर दिले 🙏")
     google.server.clear_requests()
     result = sync(google, folder, roster_file)
-    assert result.summary()["replies_harvested"] == 1
+    assert result.summary()["values_carried"] == 1
     assert [r["method"] for r in google.server.requests] == ["GET", "POST", "GET", "POST"]
     master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
     assert master[first]["Reply"] == "उत्तर दिले 🙏"

@@ -179,7 +179,7 @@ class FakeGraph(FakeServer):
                 return self._no_object(object_id)
             return self._list_posts(path, object_id, params, token)
         if edge in ("comments", "replies"):
-            return self._list_comments(path, object_id, edge, params, token)
+            return self._list_comments(path, object_id, params, token)
         return graph_error(100, f"(#100) Unknown edge {edge}")
 
     def _no_object(self, object_id: str) -> Answer:
@@ -229,9 +229,7 @@ class FakeGraph(FakeServer):
             rendered.append(item)
         return self._page(path, rendered, params, token)
 
-    def _list_comments(
-        self, path: str, object_id: str, edge: str, params: dict[str, str], token: str
-    ) -> Answer:
+    def _list_comments(self, path: str, object_id: str, params: dict[str, str], token: str) -> Answer:
         on_post = object_id in self.posts
         is_comment = any(c.comment_id == object_id for c in self.comments)
         if not on_post and not is_comment:
