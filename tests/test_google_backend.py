@@ -294,7 +294,7 @@ def test_who_may_edit_what(google, roster_file, tmp_path):
                                ("Comments", "C00000", "Comment")):  # the master's job column
         with pytest.raises(ApiError) as refused:
             user.edit(google.sid, cell(title, key, header), [["x"]], raw=True)
-        assert refused.value.code == 403 and "protected" in refused.value.message
+        assert refused.value.code == 400 and "protected cell" in refused.value.message
     sync(google, export_of(tmp_path / "a", 6), roster_file)
     master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
     assert master["C00000"]["Reply"] == "ok from SWM" and master["C00000"]["Notes"] == "note"
