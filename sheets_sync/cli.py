@@ -147,7 +147,7 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path
     summary = result.summary()
     if as_json:
         if dry_run:
-            summary["planned_changes"] = describe(result.plan.changes, result.schema)
+            summary["planned_changes"] = describe(result.plan.changes, result.tabs)
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not ctx.obj["quiet"]:
         _print_summary(result, dry_run)
@@ -163,7 +163,7 @@ def _print_summary(result, dry_run: bool) -> None:
     for line in result.structure:
         click.echo(line)
     if dry_run:
-        lines = describe(result.plan.changes, result.schema)
+        lines = describe(result.plan.changes, result.tabs)
         click.echo(f"Dry run on {s['tracker']}: {len(lines)} planned change(s), nothing written.")
         for line in lines:
             click.echo(f"  {line}")
@@ -171,8 +171,8 @@ def _print_summary(result, dry_run: bool) -> None:
                f"{s['tracker']} from {', '.join(s['sources'])}; {s['rows_updated']} row(s) updated.")
     for department, counts in s["per_department"].items():
         click.echo(f"  {department:<12} {counts['posts']:>4} post(s) {counts['comments']:>5} comment(s)")
-    if s["replies_harvested"] or s["tabs_rewritten"] or s["overdue"]:
-        click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
+    if s["values_carried"] or s["tabs_rewritten"] or s["overdue"]:
+        click.echo(f"{s['values_carried']} value(s) carried from the departments' tabs; "
                    f"{len(s['tabs_rewritten'])} department tab(s) updated; "
                    f"{s['overdue']} comment(s) overdue.")
     if s["held_comments"]:
@@ -228,7 +228,7 @@ def tabs(ctx, tracker, credentials, as_of, schema_path, roster_path):
     result = jobs.tabs(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=now)
     if not ctx.obj["quiet"]:
         s = result.summary()
-        click.echo(f"{s['replies_harvested']} value(s) carried from the departments' tabs; "
+        click.echo(f"{s['values_carried']} value(s) carried from the departments' tabs; "
                    f"{len(s['tabs_rewritten'])} tab(s) updated; {s['overdue']} comment(s) overdue.")
         for line in s["warnings"]:
             click.echo(f"Warning: {line}")

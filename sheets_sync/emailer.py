@@ -31,7 +31,7 @@ from sheets_sync.backends.base import Backend
 from sheets_sync.deadlines import CommentDeadline
 from sheets_sync.email_settings import SmtpSettings
 from sheets_sync.errors import ConfigError, DeliveryError
-from sheets_sync.report import Report, TrackerSnapshot, late_text, report_text
+from sheets_sync.report import Report, TrackerSnapshot, how_long, report_text
 from sheets_sync.report_html import esc, overdue_table_html, report_html, summary_table_html
 from sheets_sync.roster import Department, Roster
 from sheets_sync.schema import Schema
@@ -90,7 +90,7 @@ def department_message(dept: Department, items: Sequence[CommentDeadline], repor
     lines = [f"नमस्कार / Dear {name},", "", intro_mr, intro_en, ""]
     for n, d in enumerate(items, start=1):
         tag = "ESCALATED to the cell and the Additional Commissioner" if d.level == 2 else "overdue"
-        lines += [f"{n}. {tag}, {late_text(d.late_hours)} late — due {to_sheet(d.due_at)} IST, {d.category}",
+        lines += [f"{n}. {tag}, {how_long(d.late_hours)} late — due {to_sheet(d.due_at)} IST, {d.category}",
                   f"   {d.author}, {to_sheet(d.commented_at)}: {d.text}",
                   f"   {d.url}" if d.url else "   (no link)", ""]
     lines += [_footer(report)]
@@ -106,7 +106,7 @@ def summary_message(report: Report, day: date, recipients: Sequence[str]) -> Out
     if escalated:
         text.append(f"Escalated to the cell and the Additional Commissioner's office ({len(escalated)}):")
         for d in escalated:
-            text.append(f"  {d.department} {late_text(d.late_hours)} late, due {to_sheet(d.due_at)}: "
+            text.append(f"  {d.department} {how_long(d.late_hours)} late, due {to_sheet(d.due_at)}: "
                         f"{d.author}: {d.text}  {d.url}")
         text.append("")
     text.append("The full report with charts is attached (open it in a browser).")

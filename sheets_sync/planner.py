@@ -72,7 +72,8 @@ class Plan:
             },
             "held_comments": list(self.held),
             "warnings": list(self.warnings),
-            "replies_harvested": self.carried,  # the name scripts and the CLI read
+            "values_carried": self.carried,  # typed in the departments' tabs, now in Comments
+            "replies_harvested": self.carried,  # the same, under the name older scripts read
             "conflicts": list(self.conflicts),
             "overdue": len(self.overdue),
             "tabs_rewritten": list(self.tabs_rewritten),

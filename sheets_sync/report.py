@@ -141,8 +141,8 @@ def overdue_rows(deadlines: Sequence[CommentDeadline]) -> list[dict]:
     return [{k: d.as_dict()[k] for k in OVERDUE_COLUMNS} for d in overdue(deadlines)]
 
 
-def late_text(hours: float) -> str:
-    """How late, the way people say it: hours under two days, then days."""
+def how_long(hours: float) -> str:
+    """A span of hours the way people say it: hours under two days, then days."""
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
@@ -162,7 +162,7 @@ def overdue_text(deadlines: Sequence[CommentDeadline], roster: Roster, as_of: da
         lines.append(f"{_dept_label(code, roster)} ({len(items)})")
         for d in items:
             level = "ESCALATED" if d.level == 2 else "overdue  "
-            lines.append(f"  {level} {late_text(d.late_hours):>10} late  due {to_sheet(d.due_at)}  "
+            lines.append(f"  {level} {how_long(d.late_hours):>10} late  due {to_sheet(d.due_at)}  "
                          f"{d.platform} {d.comment_id}  {one_line(d.author, 24)}: {one_line(d.text, 60)}")
             if d.url:
                 lines.append(f"  {'':>32}{d.url}")
@@ -381,7 +381,7 @@ def report_text(report: Report, *, overdue_limit: int = 20) -> str:
             lines.append(f"  {s.code} ({len(items)})")
             for d in items[:overdue_limit]:
                 tag = "ESCALATED" if d.level == 2 else "overdue"
-                lines.append(f"    {tag:<9} {late_text(d.late_hours):>10} late  {d.platform} {d.comment_id}: "
+                lines.append(f"    {tag:<9} {how_long(d.late_hours):>10} late  {d.platform} {d.comment_id}: "
                              f"{one_line(d.text, 60)}")
             if len(items) > overdue_limit:
                 lines.append(f"    … and {len(items) - overdue_limit} more (see --csv or --html)")

@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 
 from sheets_sync.deadlines import CommentDeadline
-from sheets_sync.report import ALL, Report, hours_text, late_text, share_text
+from sheets_sync.report import ALL, Report, hours_text, how_long, share_text
 from sheets_sync.timeutil import to_sheet
 
 _CSS = """
@@ -159,7 +159,7 @@ def overdue_table_html(items: Sequence[CommentDeadline]) -> str:
     for d in items:
         level = "escalated" if d.level == 2 else "overdue"
         out.append(
-            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{esc(late_text(d.late_hours))}</td>'
+            f'<tr class="l{d.level}"><td>{level}</td><td class=n>{esc(how_long(d.late_hours))}</td>'
             f"<td>{esc(to_sheet(d.due_at))}</td><td>{esc(to_sheet(d.commented_at))}</td>"
             f"<td>{esc(d.category)}</td><td>{esc(d.author)}</td><td class=text>{esc(d.text)}</td>"
             f"<td>{_link(d.url, f'{d.platform} {d.comment_id}')}</td></tr>")

@@ -80,11 +80,6 @@ class SyncResult:
     # Every tab of the run by name, the departments' under their current titles (describe()).
     tabs: Mapping[str, Tab] = field(default_factory=dict)
 
-    @property
-    def schema(self) -> Mapping[str, Tab]:
-        """The run's tabs (:attr:`tabs`), under the name the CLI asks for them by."""
-        return self.tabs
-
     def summary(self) -> dict:
         out = {"tracker": self.tracker, "sources": self.sources, "dry_run": self.dry_run}
         out.update(self.plan.summary())

@@ -6,7 +6,7 @@ every edit exactly as in the browser. A person finds a row the way a person
 does: by reading the tab at that moment and looking for the comment id, and a
 column by its header. Every action returns :class:`Outcome` records that say
 what was typed, where, over what, and whether Google accepted it or refused
-it with its 403 ("You are trying to edit a protected cell or object").
+it with its 400 ("You are trying to edit a protected cell or object").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Outcome:
     value: str = ""
     old: str = ""  # what the cell showed when the person typed over it
     accepted: bool = False
-    refused: str = ""  # Google's message when it refused the edit (a 403)
+    refused: str = ""  # Google's message when it refused the edit (a 400 or 403)
     locked: bool = False  # a job lock stood on the spreadsheet at that moment
     during_run: bool = False  # done from inside one of the job's requests
     moment: str = ""  # which request of the run, and before or after Google handled it
@@ -130,7 +130,8 @@ class Office:
         try:
             do()
         except ApiError as exc:
-            if exc.code != 403:
+            # Google refuses a protected cell with 400 (403: not shared with this person).
+            if exc.code != 403 and not (exc.code == 400 and "protected cell" in exc.message):
                 raise
             out.refused = exc.message
             return out

@@ -64,7 +64,6 @@ OUT_OF_SCOPE = {
     "SpreadsheetTest.test_get_lastUpdateTime": "Drive modifiedTime after a spreadsheet "
                                                "property change" + _NOT_USED,
     "SpreadsheetTest.test_lastUpdateTime_prop": "as test_get_lastUpdateTime" + _NOT_USED,
-    "SpreadsheetTest.test_timezone_and_locale": "updateSpreadsheetProperties" + _NOT_USED,
     "SpreadsheetTest.test_update_title": "updateSpreadsheetProperties (the title)" + _NOT_USED,
     "CellTest.test_define_named_range": "named ranges" + _NOT_USED,
     "CellTest.test_delete_named_range": "named ranges" + _NOT_USED,

@@ -345,8 +345,9 @@ def test_protected_range_blocks_non_editors_only(fake_sheets, sheet, gspread_cli
 
     with pytest.raises(gspread.exceptions.APIError) as exc:
         alice_ws.update_acell("A2", "hijacked")
-    assert error_of(exc.value) == {"code": 403, "message": PROTECTED,
-                                   "status": "PERMISSION_DENIED"}
+    # Google refuses it with 400, not 403; values calls put "Invalid data[0]: " before it.
+    assert error_of(exc.value) == {"code": 400, "message": "Invalid data[0]: " + PROTECTED,
+                                   "status": "INVALID_ARGUMENT"}
     with pytest.raises(gspread.exceptions.APIError):
         alice_ws.delete_rows(2)
     alice_ws.update_acell("B2", "Fixed the road")  # outside the protection
@@ -356,7 +357,7 @@ def test_protected_range_blocks_non_editors_only(fake_sheets, sheet, gspread_cli
     # The same check applies to simulated people.
     with pytest.raises(ApiError) as person:
         fake_sheets.as_user(ALICE).edit(sheet.id, "Sheet1!A1", [["x"]])
-    assert (person.value.code, person.value.message) == (403, PROTECTED)
+    assert (person.value.code, person.value.message) == (400, "Invalid data[0]: " + PROTECTED)
 
 
 def test_sheet_protection_with_unprotected_ranges_and_warning_only(fake_sheets, sheet):

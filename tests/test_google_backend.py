@@ -100,7 +100,7 @@ def test_carrying_a_reply_from_a_tab_costs_no_extra_request(google, roster_file,
     google.type_in("Solid Waste Management", "Comment ID", first, "Reply", "उत्तर दिले 🙏")
     google.server.clear_requests()
     result = sync(google, folder, roster_file)
-    assert result.summary()["replies_harvested"] == 1
+    assert result.summary()["values_carried"] == 1
     assert [r["method"] for r in google.server.requests] == ["GET", "POST", "GET", "POST"]
     master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
     assert master[first]["Reply"] == "उत्तर दिले 🙏"
@@ -294,7 +294,7 @@ def test_who_may_edit_what(google, roster_file, tmp_path):
                                ("Comments", "C00000", "Comment")):  # the master's job column
         with pytest.raises(ApiError) as refused:
             user.edit(google.sid, cell(title, key, header), [["x"]], raw=True)
-        assert refused.value.code == 403 and "protected" in refused.value.message
+        assert refused.value.code == 400 and "protected cell" in refused.value.message
     sync(google, export_of(tmp_path / "a", 6), roster_file)
     master = {r["Comment ID"]: r for r in records(google.values("Comments"))}
     assert master["C00000"]["Reply"] == "ok from SWM" and master["C00000"]["Notes"] == "note"

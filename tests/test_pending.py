@@ -62,7 +62,7 @@ def test_a_reply_typed_in_the_tab_reaches_the_master_and_leaves_the_tab(harness,
     harness.type_in(SWM, "Comment ID", "C3", "Status", "Not required")
     later = parse_timestamp("2026-11-21T13:00:00+05:30")
     result = sync(harness, export, roster_file, now=later, sources=False)
-    assert result.summary()["replies_harvested"] == 3
+    assert result.summary()["values_carried"] == 3
     master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
     assert master["C1"]["Reply"] == "उद्या सकाळी घंटागाडी येईल 🙏"
     assert master["C1"]["Replied by"] == "SWM nodal officer"

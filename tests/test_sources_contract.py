@@ -36,7 +36,8 @@ import pytest
 
 from sheets_sync.errors import AuthError
 from sheets_sync.sources.window import make_checkpoint
-from sheets_sync.testing.fake_platforms import graph_throttled, x_rate_limited
+from sheets_sync.testing.fake_platforms.graph import graph_throttled
+from sheets_sync.testing.fake_platforms.x import x_rate_limited
 from tests import test_sources_facebook, test_sources_instagram, test_sources_x, test_sources_youtube
 from tests.platform_fixtures import (
     CHANNEL_ID,
@@ -174,7 +175,7 @@ CASES = [
         throttle_says=("YouTube daily quota exhausted", "midnight Pacific time (2026-11-20 13:30 IST)"),
         expire=_rotate_key,
         token_env="SHEETS_SYNC_YOUTUBE_API_KEY",
-        expired=r"YouTube rejected the credential in SHEETS_SYNC_YOUTUBE_API_KEY \(HTTP 400 keyInvalid: "
+        expired=r"YouTube rejected the credential in SHEETS_SYNC_YOUTUBE_API_KEY \(HTTP 400 API_KEY_INVALID: "
         r".+\): create a new API key \(Google Cloud console → APIs & Services → Credentials, with "
         r"the YouTube Data API v3 enabled\) and put it in SHEETS_SYNC_YOUTUBE_API_KEY",
     ),

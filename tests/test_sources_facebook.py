@@ -14,7 +14,7 @@ import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited, SourceError
 from sheets_sync.sources.window import make_checkpoint
-from sheets_sync.testing.fake_platforms import FakeGraph, graph_error, graph_throttled
+from sheets_sync.testing.fake_platforms.graph import FakeGraph, graph_error, graph_throttled
 from tests.platform_fixtures import PAGE_ID, at, make_source
 
 PMC = (PAGE_ID, "Pune Municipal Corporation")

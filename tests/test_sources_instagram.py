@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited
-from sheets_sync.testing.fake_platforms import FakeGraph, graph_error, graph_throttled
+from sheets_sync.testing.fake_platforms.graph import FakeGraph, graph_error, graph_throttled
 from tests.platform_fixtures import IG_USER_ID, at, make_source
 
 ACCOUNT = (IG_USER_ID, "pmc_pune")

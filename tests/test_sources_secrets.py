@@ -8,7 +8,8 @@ import pytest
 
 from sheets_sync.errors import AuthError, SheetsSyncError
 from sheets_sync.sources.registry import load_platform_sources
-from sheets_sync.testing.fake_platforms import graph_error, youtube_error
+from sheets_sync.testing.fake_platforms.graph import graph_error
+from sheets_sync.testing.fake_platforms.youtube import youtube_error
 from tests import test_sources_facebook, test_sources_instagram, test_sources_x, test_sources_youtube
 from tests.platform_fixtures import Clock
 

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from sheets_sync.errors import AuthError, ConfigError, RateLimited, SourceError
-from sheets_sync.testing.fake_platforms import FakeX, x_problem
+from sheets_sync.testing.fake_platforms.x import FakeX, x_problem
 from tests.platform_fixtures import X_USER_ID, at, make_source
 
 DOCS_CONVERSATION = {

@@ -14,7 +14,7 @@ import pytest
 from sheets_sync.errors import AuthError, ConfigError, RateLimited
 from sheets_sync.sources.tokens import Secret
 from sheets_sync.sources.window import make_checkpoint
-from sheets_sync.testing.fake_platforms import FakeYouTube, youtube_error
+from sheets_sync.testing.fake_platforms.youtube import FakeYouTube, youtube_error
 from tests.platform_fixtures import CHANNEL_ID, at, make_source
 
 OWN = (CHANNEL_ID, "Pune Municipal Corporation")
@@ -107,7 +107,7 @@ def test_bad_api_key_and_expired_oauth_token(fake_youtube):
     seed(fake_youtube)
     with pytest.raises(AuthError) as info:
         make_source("youtube", fake_youtube, secret=Secret("SHEETS_SYNC_YOUTUBE_API_KEY", "nope")).fetch(None)
-    assert "SHEETS_SYNC_YOUTUBE_API_KEY" in str(info.value) and "keyInvalid" in str(info.value)
+    assert "SHEETS_SYNC_YOUTUBE_API_KEY" in str(info.value) and "API_KEY_INVALID" in str(info.value)
     assert "nope" not in str(info.value)
 
     token = Secret("SHEETS_SYNC_YOUTUBE_TOKEN", "expired-oauth")

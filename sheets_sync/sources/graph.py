@@ -1,9 +1,11 @@
 """The Graph API, as Facebook Pages and Instagram professional accounts share it.
 
 Errors, as Graph documents them: code 190 → :class:`AuthError` (renew the
-token); 1 and 2, and any error Graph marks ``is_transient`` → retried with
-backoff; 4, 17, 32, 613, 80001, 80002 → :class:`RateLimited` with the wait
-read from ``X-Business-Use-Case-Usage``; 10 and 200–299 → :class:`AuthError`
+token); 4, 17, 32, 613, 80001–80009 → :class:`RateLimited` with the wait
+read from ``X-Business-Use-Case-Usage``, whatever ``is_transient`` says (Graph
+marks its ``(#4)`` limit transient, yet retrying at once only spends the wait);
+1 and 2, and any other error Graph marks ``is_transient`` → retried with
+backoff; 10 and 200–299 → :class:`AuthError`
 naming the missing permission; ``(#100) The After Cursor specified exceeds
 the max limit`` → an :class:`ApiError` with reason ``after-cursor`` for the
 source to handle; other 5xx → retried.
@@ -29,7 +31,7 @@ from sheets_sync.sources.window import Harvest
 GRAPH_URL_ENV = "SHEETS_SYNC_GRAPH_URL"
 GRAPH_URL_DEFAULT = "https://graph.facebook.com/v21.0"
 
-THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
+THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80010)})
 TEMPORARY_CODES = frozenset({1, 2})
 
 
@@ -48,13 +50,13 @@ def map_graph_error(
     said = f"code {code}: {message}"
     if code == 190:
         return AuthError(f"{service} token expired or revoked ({said}): {renew}")
-    if code in TEMPORARY_CODES or error.get("is_transient") is True:
-        return Transient(SourceError(f"{service}: {what}: temporary Graph error ({said})"))
     if code in THROTTLE_CODES:
         return RateLimited(
             f"{service} throttled this app while reading {what} ({said}); "
             f"{regain_access(response.headers)}; the next run resumes from the checkpoint"
         )
+    if code in TEMPORARY_CODES or error.get("is_transient") is True:
+        return Transient(SourceError(f"{service}: {what}: temporary Graph error ({said})"))
     if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
         return AuthError(f"{service} token lacks a permission to read {what} ({said}): {permissions}")
     if code == 100 and "after cursor" in message.lower():

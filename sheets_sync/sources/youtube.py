@@ -45,6 +45,8 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 AUTH_REASONS = frozenset({"keyInvalid", "keyExpired", "authError", "accessNotConfigured", "ipRefererBlocked"})
+# A bad or expired key now comes as 400 badRequest; only the ErrorInfo detail names it.
+AUTH_DETAIL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "SERVICE_DISABLED"})
 
 
 def quota_reset(now: datetime) -> datetime:
@@ -52,6 +54,15 @@ def quota_reset(now: datetime) -> datetime:
     local = now.astimezone(PACIFIC)
     tomorrow = local.date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(0), tzinfo=PACIFIC)
+
+
+def _detail_reason(error: Mapping[str, Any]) -> str:
+    """The reason of the ``google.rpc.ErrorInfo`` detail, if the error carries one."""
+    details = error.get("details")
+    for item in details if isinstance(details, list) else []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            return str(item.get("reason", ""))
+    return ""
 
 
 class YouTubeSource(PlatformSource):
@@ -95,8 +106,9 @@ class YouTubeSource(PlatformSource):
         reason = ""
         if details and isinstance(details[0], dict):
             reason = str(details[0].get("reason", ""))
+        detail = _detail_reason(error)
         message = json_or_text(error.get("message", "") or f"HTTP {response.status}")
-        said = f"HTTP {response.status} {reason or 'error'}: {message}"
+        said = f"HTTP {response.status} {detail or reason or 'error'}: {message}"
         if reason in QUOTA_REASONS:
             reset = quota_reset(self._clock())
             return RateLimited(
@@ -104,7 +116,7 @@ class YouTubeSource(PlatformSource):
                 f"resets at midnight Pacific time ({ist(reset)}) and retrying before then is "
                 "useless; the next run after that resumes from the checkpoint"
             )
-        if response.status == 401 or reason in AUTH_REASONS:
+        if response.status == 401 or reason in AUTH_REASONS or detail in AUTH_DETAIL_REASONS:
             return AuthError(
                 f"YouTube rejected the credential in {self.secret.name} ({said}): {self._renew()}"
             )

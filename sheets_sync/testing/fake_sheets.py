@@ -336,7 +336,7 @@ class FakeSheetsServer(Knobs):
             except ValueError:
                 body = None
             info = RequestInfo(h.command, path, query, identity, groups.get("sid"), kind, body)
-            self.check_quota(identity, kind)
+            self.admit(identity, kind)
             self.fault(h.command, path, "before")
             self.run_hooks(info, "before")
             try:

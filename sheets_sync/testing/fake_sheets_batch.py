@@ -145,6 +145,16 @@ def _delete_sheet(ctx: BatchContext, req: dict) -> None:
     book.reindex()
 
 
+def _update_spreadsheet_properties(ctx: BatchContext, req: dict) -> None:
+    """The spreadsheet's time zone (it governs ``NOW()``) and locale."""
+    fields = req.get("fields")
+    if not fields:
+        raise bad_request("At least one field must be updated, but 'fields' is empty.")
+    if fields.strip() == "*" or _paths(parse_fields(fields)) - {"timeZone", "locale"}:
+        raise not_implemented(f"updateSpreadsheetProperties fields {fields!r}")
+    apply_mask_update(ctx.book.properties, req.get("properties") or {}, fields)
+
+
 def _update_sheet_properties(ctx: BatchContext, req: dict) -> None:
     book = ctx.book
     props = req.get("properties") or {}
@@ -402,6 +412,7 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "addSheet": _add_sheet,
     "deleteSheet": _delete_sheet,
     "updateSheetProperties": _update_sheet_properties,
+    "updateSpreadsheetProperties": _update_spreadsheet_properties,
     "addProtectedRange": _add_protected_range,
     "updateProtectedRange": _update_protected_range,
     "deleteProtectedRange": _delete_protected_range,

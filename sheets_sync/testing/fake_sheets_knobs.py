@@ -4,6 +4,7 @@
 fake misbehave on purpose, the way Google does on a bad day:
 
 * quotas per identity over a sliding window, answering Google's 429 body;
+* the Sheets API not enabled in the caller's Cloud project (403 ``SERVICE_DISABLED``);
 * a fixed latency before every API request;
 * faults at an exact request: a 5xx or a dropped connection, ``before`` the request
   is applied (nothing happened) or ``after`` (it happened; the client does not know),
@@ -53,6 +54,25 @@ def quota_error(kind: str, project_number: int) -> ApiError:
         }])
 
 
+def service_disabled_error(project_number: int) -> ApiError:
+    """Google's answer on a Cloud project where the Sheets API is not enabled."""
+    url = f"https://console.developers.google.com/apis/api/sheets.googleapis.com/overview?project={project_number}"
+    message = (f"Google Sheets API has not been used in project {project_number} before or it is "
+               f"disabled. Enable it by visiting {url} then retry. If you enabled this API "
+               "recently, wait a few minutes for the action to propagate to our systems and retry.")
+    return ApiError(403, message, "PERMISSION_DENIED", details=[
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
+         "domain": "googleapis.com",
+         "metadata": {"consumer": f"projects/{project_number}", "service": "sheets.googleapis.com",
+                      "activationUrl": url, "serviceTitle": "Google Sheets API",
+                      "containerInfo": str(project_number)}},
+        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+         "message": message},
+        {"@type": "type.googleapis.com/google.rpc.Help",
+         "links": [{"description": "Google developers console API activation", "url": url}]},
+    ])
+
+
 @dataclass
 class RequestInfo:
     """What an ``on_request`` hook sees."""
@@ -88,6 +108,7 @@ class _Config:
     quota_window: float = 60.0
     latency: float = 0.0
     faults: list = field(default_factory=list)
+    api_disabled: bool = False  # the key's Cloud project has not enabled the Sheets API
 
 
 class Drop(Exception):
@@ -124,6 +145,11 @@ class Knobs:
     def set_latency(self, seconds: float) -> None:
         self.config.latency = seconds
 
+    def disable_api(self, disabled: bool = True) -> None:
+        """Answer every API request as Google does when the key's Cloud project has not
+        enabled the Sheets API (403 PERMISSION_DENIED, reason SERVICE_DISABLED)."""
+        self.config.api_disabled = disabled
+
     def fail_next(self, count: int = 1, status: int = 503, method: str | None = None,
                   path: str | None = None, when: str = "before", skip: int = 0) -> None:
         """Answer the next ``count`` matching API requests with ``status`` (Google's body).
@@ -148,7 +174,8 @@ class Knobs:
         ``{"quotas": {"read_per_minute": 60, "write_per_minute": 60, "window_seconds": 60},
         "latency": 0.05, "faults": [{"count": 1, "status": 503, "method": "POST",
         "path": ":batchUpdate", "when": "after"}, {"count": 1, "drop": true}],
-        "clear_faults": true, "token_lifetime": 5, "expire_tokens": true, "clock_offset": 3600}``
+        "clear_faults": true, "api_disabled": false, "token_lifetime": 5, "expire_tokens": true,
+        "clock_offset": 3600}``
         """
         tokens = getattr(self, "tokens", None)
         if tokens is not None and "token_lifetime" in settings:
@@ -163,6 +190,8 @@ class Knobs:
                            q.get("window_seconds", 60.0))
         if "latency" in settings:
             self.set_latency(float(settings["latency"] or 0))
+        if "api_disabled" in settings:
+            self.disable_api(bool(settings["api_disabled"]))
         if settings.get("clear_faults"):
             with self._lock:
                 self.config.faults.clear()
@@ -194,6 +223,13 @@ class Knobs:
                 hook(info, phase)
             except Exception as e:  # noqa: BLE001 - reported through hook_errors
                 self.hook_errors.append(e)
+
+    def admit(self, identity: str, kind: str) -> None:
+        """The checks Google makes before looking at a request: the API is enabled for
+        the caller's project, and the caller is within its quota."""
+        if self.config.api_disabled:
+            raise service_disabled_error(self.project_number)
+        self.check_quota(identity, kind)
 
     def check_quota(self, identity: str, kind: str) -> None:
         limit = {"read": self.config.read_per_minute,

@@ -82,7 +82,8 @@ def not_implemented(what: str) -> ApiError:
 
 
 def protected_error() -> ApiError:
-    return ApiError(403, PROTECTED_MESSAGE)
+    """Google refuses an edit of a protected cell with 400 INVALID_ARGUMENT, not 403."""
+    return ApiError(400, PROTECTED_MESSAGE)
 
 
 def json_number(x: float | int) -> float | int:

@@ -262,7 +262,10 @@ def write_grid(book: Spreadsheet, identity: str, sheet: Sheet, r0: int, c0: int,
     for row in rows:
         for v in row:
             check_length(v)
-    check_cells(book, identity, sheet, runs(written, sheet.sheet_id))
+    try:
+        check_cells(book, identity, sheet, runs(written, sheet.sheet_id))
+    except ApiError as e:
+        raise e.prefixed("Invalid data[0]: ") from None  # as Google words it for values calls
     for r, c in written:
         old = sheet.get(r, c) or Cell()
         value = parse_input(rows[r - r0][c - c0], user_entered)

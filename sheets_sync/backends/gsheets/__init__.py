@@ -3,7 +3,7 @@
 A steady-state sync costs four Sheets API requests, however many rows or
 departments it touches:
 
-1. ``spreadsheets.get``: tabs, grid sizes, protections, header rows, and the
+1. ``spreadsheets.get``: tabs, grid sizes, protections, the time zone, header rows, and the
    Sync State (checkpoints) and Departments (the roster) tabs, in one call.
 2. ``spreadsheets.batchUpdate``: the run's lock — a temporary protected range
    on each tab whose rows it updates by position. While it stands, a person's

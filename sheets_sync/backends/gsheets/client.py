@@ -7,7 +7,7 @@ import json as _json  # RetryingHTTPClient.request has a parameter named json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import gspread
@@ -16,7 +16,7 @@ from google.auth.exceptions import GoogleAuthError, TransportError
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 
-from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.errors import ConfigError, SheetsSyncError, TrackerError
 from sheets_sync.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -135,3 +135,61 @@ def key_refused(exc: Exception) -> ConfigError:
     reason = text.split(":")[0] or "refused"
     return ConfigError(f"Google refused the service-account key ({reason}); check the key file "
                        "is current and not revoked")
+
+
+def explain(exc: APIError, what: str, *, spreadsheet_id: str, identity: str,
+            protections: Iterable[tuple[str, Mapping]] = ()) -> SheetsSyncError:
+    """Google's refusal as one line saying what to do; ``protections`` are the
+    spreadsheet's (tab title, protected range) as last read, to name the one in the way."""
+    code = exc.response.status_code
+    error = exc.error if isinstance(exc.error, Mapping) else {}
+    message = str(error.get("message", ""))
+    if code == 404:
+        return TrackerError(f"spreadsheet {spreadsheet_id} not found; check the id or URL in --tracker")
+    disabled = _service_disabled(error)
+    if code == 403 and disabled is not None:
+        return ConfigError(disabled)
+    # Google refuses an edit of a protected cell with 400 (403 in older answers).
+    if code in (400, 403) and "protected cell or object" in message.lower():
+        return TrackerError(f"{what}: Google refused to let {identity} edit a protected range"
+                            f"{_in_the_way(protections, identity)}; in Google Sheets open Data → "
+                            f"Protect sheets and ranges, open that protection and add {identity} "
+                            "as an editor (or remove it), then run again")
+    if code == 403:
+        return TrackerError(f"spreadsheet {spreadsheet_id} is not shared with {identity}: open it "
+                            f"in Google Sheets, click Share, and add {identity} as Editor")
+    if code == 401:
+        return TrackerError("Google did not accept the credentials (401); check the key file")
+    if code == 429:
+        return TrackerError(f"{what}: Google's quota is exhausted even after retries "
+                            "(60 requests a minute per user); run again in a minute")
+    return TrackerError(f"{what}: Google Sheets answered {code}: {message or 'no details'}")
+
+
+def _service_disabled(error: Mapping) -> str | None:
+    """What to do when the key's Cloud project has not enabled the API (403
+    ``SERVICE_DISABLED``): a sharing problem it is not."""
+    details = error.get("details")
+    for item in details if isinstance(details, list) else []:
+        if not isinstance(item, Mapping) or item.get("reason") != "SERVICE_DISABLED":
+            continue
+        meta = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+        service = meta.get("serviceTitle") or meta.get("service") or "the Google Sheets API"
+        project = str(meta.get("consumer") or "").removeprefix("projects/") or "of the key"
+        url = meta.get("activationUrl") or (
+            "https://console.cloud.google.com/apis/library/sheets.googleapis.com")
+        return (f"{service} is not enabled in Google Cloud project {project} (the service "
+                f"account's project): enable it at {url}, wait a few minutes, and run again")
+    return None
+
+
+def _in_the_way(protections: Iterable[tuple[str, Mapping]], identity: str) -> str:
+    """The protections the service account is not an editor of, named by tab and description."""
+    names = []
+    for title, pr in protections:
+        editors = pr.get("editors") if isinstance(pr.get("editors"), Mapping) else {}
+        if pr.get("warningOnly") or identity in (editors.get("users") or []):
+            continue
+        described = pr.get("description")
+        names.append(f"tab {title!r}" + (f" ({described})" if described else ""))
+    return f" ({'; '.join(sorted(set(names)))})" if names else ""

@@ -26,14 +26,14 @@ from sheets_sync.backends.gsheets.cells import (
     stable_sheet_id,
 )
 from sheets_sync.backends.gsheets.checks import CheckMixin
-from sheets_sync.backends.gsheets.client import RetryingHTTPClient, key_refused
+from sheets_sync.backends.gsheets.client import RetryingHTTPClient, explain, key_refused
 from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
     LockMixin,
 )
 from sheets_sync.backends.gsheets.structure import StructureMixin
 from sheets_sync.backends.gsheets.write import WriteMixin
-from sheets_sync.errors import TrackerError
+from sheets_sync.errors import SheetsSyncError, TrackerError
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     FIRST_ROW_WHOLE,
@@ -86,9 +86,13 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         # StructureMixin.ensure_structure), and the departments and editors to check them with.
         self.unchecked: list[str] = []
         self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
+        self.time_zone: str | None = None  # the spreadsheet's, as the first request read it
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
-                    "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
+                    "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors,warningOnly))")
+
+    # The time zone NOW() runs in (the overdue colour): read with request 1, at no cost.
+    _ZONE_FIELD = "properties.timeZone"
 
     def _call(self, what: str, func, *args, **kwargs):
         """One API call; Google's refusals become one-line TrackerErrors."""
@@ -99,23 +103,10 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         except RefreshError as exc:
             raise key_refused(exc) from None
 
-    def _explain(self, exc: APIError, what: str) -> TrackerError:
-        code = exc.response.status_code
-        message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
-        if code == 404:
-            return TrackerError(f"spreadsheet {self.id} not found; check the id or URL in --tracker")
-        if code == 403 and "protected" in message.lower():
-            return TrackerError(f"{what}: Google refused an edit of a protected range ({message}); "
-                                f"add {self.identity} as an editor of that protection")
-        if code == 403:
-            return TrackerError(f"spreadsheet {self.id} is not shared with {self.identity}: open it "
-                                f"in Google Sheets, click Share, and add {self.identity} as Editor")
-        if code == 401:
-            return TrackerError("Google did not accept the credentials (401); check the key file")
-        if code == 429:
-            return TrackerError(f"{what}: Google's quota is exhausted even after retries "
-                                "(60 requests a minute per user); run again in a minute")
-        return TrackerError(f"{what}: Google Sheets answered {code}: {message or 'no details'}")
+    def _explain(self, exc: APIError, what: str) -> SheetsSyncError:
+        protections = [(info.title, pr) for info in self.sheets.values() for pr in info.protections]
+        return explain(exc, what, spreadsheet_id=self.id, identity=self.identity,
+                       protections=protections)
 
     def _get(self, params: dict) -> dict:
         return self._call("reading the spreadsheet", self.client.spreadsheets_get, self.id, params)
@@ -127,17 +118,19 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         ranges = [f"{_quote(tab.title)}!1:1" for tab in self.schema.tabs.values()
                   if tab.name not in self.PREFETCHED]
         ranges += [_quote(self.schema.tab(name).title) for name in self.PREFETCHED]
-        fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue))))"
+        fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue)))),"
+        fields += self._ZONE_FIELD
         try:
             meta = self._call_raw(lambda: self.client.spreadsheets_get(
                 self.id, {"ranges": ranges, "fields": fields}))
         except _ParseRange:
             # A schema tab is missing: list every tab, read what exists.
-            meta = self._get({"fields": self._META_FIELDS})
+            meta = self._get({"fields": f"{self._META_FIELDS},{self._ZONE_FIELD}"})
         self._absorb(meta, with_data=True)
 
     def _absorb(self, meta: dict, *, with_data: bool = False) -> None:
         """Take in what a get (or the lock's reply) says about the sheets."""
+        self.time_zone = meta.get("properties", {}).get("timeZone", self.time_zone)
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
             grid = props.get("gridProperties", {})

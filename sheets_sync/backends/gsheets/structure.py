@@ -21,11 +21,13 @@ from sheets_sync.table import (
     header_positions,
     overdue_rule,
 )
+from sheets_sync.timeutil import IST
 
 log = logging.getLogger(__name__)
 
 JOB_COLUMNS = "sheets-sync: the job's columns (the cell may edit)"
 DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell may edit)"
+TRACKER_TIME_ZONE = IST.key  # the zone of every time the job writes
 
 
 class StructureMixin:
@@ -104,9 +106,22 @@ class StructureMixin:
                                                                       for d in new]))
                 self.prefetched.pop("departments", None)
                 done.append(f"added {len(new)} department(s) to {dept_tab.title!r}")
+        requests_ += self._time_zone_repair(done)
         if requests_:
             self._batch_update(requests_, "setting up the tracker's tabs")
         return done
+
+    def _time_zone_repair(self, done: list[str]) -> list[dict]:
+        """The spreadsheet's time zone set to IST when it is another: the overdue colour
+        compares IST due times with NOW(), which runs in that zone. No request when it is
+        IST already, or when this run did not read it."""
+        if self.time_zone in (None, TRACKER_TIME_ZONE):
+            return []
+        done.append(f"set the spreadsheet's time zone to {TRACKER_TIME_ZONE} (it was "
+                    f"{self.time_zone}), so overdue rows turn red at the right hour")
+        self.time_zone = TRACKER_TIME_ZONE
+        return [{"updateSpreadsheetProperties": {"properties": {"timeZone": TRACKER_TIME_ZONE},
+                                                 "fields": "timeZone"}}]
 
     def _protections(self, tab: Tab, sheet: SheetInfo, header: list[str], editors: list[str],
                      roster: Mapping[str, Department]) -> list[dict]:
