@@ -15,7 +15,7 @@ from functools import wraps
 import click
 
 from sheets_sync import SheetsSyncError, jobs
-from sheets_sync.backends import DEFAULT_TRACKER
+from sheets_sync.backends import DEFAULT_TRACKER, require_tracker
 from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema
 from sheets_sync.sources import open_sources
@@ -126,8 +126,11 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path
         python cli.py sync --tracker tracker.xlsx --source files:exports/2026-11-20
     """
     now = _as_of(as_of)
-    result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials), source, now=now,
-                       dry_run=dry_run)
+    # Only the README's first `python cli.py sync` may make tracker.xlsx; a path someone
+    # typed (option or $SHEETS_SYNC_TRACKER) must exist, or it is a typo.
+    first_run = ctx.get_parameter_source("tracker") is click.core.ParameterSource.DEFAULT
+    result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials, create=first_run),
+                       source, now=now, dry_run=dry_run)
     summary = result.summary()
     if as_json:
         if dry_run:
@@ -433,6 +436,7 @@ def schedule_command(ctx, tracker, credentials, schema_path, roster_path, config
             config.with_options(report_at=report_at.strip())
     tracker = config.tracker or tracker
     load_schema(schema_path)  # a broken schema stops here, not in every job
+    require_tracker(tracker)  # and a mistyped tracker, before its schedule lock is made
     if config.report_at and config.report_email:
         from sheets_sync.emailer import SmtpSettings
 
