@@ -3,7 +3,9 @@ permissions, the workbook open in LibreOffice or Excel, lock files."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,64 @@ def test_the_library_jobs_refuse_a_missing_workbook_unless_told_to_create(tmp_pa
     assert not path.exists()
     jobs.sync(jobs.Tracker(str(path), roster_path=str(roster_file), create=True), f"files:{export}")
     assert path.exists()
+
+
+# -- the file's permissions ---------------------------------------------------------------
+
+
+@pytest.fixture
+def umask():
+    """Set the process's umask for a test, and put the old one back."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _sync_more(path: Path, tmp_path: Path, roster_file: Path, cid: str = "C2"):
+    folder = write_export(tmp_path / f"more-{cid}", [post("P1")], [comment("C1", "P1"), comment(cid, "P1")])
+    result = run("sync", "--tracker", str(path), "--roster", str(roster_file), "--source", f"files:{folder}",
+                 "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "1 comment(s)" in result.stdout
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o640, 0o660], ids=oct)
+def test_a_save_keeps_the_workbook_s_mode(tracker, tmp_path, roster_file, umask, mode):
+    umask(0o022)  # a save must not fall back to this (0644), nor to a temporary file's 0600
+    os.chmod(tracker, mode)
+    _sync_more(tracker, tmp_path, roster_file)
+    assert _mode(tracker) == mode
+    assert run("tabs", "--tracker", str(tracker), "--as-of", AS_OF).exit_code == 0
+    assert _mode(tracker) == mode
+
+
+@pytest.mark.parametrize("mask, mode", [(0o002, 0o664), (0o022, 0o644), (0o027, 0o640)], ids=oct)
+def test_a_new_workbook_has_the_umask_s_mode(tmp_path, roster_file, umask, mask, mode):
+    umask(mask)
+    path = tmp_path / "tracker.xlsx"
+    assert run("init", "--tracker", str(path), "--roster", str(roster_file)).exit_code == 0
+    assert _mode(path) == mode
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file away")
+def test_a_save_keeps_the_owner_and_group(tracker, tmp_path, roster_file):
+    os.chown(tracker, 4321, 8765)  # an officer's file, saved by the cell's cron as root
+    os.chmod(tracker, 0o664)
+    _sync_more(tracker, tmp_path, roster_file)
+    assert (tracker.stat().st_uid, tracker.stat().st_gid, _mode(tracker)) == (4321, 8765, 0o664)
+
+
+def test_a_save_goes_on_when_this_user_may_not_set_the_owner(tracker, tmp_path, roster_file, monkeypatch):
+    def refuse(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chown", refuse)
+    os.chmod(tracker, 0o664)
+    _sync_more(tracker, tmp_path, roster_file)
+    assert _mode(tracker) == 0o664
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import socket
-import tempfile
+import stat
 import time as clock
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -321,12 +322,10 @@ class XlsxSession(TrackerSession):
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Who saves is in the name, so a later run can tell an abandoned file from one
-        # being written (see _remove_abandoned_saves).
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}@{_host()}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        os.close(fd)
+        tmp = None
         try:
+            tmp = _new_save_file(self.path)
+            _keep_access(self.path, tmp)
             self.wb.save(tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -336,8 +335,44 @@ class XlsxSession(TrackerSession):
         except OSError as exc:
             raise TrackerError(f"{self.path}: could not save ({exc.strerror}); nothing was changed") from None
         finally:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _new_save_file(path: Path) -> str:
+    """An empty temporary file beside ``path``, made with mode 0666 less the umask.
+
+    Not ``mkstemp``: its 0600 would become the workbook's mode at the replace, and
+    the others who share the folder would lose the tracker. Who saves is in the
+    name, so a later run can tell an abandoned file from one being written (see
+    :func:`_remove_abandoned_saves`).
+    """
+    while True:
+        tmp = path.parent / f".{path.name}.{os.getpid()}@{_host()}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return str(tmp)
+        except FileExistsError:
+            continue
+
+
+def _keep_access(path: Path, tmp: str) -> None:
+    """Give the new file the workbook's mode, and its owner and group where this user may.
+
+    A new workbook keeps the umask's mode. Owner first: a chown may clear set-id bits.
+    """
+    try:
+        was = os.stat(path)
+    except FileNotFoundError:
+        return
+    if hasattr(os, "chown"):
+        for uid, gid in ((was.st_uid, was.st_gid), (-1, was.st_gid)):
+            try:
+                os.chown(tmp, uid, gid)
+                break
+            except OSError:  # only root may give a file away; a group, only to its members
+                continue
+    os.chmod(tmp, stat.S_IMODE(was.st_mode))
 
 
 def _host() -> str:
