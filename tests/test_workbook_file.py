@@ -4,8 +4,14 @@ permissions, the workbook open in LibreOffice or Excel, lock files."""
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
+import shutil
+import signal
+import socket
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +20,7 @@ from click.testing import CliRunner
 import cli
 from sheets_sync import jobs
 from sheets_sync.errors import ConfigError
-from tests.helpers import comment, post, write_export
+from tests.helpers import comment, digest, post, write_export
 
 AS_OF = "2026-11-26T12:00:00+05:30"
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,3 +194,154 @@ def test_a_save_goes_on_when_this_user_may_not_set_the_owner(tracker, tmp_path, 
     _sync_more(tracker, tmp_path, roster_file)
     assert _mode(tracker) == 0o664
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- the workbook open in LibreOffice or Excel ------------------------------------------------
+
+READ_ONLY = [["sync", "--dry-run"], ["overdue", "--no-flags"], ["report", "--no-tab"]]
+WRITING = [["sync"], ["tabs"], ["overdue"], ["report"], ["init"]]
+ELSEWHERE = "Sunita Patil,sunita,SMC-PC-07,26.11.2026 10:02,file:///C:/Users/sunita/AppData/Roaming/LibreOffice/4;"
+
+
+def _args(command, tracker, export, roster_file):
+    extra = ["--source", f"files:{export}"] if command[0] == "sync" else []
+    if command[0] != "init":
+        extra += ["--as-of", AS_OF]
+    return [*command, "--tracker", str(tracker), "--roster", str(roster_file), *extra]
+
+
+def _libreoffice_lock(tracker: Path, text: str) -> Path:
+    lock = tracker.with_name(f".~lock.{tracker.name}#")
+    lock.write_text(text, encoding="utf-8")
+    return lock
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+@pytest.mark.parametrize("office", ["libreoffice", "excel"])
+def test_read_only_commands_work_while_the_workbook_is_open(tracker, export, roster_file, command, office,
+                                                             caplog):
+    alone = run(*_args(command, tracker, export, roster_file))
+    assert alone.exit_code == 0, alone.output
+    if office == "libreoffice":
+        _libreoffice_lock(tracker, ELSEWHERE)
+        by = "LibreOffice by Sunita Patil (user sunita on host SMC-PC-07, since 26.11.2026 10:02)"
+    else:
+        tracker.with_name(f"~${tracker.name}").write_bytes(b"\x06Sunita" + b" " * 47 + b"\x00" * 108)
+        by = "Excel by Sunita"
+    before = digest(tracker)
+    result = run(*_args(command, tracker, export, roster_file))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == alone.stdout and "Error" not in result.stderr
+    assert _warnings(caplog) == [
+        f"{tracker} is open in {by}: read as last saved (what is not saved there yet is not in this read)"]
+    assert digest(tracker) == before
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == "sheets_sync"]
+
+
+@pytest.mark.parametrize("command", WRITING, ids=" ".join)
+def test_writing_commands_refuse_a_workbook_open_elsewhere(tracker, export, roster_file, command):
+    lock = _libreoffice_lock(tracker, ELSEWHERE)
+    before = digest(tracker)
+    result = run(*_args(command, tracker, export, roster_file))
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {tracker}: the workbook is open in LibreOffice or Excel (.~lock.tracker.xlsx# exists) by "
+        "Sunita Patil (user sunita on host SMC-PC-07, since 26.11.2026 10:02); save and close it, then run "
+        "again (if no one has it open, delete that file)"]
+    assert digest(tracker) == before
+    assert lock.read_text(encoding="utf-8") == ELSEWHERE
+
+
+def _here(user: str, profile: str) -> str:
+    return f",{user},{socket.gethostname()},02.12.2026 00:47,{profile};"
+
+
+def test_a_lock_left_by_a_libreoffice_that_no_longer_runs_is_named(tracker, export, roster_file, tmp_path,
+                                                                   caplog):
+    me = pwd.getpwuid(os.getuid()).pw_name
+    profile = (tmp_path / "lo-profile").as_uri()  # no LibreOffice of this profile runs
+    lock = _libreoffice_lock(tracker, _here(me, profile))
+    before = digest(tracker)
+    result = run(*_args(["sync"], tracker, export, roster_file))
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {tracker}: .~lock.tracker.xlsx# says the workbook is open, but it was left by a LibreOffice "
+        f"that is no longer running (user {me} on host {socket.gethostname()}, since 02.12.2026 00:47): "
+        f"delete {lock} if nobody has the tracker open, then run again"]
+    assert lock.exists() and digest(tracker) == before  # never deleted for them
+    read = run(*_args(["overdue", "--no-flags"], tracker, export, roster_file))
+    assert read.exit_code == 0
+    assert _warnings(caplog) == [
+        f"{tracker}: .~lock.tracker.xlsx# was left by a LibreOffice that is no longer running (user "
+        f"{me} on host {socket.gethostname()}, since 02.12.2026 00:47); delete {lock} if nobody has the "
+        "tracker open, or the next writing run stops on it"]
+    lock.unlink()
+    assert run(*_args(["sync"], tracker, export, roster_file)).exit_code == 0
+
+
+def test_a_lock_of_a_user_with_no_libreoffice_running_is_left_over(tracker, export, roster_file):
+    _libreoffice_lock(tracker, _here("nobody", "file:///nonexistent/.config/libreoffice/4"))
+    result = run(*_args(["tabs"], tracker, export, roster_file))
+    assert result.exit_code == 4
+    assert "left by a LibreOffice that is no longer running (user nobody on host" in result.stderr
+
+
+def test_a_libreoffice_still_running_here_keeps_the_workbook_open(tracker, export, roster_file, tmp_path):
+    """A live process named soffice.bin with the lock's profile: the workbook is open."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    profile = (tmp_path / "lo-profile").as_uri()
+    fake = tmp_path / "soffice.bin"
+    fake.write_bytes(Path(shutil.which("sh")).read_bytes())  # a shell under LibreOffice's name
+    fake.chmod(0o755)
+    office = subprocess.Popen([str(fake), "-c", "sleep 60; :", f"-env:UserInstallation={profile}"])
+    try:
+        _libreoffice_lock(tracker, _here(me, profile))
+        result = run(*_args(["sync"], tracker, export, roster_file))
+    finally:
+        office.kill()
+        office.wait()
+    assert result.exit_code == 4
+    assert "the workbook is open in LibreOffice or Excel (.~lock.tracker.xlsx# exists) by user " \
+        in result.stderr
+    assert "no longer running" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_a_real_libreoffice_open_then_killed(tracker, export, roster_file, tmp_path):
+    profile = (tmp_path / "lo-profile").as_uri()
+    office = subprocess.Popen(["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore",
+                               "--calc", str(tracker)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    lock = tracker.with_name(f".~lock.{tracker.name}#")
+    try:
+        deadline = time.monotonic() + 90
+        while not lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert lock.exists(), "LibreOffice did not open the workbook"
+        text = lock.read_text(encoding="utf-8")
+        assert text.endswith(f"{profile};") and f",{socket.gethostname()}," in text
+        assert run(*_args(["overdue", "--no-flags"], tracker, export, roster_file)).exit_code == 0
+        open_now = run(*_args(["sync"], tracker, export, roster_file))
+        assert open_now.exit_code == 4 and "the workbook is open in LibreOffice" in open_now.stderr
+    finally:
+        os.killpg(office.pid, signal.SIGKILL)  # as a crash would: the lock file stays
+        office.wait()
+    deadline = time.monotonic() + 10
+    while _libreoffice_alive(profile) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lock.exists()
+    left = run(*_args(["sync"], tracker, export, roster_file))
+    assert left.exit_code == 4
+    assert "was left by a LibreOffice that is no longer running (user " in left.stderr
+    assert lock.exists()
+
+
+def _libreoffice_alive(profile: str) -> bool:
+    from sheets_sync.backends.office_lock import _libreoffice_runs
+
+    return bool(_libreoffice_runs(pwd.getpwuid(os.getuid()).pw_name, profile))
+

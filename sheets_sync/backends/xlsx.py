@@ -2,9 +2,10 @@
 
 The embedded default, for trying the tool without a Google account and for
 offices that keep the tracker on a shared drive. A run holds a lock file next
-to the workbook, refuses to touch a workbook that LibreOffice or Excel has open
-(their own lock files say so), and replaces the file atomically, so a crash
-never leaves half a workbook behind. A run killed while saving leaves its
+to the workbook, refuses to write a workbook that LibreOffice or Excel has open
+(their own lock files say so; see office_lock.py) but reads it, and replaces
+the file atomically, keeping its mode and owner, so a crash never leaves half a
+workbook behind. A run killed while saving leaves its
 temporary file (``.tracker.xlsx.<pid>@<host>.<random>.tmp``) instead; the next
 run that writes removes it.
 """
@@ -32,6 +33,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.backends.office_lock import find_office_lock
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
@@ -80,11 +82,13 @@ class XlsxSession(TrackerSession):
         self._lock: FileLock | None = None
         if path.suffix.lower() != ".xlsx":
             raise TrackerError(f"{path}: a local tracker must be an .xlsx file")
-        for lock_name in (f".~lock.{path.name}#", f"~${path.name}"):
-            if (path.parent / lock_name).exists():
-                raise TrackerError(
-                    f"{path}: the workbook is open in LibreOffice or Excel ({lock_name} exists); "
-                    "save and close it, then run again (if no one has it open, delete that file)")
+        # Reading a workbook someone has open is safe (it is read as last saved);
+        # writing it is not: their next save would drop what the run wrote.
+        self.open_in_office = find_office_lock(path)
+        if self.open_in_office is not None:
+            if write:
+                raise TrackerError(self.open_in_office.refusal(path))
+            log.warning("%s", self.open_in_office.reading_note(path))
         if write:
             self._lock = FileLock(str(path) + ".lock")
             try:
@@ -107,6 +111,9 @@ class XlsxSession(TrackerSession):
         try:
             return openpyxl.load_workbook(self.path)
         except PermissionError:
+            if self.open_in_office is not None and self.open_in_office.app == "Excel":
+                # Excel on Windows keeps even readers out.
+                raise TrackerError(self.open_in_office.refusal(self.path)) from None
             raise TrackerError(f"{self.path}: permission denied; check the file's permissions") from None
         except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
             raise TrackerError(
