@@ -345,3 +345,29 @@ def _libreoffice_alive(profile: str) -> bool:
 
     return bool(_libreoffice_runs(pwd.getpwuid(os.getuid()).pw_name, profile))
 
+
+# -- .gitignore ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_gitignore_lists_every_lock_file_the_tool_and_the_office_programs_make(tmp_path, monkeypatch):
+    from sheets_sync.backends.xlsx import _new_save_file
+    from sheets_sync.runlock import run_lock
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHEETS_SYNC_TRACKER", raising=False)
+    monkeypatch.delenv("SHEETS_SYNC_STATE_DIR", raising=False)
+    subprocess.run(["git", "init", "-q", "."], check=True)
+    (tmp_path / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
+    assert run("sync").exit_code == 0  # the README's first run: tracker.xlsx and its locks
+    with run_lock("tracker.xlsx", "sync"), run_lock("tracker.xlsx", "schedule", name="schedule"), \
+            run_lock("1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "sync"):
+        _new_save_file(tmp_path / "tracker.xlsx")  # as a save killed midway leaves it
+        (tmp_path / f"tracker.xlsx.run.lock.json.{os.getpid()}.tmp").write_text("{}")
+        _libreoffice_lock(tmp_path / "tracker.xlsx", _here("nobody", "file:///x"))
+        (tmp_path / "~$tracker.xlsx").write_bytes(b"\x00" * 162)
+        made = sorted(p.name for p in tmp_path.iterdir() if p.name not in (".git", ".gitignore"))
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], check=True,
+                                capture_output=True, text=True).stdout.splitlines()
+    assert len(made) >= 10, made  # the workbook, 5 lock files and notes, a save, 2 office locks, state/
+    assert status == ["?? .gitignore"], made
