@@ -81,7 +81,8 @@ def _as_of(value: str | None):
 
 tracker_option = click.option(
     "--tracker", default=DEFAULT_TRACKER, show_default=True, envvar="SHEETS_SYNC_TRACKER",
-    help="A local .xlsx workbook, or a Google spreadsheet id or URL.")
+    help="A local .xlsx workbook, or a Google spreadsheet id or URL. A relative path is in the current "
+         "folder. The workbook must exist: init makes one (and so does the first sync without --tracker).")
 credentials_option = click.option(
     "--credentials", type=click.Path(dir_okay=False), envvar="GOOGLE_APPLICATION_CREDENTIALS",
     help="Service-account key file for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
@@ -395,7 +396,8 @@ def report(ctx, tracker, credentials, schema_path, roster_path, since, until, as
 @schema_option
 @roster_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_SCHEDULE",
-              help="Schedule file (default: schedule.yaml here, if it exists; see schedule.example.yaml).")
+              help="Schedule file (default: schedule.yaml in the current folder, if it exists; see "
+                   "schedule.example.yaml).")
 @click.option("--source", default=None, envvar="SHEETS_SYNC_SOURCE",
               help="What the sync job reads: files:DIR, a platform, or all. Default: the file's, "
                    "else the shipped sample exports.")

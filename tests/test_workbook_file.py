@@ -3,6 +3,7 @@ permissions, the workbook open in LibreOffice or Excel, lock files."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shlex
@@ -371,3 +372,38 @@ def test_gitignore_lists_every_lock_file_the_tool_and_the_office_programs_make(t
                                 capture_output=True, text=True).stdout.splitlines()
     assert len(made) >= 10, made  # the workbook, 5 lock files and notes, a save, 2 office locks, state/
     assert status == ["?? .gitignore"], made
+
+
+# -- one rule for default paths ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["sync"], ["init"], ["overdue"], ["report"], ["tabs"], ["schedule"]],
+                         ids=" ".join)
+def test_every_help_says_where_the_tracker_is_looked_for(command):
+    text = " ".join(run(*command, "--help").stdout.split())
+    assert "A relative path is in the current folder." in text
+    assert "The workbook must exist: init makes one" in text
+
+
+def test_the_readme_states_one_rule_for_paths_and_the_help_agrees():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "**Where files are found: one rule.** A relative path" in readme
+    assert "is relative to the current folder" in readme
+    sync_help = " ".join(run("sync", "--help").stdout.split())
+    schedule_help = " ".join(run("schedule", "--help").stdout.split())
+    assert "the sample exports shipped in sheets_sync/data/examples" in sync_help
+    assert "the sample exports in `sheets_sync/data/examples/` — comes from the installed package" in readme
+    assert "default: schedule.yaml in the current folder" in schedule_help
+
+
+def test_the_default_sync_reads_the_shipped_samples_from_any_folder(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("SHEETS_SYNC_TRACKER", raising=False)
+    monkeypatch.delenv("SHEETS_SYNC_SOURCE", raising=False)
+    result = run("sync", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["comments_added"] > 0 and summary["tracker"] == "tracker.xlsx"
+    assert (elsewhere / "tracker.xlsx").exists()
