@@ -95,11 +95,9 @@ def _libreoffice_lock(file: Path) -> OfficeLock:
         return OfficeLock(file, "LibreOffice")
     name, user, host, since = (f.strip() for f in fields[:4])
     profile = fields[4].strip() if len(fields) > 4 else ""
-    lock = OfficeLock(file, "LibreOffice", name=name, user=user, host=host, since=since, profile=profile)
-    if user and _same_host(host) and _libreoffice_runs(user, profile) is False:
-        return OfficeLock(file, "LibreOffice", name=name, user=user, host=host, since=since, profile=profile,
-                          abandoned=True)
-    return lock
+    abandoned = bool(user) and _same_host(host) and _libreoffice_runs(user, profile) is False
+    return OfficeLock(file, "LibreOffice", name=name, user=user, host=host, since=since, profile=profile,
+                      abandoned=abandoned)
 
 
 def _excel_user(file: Path) -> str:

@@ -5,9 +5,9 @@ offices that keep the tracker on a shared drive. A run holds a lock file next
 to the workbook, refuses to write a workbook that LibreOffice or Excel has open
 (their own lock files say so; see office_lock.py) but reads it, and replaces
 the file atomically, keeping its mode and owner, so a crash never leaves half a
-workbook behind. A run killed while saving leaves its
-temporary file (``.tracker.xlsx.<pid>@<host>.<random>.tmp``) instead; the next
-run that writes removes it.
+workbook behind. A run killed while saving leaves its temporary file
+(``.tracker.xlsx.<pid>@<host>.<random>.tmp``) instead; the next run that writes
+removes it.
 """
 
 from __future__ import annotations
