@@ -16,7 +16,7 @@ from functools import wraps
 import click
 
 from sheets_sync import SheetsSyncError, __version__, jobs
-from sheets_sync.backends import DEFAULT_TRACKER
+from sheets_sync.backends import DEFAULT_TRACKER, require_tracker
 from sheets_sync.runlock import run_lock
 from sheets_sync.schema import load_schema
 from sheets_sync.sources.registry import check_sources
@@ -80,7 +80,8 @@ AS_OF_HELP = ("Evaluate the deadlines at this time: a date or 'YYYY-MM-DD HH:MM'
               "with an offset.")
 tracker_option = click.option(
     "--tracker", default=DEFAULT_TRACKER, show_default=True, envvar="SHEETS_SYNC_TRACKER",
-    help="A local .xlsx workbook, or a Google spreadsheet id or URL.")
+    help="A local .xlsx workbook, or a Google spreadsheet id or URL. A relative path is in the current "
+         "folder. The workbook must exist: init makes one (and so does the first sync without --tracker).")
 credentials_option = click.option(
     "--credentials", type=click.Path(dir_okay=False), envvar="GOOGLE_APPLICATION_CREDENTIALS",
     help="Service-account key file for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
@@ -142,8 +143,11 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path
         python cli.py sync --tracker tracker.xlsx --source files:exports/2026-11-20
     """
     now = _as_of(as_of)
-    result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials), source, now=now,
-                       dry_run=dry_run)
+    # Only the README's first `python cli.py sync` may make tracker.xlsx; a path someone
+    # typed (option or $SHEETS_SYNC_TRACKER) must exist, or it is a typo.
+    first_run = ctx.get_parameter_source("tracker") is click.core.ParameterSource.DEFAULT
+    result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials, create=first_run),
+                       source, now=now, dry_run=dry_run)
     summary = result.summary()
     if as_json:
         if dry_run:
@@ -409,7 +413,8 @@ def _show_report(html_file: str | None, as_json: bool, as_csv: bool, quiet: bool
 @schema_option
 @roster_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SHEETS_SYNC_SCHEDULE",
-              help="Schedule file (default: schedule.yaml here, if it exists; see schedule.example.yaml).")
+              help="Schedule file (default: schedule.yaml in the current folder, if it exists; see "
+                   "schedule.example.yaml).")
 @click.option("--source", default=None, envvar="SHEETS_SYNC_SOURCE",
               help="What the sync job reads: files:DIR, a platform, or all. Default: the file's, "
                    "else the shipped sample exports.")
@@ -450,6 +455,7 @@ def schedule_command(ctx, tracker, credentials, schema_path, roster_path, config
             config.with_options(report_at=report_at.strip())
     tracker = config.tracker or tracker
     load_schema(schema_path)  # a broken schema stops here, not in every job
+    require_tracker(tracker)  # and a mistyped tracker, before its schedule lock is made
     if config.report_at and config.report_email:
         from sheets_sync.emailer import SmtpSettings
 

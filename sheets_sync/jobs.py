@@ -36,12 +36,16 @@ class Tracker:
     schema_path: str | None = None
     roster_path: str | None = None
     credentials: str | None = None
+    #: May :func:`sync` make the workbook when it does not exist? Only for the README's
+    #: first ``python cli.py sync`` on the default path (``init`` always may); every
+    #: other job stops (exit 2) rather than fill a mistyped path.
+    create: bool = False
 
-    def open(self) -> tuple[Backend, Schema]:
+    def open(self, *, create: bool = False) -> tuple[Backend, Schema]:
         """The schema (checked first: a broken one stops before the tracker is touched)
         and the backend."""
         schema = load_schema(self.schema_path)
-        return open_backend(self.location, credentials=self.credentials), schema
+        return open_backend(self.location, credentials=self.credentials, create=create), schema
 
 
 def lock(backend: Backend, command: str) -> RunLock:
@@ -53,7 +57,7 @@ def sync(tracker: Tracker, source: str | None = None, *, now: datetime | None = 
          dry_run: bool = False, command: str = "sync") -> SyncResult:
     """New posts and comments from ``source`` (default: the sample exports), overdue
     flags and the departments' tabs. A dry run takes no lock and writes nothing."""
-    backend, schema = tracker.open()
+    backend, schema = tracker.open(create=tracker.create and not dry_run)
     sources = open_sources(source)
     if dry_run:
         return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now, dry_run=True)
@@ -63,7 +67,7 @@ def sync(tracker: Tracker, source: str | None = None, *, now: datetime | None = 
 
 def init(tracker: Tracker) -> tuple[str, list[str]]:
     """Create or repair the tabs, headers and roster: (where, what was done)."""
-    backend, schema = tracker.open()
+    backend, schema = tracker.open(create=True)
     with lock(backend, "init"):
         return backend.location, init_tracker(backend, schema, tracker.roster_path)
 

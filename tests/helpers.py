@@ -69,3 +69,15 @@ def write_roster(path: Path, text: str = ROSTER_YAML) -> Path:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def init_tracker(tracker, roster_file=None, env=None) -> None:
+    """Make a tracker the way the README says, ``python cli.py init``: only init (and the
+    first default sync) makes a workbook; a sync given a path that does not exist stops."""
+    from click.testing import CliRunner
+
+    import cli
+
+    args = ["init", "--tracker", str(tracker), *(["--roster", str(roster_file)] if roster_file else [])]
+    result = CliRunner().invoke(cli.main, args, catch_exceptions=False, env=env)
+    assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from filelock import FileLock
 
 import cli
-from tests.helpers import COMMENT_HEADER, POST_HEADER, comment, digest, post, write_export
+from tests.helpers import COMMENT_HEADER, POST_HEADER, comment, digest, init_tracker, post, write_export
 from tests.trackers import records
 
 AS_OF = "2026-11-26T12:00:00+05:30"
@@ -31,6 +31,7 @@ def invoke(folder, tracker, roster_file):
 def tracker(tmp_path, roster_file):
     """A tracker after a good first sync."""
     path = tmp_path / "tracker.xlsx"
+    init_tracker(path, roster_file)
     good = write_export(tmp_path / "good", GOOD_POSTS, GOOD_COMMENTS)
     assert invoke(good, path, roster_file).exit_code == 0
     return path
@@ -151,6 +152,7 @@ def test_not_utf8_names_line_and_column(tmp_path, tracker, roster_file):
 def test_excel_csv_utf8_with_bom_is_read(tmp_path, roster_file):
     folder = export_dir(tmp_path, "\ufeff" + csv_lines(POSTS_HEAD, POST_P1),
                         "\ufeff" + csv_lines(COMMENTS_HEAD, COMMENT_C1))
+    init_tracker(tmp_path / "new.xlsx", roster_file)
     result = invoke(folder, tmp_path / "new.xlsx", roster_file)
     assert result.exit_code == 0, result.output
     assert "Added 1 post(s) and 1 comment(s)" in result.stdout
@@ -169,6 +171,7 @@ def test_conflicting_duplicate_ids_name_both_lines(tmp_path, tracker, roster_fil
 def test_exact_repeats_and_same_id_on_two_platforms_are_fine(tmp_path, roster_file):
     folder = write_export(tmp_path / "rep", [post("P1"), post("P1"), post("P1", platform="x")],
                           [comment("C1", "P1"), comment("C1", "P1"), comment("C1", "P1", platform="x")])
+    init_tracker(tmp_path / "new.xlsx", roster_file)
     result = invoke(folder, tmp_path / "new.xlsx", roster_file)
     assert result.exit_code == 0
     assert "Added 2 post(s) and 2 comment(s)" in result.stdout
@@ -216,6 +219,8 @@ def test_jsonl_gives_the_same_tracker_as_csv(tmp_path, roster_file):
     jsonl_folder = export_dir(tmp_path, _jsonl(JSONL_POSTS), _jsonl(JSONL_COMMENTS), name="as_jsonl",
                               posts_file="posts.jsonl", comments_file="comments.jsonl")
     a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    init_tracker(a, roster_file)
+    init_tracker(b, roster_file)
     assert invoke(csv_folder, a, roster_file).exit_code == 0
     result = invoke(jsonl_folder, b, roster_file)
     assert result.exit_code == 0, result.output
@@ -288,6 +293,7 @@ def test_jsonl_lone_surrogate_is_bad_input_naming_the_line(tmp_path, tracker, ro
 def test_jsonl_lone_surrogate_leaves_either_tracker_as_it_was(tmp_path, harness, roster_file, monkeypatch):
     for k, v in harness.env.items():
         monkeypatch.setenv(k, v)
+    init_tracker(harness.tracker_arg, roster_file)
     good = write_export(tmp_path / "good", GOOD_POSTS, GOOD_COMMENTS)
     assert invoke(good, harness.tracker_arg, roster_file).exit_code == 0
     tabs = ("Posts", "Comments", "Departments", "Sync Log", "Sync State")
@@ -380,6 +386,7 @@ def test_comment_on_an_unknown_post_is_held_and_named(tmp_path, tracker, roster_
 def test_a_mistyped_optional_column_is_a_warning_not_silence(tmp_path, roster_file):
     folder = export_dir(tmp_path, csv_lines("platform,post_id,posted_at,text,url,Dept",
                                             "facebook,P1,2026-11-20T10:00:00+05:30,Notice,u,ROADS"))
+    init_tracker(tmp_path / "new.xlsx", roster_file)
     result = invoke(folder, tmp_path / "new.xlsx", roster_file)
     assert result.exit_code == 0
     assert (f"Warning: {folder / 'posts.csv'} line 1: column 'dept' ignored; the columns read are "

@@ -22,7 +22,7 @@ from sheets_sync import jobs
 from sheets_sync.errors import SourceError
 from sheets_sync.sources import FileSource
 from sheets_sync.sources.base import Source
-from tests.helpers import comment, digest, post, write_export
+from tests.helpers import comment, digest, init_tracker, post, write_export
 from tests.trackers import records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +42,16 @@ def export(tmp_path):
 
 
 @pytest.fixture
-def tracker(tmp_path):
+def new_path(tmp_path):
+    """Where no tracker is yet (for init)."""
     return tmp_path / "tracker.xlsx"
+
+
+@pytest.fixture
+def tracker(new_path, roster_file):
+    """A new tracker, as `python cli.py init` makes it: tabs and roster, no rows."""
+    init_tracker(new_path, roster_file)
+    return new_path
 
 
 def invoke(args, **kw):
@@ -121,19 +129,20 @@ def test_quiet_sync_prints_nothing(export, tracker, roster_file):
 
 
 def test_dry_run_on_a_new_tracker_prints_the_plan_and_creates_nothing(export, tracker, roster_file):
+    before = digest(tracker)
     result = invoke(sync_args(export, tracker, roster_file, "--dry-run"))
     assert result.exit_code == 0, result.output
     out = result.stdout
-    # 3 posts, 3 comments, a tab for each of the 3 departments, and the flags of
-    # the 3 comments (overdue as of now).
-    assert f"Dry run on {tracker}: 12 planned change(s), nothing written." in out
+    # 3 posts, 3 comments, and the tabs of the 2 departments that get comments (init
+    # made every department's tab, and the overdue flags go with the new rows).
+    assert f"Dry run on {tracker}: 8 planned change(s), nothing written." in out
     assert "update tab 'Solid Waste Management': 2 row(s) after the run" in out
     assert "add post facebook P1 → SWM (hashtag #SwachhMahanagar)" in out
     assert "add post instagram P2 → ROADS" in out
     assert "add comment facebook C1 → SWM [complaint]" in out
     assert "Would add 3 post(s) and 3 comment(s)" in out
-    assert not tracker.exists()
-    assert not list(tracker.parent.glob("*.xlsx"))
+    assert digest(tracker) == before
+    assert list(tracker.parent.glob("*.xlsx")) == [tracker]
 
 
 def test_dry_run_on_an_existing_tracker_changes_not_a_byte(export, tracker, roster_file):
@@ -167,13 +176,14 @@ def test_json_summary_parses(export, tracker, roster_file):
 
 
 def test_json_dry_run_lists_the_planned_changes(export, tracker, roster_file):
+    before = digest(tracker)
     result = invoke(sync_args(export, tracker, roster_file, "--json", "--dry-run"))
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True
-    assert len(summary["planned_changes"]) == 12
+    assert len(summary["planned_changes"]) == 8
     assert any("घंटागाडी" in line for line in summary["planned_changes"])
     assert "घंटागाडी" in result.stdout  # ensure_ascii=False: people can read it
-    assert not tracker.exists()
+    assert digest(tracker) == before
 
 
 def test_warnings_reach_the_summary(tmp_path, tracker, roster_file):
@@ -190,7 +200,8 @@ def test_warnings_reach_the_summary(tmp_path, tracker, roster_file):
 # -- init ---------------------------------------------------------------------
 
 
-def test_init_twice_second_says_nothing_to_do(tracker, roster_file):
+def test_init_twice_second_says_nothing_to_do(new_path, roster_file):
+    tracker = new_path
     first = invoke(["init", "--tracker", tracker, "--roster", roster_file])
     assert first.exit_code == 0
     assert "created tab 'Comments'" in first.stdout
@@ -223,7 +234,8 @@ def test_unknown_option_is_a_usage_error(tracker):
     assert "Traceback" not in result.stderr
 
 
-def test_bad_as_of_is_a_usage_error(export, tracker, roster_file):
+def test_bad_as_of_is_a_usage_error(export, new_path, roster_file):
+    tracker = new_path
     result = invoke(["sync", "--source", f"files:{export}", "--tracker", tracker,
                      "--as-of", "yesterday"])
     assert result.exit_code == 2
@@ -271,19 +283,32 @@ def test_a_group_without_its_command_still_shows_its_help():
     (["--source", "myspace"], ["--source myspace: unknown source 'myspace'"]),
     (["--source", "files:"], ["--source files:DIR needs a folder"]),
     (["--schema", "no-such-schema.yaml"], ["no-such-schema.yaml: schema not found"]),
-    (["--roster", "no-such-roster.yaml"], ["no-such-roster.yaml: department roster not found"]),
 ])
 def test_configuration_errors_exit_2(export, tmp_path, roster_file, monkeypatch, args, fragments):
     monkeypatch.chdir(tmp_path)
+    init_tracker("tracker.xlsx", roster_file)
+    before = digest(tmp_path / "tracker.xlsx")
     base = {"--source": f"files:{export}", "--tracker": "tracker.xlsx", "--roster": str(roster_file)}
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     result = invoke(["sync", *[x for pair in base.items() for x in pair]])
     assert result.exit_code == 2, result.output
     assert_one_error_line(result, *fragments)
+    assert digest(tmp_path / "tracker.xlsx") == before
+
+
+# The roster file is read where a tracker is made: `init`, and the README's first sync.
+@pytest.mark.parametrize("command", [["init", "--tracker", "tracker.xlsx"], ["sync"]], ids=" ".join)
+def test_a_roster_file_that_does_not_exist_exits_2(export, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHEETS_SYNC_TRACKER", raising=False)
+    result = invoke([*command, "--roster", "no-such-roster.yaml"])
+    assert result.exit_code == 2, result.output
+    assert_one_error_line(result, "no-such-roster.yaml: department roster not found")
     assert not (tmp_path / "tracker.xlsx").exists()
 
 
 def test_bad_schema_exits_2_naming_the_line(export, tracker, roster_file, tmp_path):
+    before = digest(tracker)
     schema = tmp_path / "schema.yaml"
     text = (ROOT / "sheets_sync" / "data" / "sheet_schema.yaml").read_text(encoding="utf-8")
     text = text.replace("{field: reply, header: Reply, owner: people,",
@@ -294,14 +319,16 @@ def test_bad_schema_exits_2_naming_the_line(export, tracker, roster_file, tmp_pa
     assert result.exit_code == 2
     assert_one_error_line(result, f"{schema}:{line}: column 'reply' of tab 'comments': owner must be "
                                   "'job' or 'people', not 'nobody'")
-    assert not tracker.exists()
+    assert digest(tracker) == before
 
 
-def test_bad_roster_exits_2_naming_the_line(export, tracker, tmp_path):
+def test_bad_roster_exits_2_naming_the_line(export, new_path, tmp_path):
+    # The roster seeds the Departments tab where the tracker is made: at init.
+    tracker = new_path
     roster = tmp_path / "roster.yaml"
     roster.write_text("departments:\n  - code: SWM\n    name_en: Solid Waste\n"
                       "    head: not-an-address\n", encoding="utf-8")
-    result = invoke(sync_args(export, tracker, roster))
+    result = invoke(["init", "--tracker", tracker, "--roster", roster])
     assert result.exit_code == 2
     assert_one_error_line(result, f"{roster}:4: SWM: head 'not-an-address' is not an e-mail address")
     assert not tracker.exists()
@@ -395,6 +422,9 @@ def test_sources_check(export, tmp_path):
 def test_python_cli_py_sync_runs_as_a_script(export, roster_file, tmp_path):
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
+    made = subprocess.run([sys.executable, str(ROOT / "cli.py"), "init", "--tracker", "tracker.xlsx",
+                           "--roster", str(roster_file)], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
     args = [sys.executable, str(ROOT / "cli.py"), "sync", "--source", f"files:{export}",
             "--tracker", "tracker.xlsx", "--roster", str(roster_file), "--as-of", AS_OF]
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=60)

@@ -24,6 +24,7 @@ def test_a_job_runs_without_the_cli(tmp_path):
     folder = write_export(tmp_path / "export", [post("P1")], [comment("C1", "P1")])
     tracker = sheets_sync.Tracker(str(tmp_path / "tracker.xlsx"),
                                   roster_path=str(write_roster(tmp_path / "departments.yaml")))
+    sheets_sync.jobs.init(tracker)  # only init makes a workbook: a mistyped path is no new tracker
     result = sheets_sync.jobs.sync(tracker, f"files:{folder}")
     assert result.summary()["comments_added"] == 1
     assert sheets_sync.jobs.sync(tracker, f"files:{folder}").summary()["comments_added"] == 0

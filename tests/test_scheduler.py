@@ -30,7 +30,7 @@ from sheets_sync.scheduler import (
     sync_job,
 )
 from sheets_sync.timeutil import IST
-from tests.helpers import comment, post, write_export
+from tests.helpers import comment, init_tracker, post, write_export
 from tests.trackers import records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +191,7 @@ def test_run_now_and_daily_job_at_its_ist_time():
 def exported(tmp_path, roster_file):
     folder = write_export(tmp_path / "export", [post("P1")], [
         comment("C1", "P1", at="2026-11-20T11:00:00+05:30")])
+    init_tracker(tmp_path / "tracker.xlsx", roster_file)
     return JobContext(str(tmp_path / "tracker.xlsx"), roster_path=str(roster_file), source=f"files:{folder}")
 
 

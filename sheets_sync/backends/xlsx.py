@@ -2,11 +2,12 @@
 
 The embedded default, for trying the tool without a Google account and for
 offices that keep the tracker on a shared drive. A run holds a lock file next
-to the workbook, refuses to touch a workbook that LibreOffice or Excel has open
-(their own lock files say so), and replaces the file atomically, so a crash
-never leaves half a workbook behind. A run killed while saving leaves its
-temporary file (``.tracker.xlsx.<pid>@<host>.<random>.tmp``) instead; the next
-run that writes removes it.
+to the workbook, refuses to write a workbook that LibreOffice or Excel has open
+(their own lock files say so; see office_lock.py) but reads it, and replaces
+the file atomically, keeping its mode and owner, so a crash never leaves half a
+workbook behind. A run killed while saving leaves its temporary file
+(``.tracker.xlsx.<pid>@<host>.<random>.tmp``) instead; the next run that writes
+removes it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import socket
-import tempfile
+import stat
 import time as clock
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +33,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.backends.office_lock import find_office_lock
 from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.roster import Department
@@ -81,11 +84,13 @@ class XlsxSession(TrackerSession):
         self._lock: FileLock | None = None
         if path.suffix.lower() != ".xlsx":
             raise TrackerError(f"{path}: a local tracker must be an .xlsx file")
-        for lock_name in (f".~lock.{path.name}#", f"~${path.name}"):
-            if (path.parent / lock_name).exists():
-                raise TrackerError(
-                    f"{path}: the workbook is open in LibreOffice or Excel ({lock_name} exists); "
-                    "save and close it, then run again (if no one has it open, delete that file)")
+        # Reading a workbook someone has open is safe (it is read as last saved);
+        # writing it is not: their next save would drop what the run wrote.
+        self.open_in_office = find_office_lock(path)
+        if self.open_in_office is not None:
+            if write:
+                raise TrackerError(self.open_in_office.refusal(path))
+            log.warning("%s", self.open_in_office.reading_note(path))
         if write:
             self._lock = FileLock(str(path) + ".lock")
             try:
@@ -108,6 +113,9 @@ class XlsxSession(TrackerSession):
         try:
             return openpyxl.load_workbook(self.path)
         except PermissionError:
+            if self.open_in_office is not None and self.open_in_office.app == "Excel":
+                # Excel on Windows keeps even readers out.
+                raise TrackerError(self.open_in_office.refusal(self.path)) from None
             raise TrackerError(f"{self.path}: permission denied; check the file's permissions") from None
         except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
             raise TrackerError(
@@ -330,12 +338,10 @@ class XlsxSession(TrackerSession):
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Who saves is in the name, so a later run can tell an abandoned file from one
-        # being written (see _remove_abandoned_saves).
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}@{_host()}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        os.close(fd)
+        tmp = None
         try:
+            tmp = _new_save_file(self.path)
+            _keep_access(self.path, tmp)
             self.wb.save(tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -345,8 +351,44 @@ class XlsxSession(TrackerSession):
         except OSError as exc:
             raise TrackerError(f"{self.path}: could not save ({exc.strerror}); nothing was changed") from None
         finally:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _new_save_file(path: Path) -> str:
+    """An empty temporary file beside ``path``, made with mode 0666 less the umask.
+
+    Not ``mkstemp``: its 0600 would become the workbook's mode at the replace, and
+    the others who share the folder would lose the tracker. Who saves is in the
+    name, so a later run can tell an abandoned file from one being written (see
+    :func:`_remove_abandoned_saves`).
+    """
+    while True:
+        tmp = path.parent / f".{path.name}.{os.getpid()}@{_host()}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return str(tmp)
+        except FileExistsError:
+            continue
+
+
+def _keep_access(path: Path, tmp: str) -> None:
+    """Give the new file the workbook's mode, and its owner and group where this user may.
+
+    A new workbook keeps the umask's mode. Owner first: a chown may clear set-id bits.
+    """
+    try:
+        was = os.stat(path)
+    except FileNotFoundError:
+        return
+    if hasattr(os, "chown"):
+        for uid, gid in ((was.st_uid, was.st_gid), (-1, was.st_gid)):
+            try:
+                os.chown(tmp, uid, gid)
+                break
+            except OSError:  # only root may give a file away; a group, only to its members
+                continue
+    os.chmod(tmp, stat.S_IMODE(was.st_mode))
 
 
 def _host() -> str:
