@@ -199,3 +199,16 @@ def test_a_lone_surrogate_is_replaced_and_the_reply_named(fake_x):
     batch = make_source("x", fake_x).fetch(None)
     assert [c.text for c in batch.comments] == ["@PMCPune bad \ufffd"]
     assert any(": 2001: 'text' held \\ud800" in w for w in batch.warnings)
+
+
+def test_text_is_stored_as_typed_although_x_escapes_it(fake_x):
+    """X answers `& < >` as `&amp; &lt; &gt;`; the tracker shows what the citizen typed,
+    including a literal `&lt;` they typed (sent as `&amp;lt;`)."""
+    typed = "Water & drainage <urgent> — see &lt;ward 5&gt; पाणी 🚰"
+    fake_x.add_user(X_USER_ID, "PMCPune")
+    fake_x.add_user("201", "asha_p")
+    fake_x.add_post(X_USER_ID, "1001", at(days=-1), "Roads & <drains>")
+    fake_x.add_reply("1001", "2001", at(hours=-5), typed, author_id="201")
+    batch = make_source("x", fake_x).fetch(None)
+    assert [p.text for p in batch.posts] == ["Roads & <drains>"]
+    assert [c.text for c in batch.comments] == [typed]

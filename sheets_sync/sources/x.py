@@ -182,7 +182,7 @@ class XSource(PlatformSource):
                 if created < window.post_horizon:
                     continue
                 post = self.post(
-                    tweet_id, created, text_field(raw, "text"), self._url(self._username, tweet_id)
+                    tweet_id, created, _typed(raw), self._url(self._username, tweet_id)
                 )
                 posts.append(post)
                 harvest.add_post(post)
@@ -247,7 +247,7 @@ class XSource(PlatformSource):
             author=username,
             author_id=author_id,
             commented_at=created,
-            text=text_field(raw, "text"),
+            text=_typed(raw),
             url=self._url(username, tweet_id),
             by_page=bool(author_id) and author_id == self.user_id,
             origin=f"x post {tweet_id}",
@@ -281,3 +281,10 @@ def _describe_errors(errors: Any) -> str:
         parts.append(f"{what}: {json_or_text(error.get('detail') or error.get('title', ''), 120)}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return "; ".join(parts) + more
+
+
+def _typed(raw: Any) -> str:
+    """What the person typed: X escapes ``&``, ``<`` and ``>`` in a post's text, and
+    only those (so ``&amp;lt;`` was typed as ``&lt;``: ``&amp;`` is undone last)."""
+    text = text_field(raw, "text")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

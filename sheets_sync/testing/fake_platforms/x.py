@@ -174,6 +174,8 @@ class FakeX(FakeServer):
         for t in chunk:
             item = {k: v for k, v in t.items() if k != "created_at"}
             item["created_at"] = x_time(t["created_at"])
+            # X sends a post's text with & < > HTML-escaped (and nothing else).
+            item["text"] = t["text"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             data.append(item)
         authors = {t["author_id"] for t in chunk}
         users = [dict(self.users[a]) for a in sorted(authors) if a in self.users]
