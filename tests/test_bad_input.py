@@ -416,5 +416,6 @@ def test_semicolon_separated_csv_is_named_as_such(tmp_path, tracker, roster_file
 def test_a_comma_csv_with_semicolons_in_its_text_is_read(tmp_path, roster_file):
     folder = export_dir(tmp_path, csv_lines(POSTS_HEAD, POST_P1.replace("कचरा", "कचरा; पाणी;")),
                         csv_lines(COMMENTS_HEAD, COMMENT_C1.replace("आली नाही", "आली; नाही")))
+    init_tracker(tmp_path / "new.xlsx", roster_file)
     result = invoke(folder, tmp_path / "new.xlsx", roster_file)
     assert result.exit_code == 0, result.output

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import cli
 from sheets_sync.timeutil import IST, parse_when
+from tests.helpers import init_tracker
 
 
 @pytest.mark.parametrize("text, end_of_day, expected", [
@@ -53,6 +54,7 @@ def test_overdue_as_of_takes_a_plain_ist_time(tmp_path, roster_file, as_of):
 
 
 def test_sync_as_of_takes_a_plain_date(tmp_path, roster_file):
+    init_tracker(tmp_path / "t.xlsx", roster_file)
     result = CliRunner().invoke(cli.main, ["sync", "--tracker", str(tmp_path / "t.xlsx"), "--roster",
                                            str(roster_file), "--as-of", "2026-11-26", "--json"])
     assert result.exit_code == 0, result.output
