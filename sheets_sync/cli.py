@@ -275,37 +275,87 @@ def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
 @click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
 @click.option("--department", "-d", multiple=True, help="Only this department code (repeatable).")
 @click.option("--no-flags", is_flag=True, help="Only print: do not write the Overdue flags and tabs.")
+@click.option("--due-soon", is_flag=True, help="Also list the comments due soon (not yet overdue).")
 @click.pass_context
 @_fail_cleanly
 def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json, as_csv, department,
-            no_flags):
+            no_flags, due_soon):
     """Flag overdue comments in the tracker and list them, per department, oldest first.
 
     Writes the Overdue column and the departments' tabs as of --as-of (with
-    --no-flags it only reads). Exit code 0 whether or not anything is overdue.
+    --no-flags it only reads). Exit code 0 whether or not anything is overdue;
+    2 for an unknown department code.
 
     Example:
 
         python cli.py overdue --tracker tracker.xlsx --as-of 2026-11-26T18:00:00+05:30
     """
+    from sheets_sync.deadlines import due_soon as soon_of
+    from sheets_sync.deadlines import overdue as overdue_of
     from sheets_sync.report import OVERDUE_COLUMNS, overdue_rows, overdue_text, rows_csv
+    from sheets_sync.worklist import due_soon_text, work_rows
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     found = jobs.overdue(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=_as_of(as_of),
-                         flags=not no_flags)
+                         flags=not no_flags, departments=department)
     when, snap, deadlines = found.as_of, found.snapshot, found.deadlines
-    if department:
-        wanted = {d.strip().upper() for d in department}
-        deadlines = [d for d in deadlines if d.department.upper() in wanted]
     if as_json:
-        click.echo(json.dumps({"tracker": found.location, "as_of": when.isoformat(),
-                               "overdue": overdue_rows(deadlines)}, ensure_ascii=False, indent=2))
+        data = {"tracker": found.location, "as_of": when.isoformat(), "overdue": overdue_rows(deadlines)}
+        if due_soon:
+            data["due_soon"] = work_rows(soon_of(deadlines))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif as_csv and due_soon:
+        rows = work_rows([*overdue_of(deadlines), *soon_of(deadlines)])
+        click.echo(rows_csv(rows, [*OVERDUE_COLUMNS, "state", "hours_left", "due_soon_at"]), nl=False)
     elif as_csv:
         click.echo(rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS), nl=False)
     elif not ctx.obj["quiet"]:
         click.echo(overdue_text(deadlines, snap.roster, when))
+        if due_soon:
+            click.echo(due_soon_text(deadlines, snap.roster, when))
         for line in snap.warnings:
+            click.echo(f"Warning: {line}", err=True)
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--department", "-d", multiple=True, required=True,
+              help="The department's code (repeatable).")
+@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
+@click.pass_context
+@_fail_cleanly
+def pending(ctx, tracker, credentials, schema_path, roster_path, department, as_of, as_json, as_csv):
+    """List a department's open comments, most urgent first (the order of its tab).
+
+    Overdue ones first, then those due soon, then the rest by due time. Reads
+    only. Exit code 0, or 2 for an unknown department code.
+
+    Example:
+
+        python cli.py pending -d SWM --tracker tracker.xlsx
+    """
+    from sheets_sync.report import rows_csv
+    from sheets_sync.worklist import WORK_COLUMNS, pending_text, work_rows
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    found = jobs.pending(jobs.Tracker(tracker, schema_path, roster_path, credentials), department,
+                         now=_as_of(as_of))
+    if as_json:
+        click.echo(json.dumps({"tracker": found.location, "as_of": found.as_of.isoformat(),
+                               "departments": found.departments, "pending": work_rows(found.comments)},
+                              ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo(rows_csv(work_rows(found.comments), WORK_COLUMNS), nl=False)
+    elif not ctx.obj["quiet"]:
+        click.echo(pending_text(found.comments, found.departments, found.snapshot.roster, found.as_of))
+        for line in found.snapshot.warnings:
             click.echo(f"Warning: {line}", err=True)
 
 
