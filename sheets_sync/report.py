@@ -374,7 +374,8 @@ def report_text(report: Report, *, overdue_limit: int = 20) -> str:
     rows = []
     for s in [*report.departments, report.total]:
         oldest = to_sheet(s.oldest_open.commented_at) if s.oldest_open and s.oldest_open.commented_at else "–"
-        rows.append((s.code, str(s.received), str(s.answered), str(s.open), str(s.overdue_level_1),
+        # Overdue counts the escalated ones too: all escalated must not read as "0 overdue".
+        rows.append((s.code, str(s.received), str(s.answered), str(s.open), str(s.overdue),
                      str(s.overdue_level_2), oldest, _hours(s.median_reply_hours),
                      _hours(s.p90_reply_hours), _share(s.on_time_share)))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -545,7 +546,7 @@ def summary_table_html(report: Report) -> str:
         cls = ' class="total"' if s.code == ALL else ""
         out.append(
             f"<tr{cls}><td><b>{esc(s.code)}</b> {esc(name)}</td><td class=n>{s.received}</td>"
-            f"<td class=n>{s.answered}</td><td class=n>{s.open}</td><td class=n>{s.overdue_level_1}</td>"
+            f"<td class=n>{s.answered}</td><td class=n>{s.open}</td><td class=n>{s.overdue}</td>"
             f"<td class=n>{s.overdue_level_2}</td><td>{oldest or '–'}</td>"
             f"<td class=n>{_hours(s.median_reply_hours)}</td><td class=n>{_hours(s.p90_reply_hours)}</td>"
             f"<td class=n>{_share(s.on_time_share)}</td></tr>")
