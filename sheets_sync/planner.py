@@ -25,6 +25,7 @@ from datetime import datetime
 from sheets_sync.deadlines import CommentDeadline
 from sheets_sync.flags import CommentRows, comment_deadlines, flag_rows
 from sheets_sync.models import Comment, Post
+from sheets_sync.no_reply import NoReplyRules, no_reply_rules
 from sheets_sync.pending import carry_typed_values, plan_department_tabs, plan_tab_registry
 from sheets_sync.roster import Roster, tokenize
 from sheets_sync.schema import Schema, Tab
@@ -182,10 +183,11 @@ def plan_new_rows(view: TrackerView, batches: Mapping[str, Batch], schema: Schem
         for post in batch.posts:
             _plan_post(post, view, schema, departments, out, stamp, cell_limit)
     new_comments: set[tuple] = set()
+    no_reply = no_reply_rules(schema)
     for batch in batches.values():
         for comment in batch.comments:
             if comment.key not in view.comments and comment.key not in new_comments:
-                _plan_comment(comment, schema, departments, new_comments, out, stamp, cell_limit)
+                _plan_comment(comment, schema, departments, new_comments, out, stamp, cell_limit, no_reply)
     _follow_posts(view, departments, out)
     _plan_checkpoints(view, batches, out, stamp)
     return Plan(out.changes, out.posts_added, out.comments_added, out.rows_updated, out.held, out.warnings)
@@ -221,7 +223,7 @@ def _plan_post(post: Post, view: TrackerView, schema: Schema, departments: dict[
 
 
 def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, str], new: set[tuple],
-                  out: _NewRows, stamp: str, cell_limit: int) -> None:
+                  out: _NewRows, stamp: str, cell_limit: int, no_reply: NoReplyRules) -> None:
     """A comment new to the tracker, in its post's department; held back while its post is unknown."""
     department = departments.get(comment.post_key)
     if department is None:
@@ -231,6 +233,9 @@ def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, 
         return
     new.add(comment.key)
     row = _comment_row(comment, department, classify(comment, schema), schema, stamp)
+    reason = "" if comment.by_page else no_reply.reason(comment.text)
+    if reason:  # only the first Status: one people change later is theirs
+        row.update(status=no_reply.status, sync_notes=f"{no_reply.status}: {reason}")
     out.changes.append(AddRow("comments", {**row, "text": cell_text(comment.text, cell_limit)}))
     out.comments_added[department] += 1
 
