@@ -74,6 +74,10 @@ class CommentRows:
         shown = f"holds {value!r}, not a time" if value.strip() else "is empty"
         text = f"{self.tab.header_of(name)!r} {shown}; {outcome}"
         self.note(key, text)
+        self.warn(key, text)
+
+    def warn(self, key: tuple, text: str) -> None:
+        """A warning of the run about one comment, naming its row as read."""
         where = f"{self.tab.title} row {self._rows_at[key]}" if key in self._rows_at else self.tab.title
         self.warnings.append(f"{where}, comment {key[1]}: {text}")
 

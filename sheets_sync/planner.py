@@ -7,7 +7,8 @@ tests can check plans without a tracker. Its steps, in order:
 1. :func:`plan_new_rows`: new posts and comments, routed to departments; comments
    following their post's department; the sources' checkpoints.
 2. :func:`sheets_sync.pending.carry_typed_values`: what people typed in the
-   departments' tabs, to the Comments tab.
+   departments' tabs, to the Comments tab; then :func:`sheets_sync.transfer.plan_transfers`:
+   the comments the cell moved to another department.
 3. :func:`sheets_sync.flags.comment_deadlines` and :func:`~sheets_sync.flags.flag_rows`:
    every comment's deadline (by the one rule, :mod:`sheets_sync.deadlines`), and
    the job's columns of the Comments tab.
@@ -32,6 +33,7 @@ from sheets_sync.schema import Schema, Tab
 from sheets_sync.sources.base import Batch
 from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
 from sheets_sync.timeutil import to_sheet
+from sheets_sync.transfer import moved_to, plan_transfers
 
 # Google Sheets refuses more than 50,000 characters in a cell (Excel keeps 32,767);
 # backends say which applies, and longer text is cut with a note.
@@ -120,6 +122,7 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
                        [c for c in new.changes if isinstance(c, AddRow) and c.tab == "comments"],
                        {k: r.row for k, r in view.comments.items()})
     carried = carry_typed_values(rows, view.tabs, view.tab_tables)
+    plan_transfers(rows, view.roster)  # after carrying: what was typed in the old tab arrives first
     exported = {c.key: c.commented_at for b in batches.values() for c in b.comments}
     states = comment_deadlines(rows, schema, now, view.roster, exported)
     overdue = flag_rows(rows, states, schema, now)
@@ -243,6 +246,8 @@ def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, 
 def _follow_posts(view: TrackerView, departments: Mapping[tuple, str], out: _NewRows) -> None:
     """Comments already in the tracker follow their post's department."""
     for key, rec in view.comments.items():
+        if moved_to(rec.values, view.roster):
+            continue  # moved by a person to another department: it stays (transfer.py)
         wanted = departments.get((key[0], rec.get("post_id").strip()))
         if wanted and rec.get("department").strip() != wanted:
             out.update(UpdateRow("comments", key, {"department": wanted}, "follows its post's department"))
