@@ -290,31 +290,17 @@ def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json,
 
         python cli.py overdue --tracker tracker.xlsx --as-of 2026-11-26T18:00:00+05:30
     """
-    from sheets_sync.deadlines import due_soon as soon_of
-    from sheets_sync.deadlines import overdue as overdue_of
-    from sheets_sync.report import OVERDUE_COLUMNS, overdue_rows, overdue_text, rows_csv
-    from sheets_sync.worklist import due_soon_text, work_rows
+    from sheets_sync.worklist import overdue_listing
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     found = jobs.overdue(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=_as_of(as_of),
                          flags=not no_flags, departments=department)
-    when, snap, deadlines = found.as_of, found.snapshot, found.deadlines
-    if as_json:
-        data = {"tracker": found.location, "as_of": when.isoformat(), "overdue": overdue_rows(deadlines)}
-        if due_soon:
-            data["due_soon"] = work_rows(soon_of(deadlines))
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-    elif as_csv and due_soon:
-        rows = work_rows([*overdue_of(deadlines), *soon_of(deadlines)])
-        click.echo(rows_csv(rows, [*OVERDUE_COLUMNS, "state", "hours_left", "due_soon_at"]), nl=False)
-    elif as_csv:
-        click.echo(rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS), nl=False)
-    elif not ctx.obj["quiet"]:
-        click.echo(overdue_text(deadlines, snap.roster, when))
-        if due_soon:
-            click.echo(due_soon_text(deadlines, snap.roster, when))
-        for line in snap.warnings:
+    if as_json or as_csv or not ctx.obj["quiet"]:
+        click.echo(overdue_listing(found, as_json=as_json, as_csv=as_csv, with_due_soon=due_soon),
+                   nl=not as_csv)
+    if not (as_json or as_csv or ctx.obj["quiet"]):
+        for line in found.snapshot.warnings:
             click.echo(f"Warning: {line}", err=True)
 
 
@@ -340,21 +326,15 @@ def pending(ctx, tracker, credentials, schema_path, roster_path, department, as_
 
         python cli.py pending -d SWM --tracker tracker.xlsx
     """
-    from sheets_sync.report import rows_csv
-    from sheets_sync.worklist import WORK_COLUMNS, pending_text, work_rows
+    from sheets_sync.worklist import pending_listing
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     found = jobs.pending(jobs.Tracker(tracker, schema_path, roster_path, credentials), department,
                          now=_as_of(as_of))
-    if as_json:
-        click.echo(json.dumps({"tracker": found.location, "as_of": found.as_of.isoformat(),
-                               "departments": found.departments, "pending": work_rows(found.comments)},
-                              ensure_ascii=False, indent=2))
-    elif as_csv:
-        click.echo(rows_csv(work_rows(found.comments), WORK_COLUMNS), nl=False)
-    elif not ctx.obj["quiet"]:
-        click.echo(pending_text(found.comments, found.departments, found.snapshot.roster, found.as_of))
+    if as_json or as_csv or not ctx.obj["quiet"]:
+        click.echo(pending_listing(found, as_json=as_json, as_csv=as_csv), nl=not as_csv)
+    if not (as_json or as_csv or ctx.obj["quiet"]):
         for line in found.snapshot.warnings:
             click.echo(f"Warning: {line}", err=True)
 

@@ -6,14 +6,15 @@ deadlines in, rows and text out; the jobs read the tracker.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sheets_sync.deadlines import CommentDeadline, due_soon
+from sheets_sync.deadlines import CommentDeadline, due_soon, overdue
 from sheets_sync.errors import ConfigError
 from sheets_sync.flags import due_in_text, overdue_flag
 from sheets_sync.pending import urgency
-from sheets_sync.report import one_line
+from sheets_sync.report import OVERDUE_COLUMNS, one_line, overdue_rows, overdue_text, rows_csv
 from sheets_sync.roster import Roster
 from sheets_sync.timeutil import to_sheet
 
@@ -120,5 +121,35 @@ def due_soon_text(deadlines: Iterable[CommentDeadline], roster: Roster, as_of: d
     return "\n".join(lines)
 
 
-__all__ = ["WORK_COLUMNS", "departments_wanted", "due_soon_text", "pending_of", "pending_text",
-           "state_of", "work_rows"]
+def overdue_listing(found, *, as_json: bool = False, as_csv: bool = False,
+                    with_due_soon: bool = False) -> str:
+    """What ``overdue`` prints of a :class:`sheets_sync.jobs.Overdue`: text, JSON or CSV;
+    ``with_due_soon``, the comments due soon after the overdue ones."""
+    deadlines, when = found.deadlines, found.as_of
+    if as_json:
+        data = {"tracker": found.location, "as_of": when.isoformat(), "overdue": overdue_rows(deadlines)}
+        if with_due_soon:
+            data["due_soon"] = work_rows(due_soon(deadlines))
+        return json.dumps(data, ensure_ascii=False, indent=2)
+    if as_csv and with_due_soon:
+        rows = work_rows([*overdue(deadlines), *due_soon(deadlines)])
+        return rows_csv(rows, [*OVERDUE_COLUMNS, "state", "hours_left", "due_soon_at"])
+    if as_csv:
+        return rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS)
+    text = overdue_text(deadlines, found.snapshot.roster, when)
+    return text + "\n" + due_soon_text(deadlines, found.snapshot.roster, when) if with_due_soon else text
+
+
+def pending_listing(found, *, as_json: bool = False, as_csv: bool = False) -> str:
+    """What ``pending`` prints of a :class:`sheets_sync.jobs.Pending`: text, JSON or CSV."""
+    if as_json:
+        return json.dumps({"tracker": found.location, "as_of": found.as_of.isoformat(),
+                           "departments": found.departments, "pending": work_rows(found.comments)},
+                          ensure_ascii=False, indent=2)
+    if as_csv:
+        return rows_csv(work_rows(found.comments), WORK_COLUMNS)
+    return pending_text(found.comments, found.departments, found.snapshot.roster, found.as_of)
+
+
+__all__ = ["WORK_COLUMNS", "departments_wanted", "due_soon_text", "overdue_listing", "pending_listing",
+           "pending_of", "pending_text", "state_of", "work_rows"]
