@@ -288,37 +288,67 @@ def _ist_time(value: str | None, option: str, *, end_of_day: bool = False):
 @click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
 @click.option("--department", "-d", multiple=True, help="Only this department code (repeatable).")
 @click.option("--no-flags", is_flag=True, help="Only print: do not write the Overdue flags and tabs.")
+@click.option("--due-soon", is_flag=True, help="Also list the comments due soon (not yet overdue).")
 @click.pass_context
 @_fail_cleanly
 def overdue(ctx, tracker, credentials, schema_path, roster_path, as_of, as_json, as_csv, department,
-            no_flags):
+            no_flags, due_soon):
     """Flag overdue comments in the tracker and list them, per department, oldest first.
 
     Writes the Overdue column and the departments' tabs as of --as-of (with
-    --no-flags it only reads). Exit code 0 whether or not anything is overdue.
+    --no-flags it only reads). Exit code 0 whether or not anything is overdue;
+    2 for an unknown department code.
 
     Example:
 
         python cli.py overdue --tracker tracker.xlsx --as-of 2026-11-26T18:00:00+05:30
     """
-    from sheets_sync.report import OVERDUE_COLUMNS, overdue_rows, overdue_text, rows_csv
+    from sheets_sync.worklist import overdue_listing
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     found = jobs.overdue(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=_as_of(as_of),
-                         flags=not no_flags)
-    when, snap, deadlines = found.as_of, found.snapshot, found.deadlines
-    if department:
-        wanted = {d.strip().upper() for d in department}
-        deadlines = [d for d in deadlines if d.department.upper() in wanted]
-    if as_json:
-        click.echo(json.dumps({"tracker": found.location, "as_of": when.isoformat(),
-                               "overdue": overdue_rows(deadlines)}, ensure_ascii=False, indent=2))
-    elif as_csv:
-        click.echo(rows_csv(overdue_rows(deadlines), OVERDUE_COLUMNS), nl=False)
-    elif not ctx.obj["quiet"]:
-        click.echo(overdue_text(deadlines, snap.roster, when))
-        for line in snap.warnings:
+                         flags=not no_flags, departments=department)
+    if as_json or as_csv or not ctx.obj["quiet"]:
+        click.echo(overdue_listing(found, as_json=as_json, as_csv=as_csv, with_due_soon=due_soon),
+                   nl=not as_csv)
+    if not (as_json or as_csv or ctx.obj["quiet"]):
+        for line in found.snapshot.warnings:
+            click.echo(f"Warning: {line}", err=True)
+
+
+@main.command()
+@tracker_option
+@credentials_option
+@schema_option
+@roster_option
+@click.option("--department", "-d", multiple=True, required=True,
+              help="The department's code (repeatable).")
+@click.option("--as-of", help="Evaluate the deadlines at this time (ISO 8601 with offset). Default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the list as CSV.")
+@click.pass_context
+@_fail_cleanly
+def pending(ctx, tracker, credentials, schema_path, roster_path, department, as_of, as_json, as_csv):
+    """List a department's open comments, most urgent first (the order of its tab).
+
+    Overdue ones first, then those due soon, then the rest by due time. Reads
+    only. Exit code 0, or 2 for an unknown department code.
+
+    Example:
+
+        python cli.py pending -d SWM --tracker tracker.xlsx
+    """
+    from sheets_sync.worklist import pending_listing
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    found = jobs.pending(jobs.Tracker(tracker, schema_path, roster_path, credentials), department,
+                         now=_as_of(as_of))
+    if as_json or as_csv or not ctx.obj["quiet"]:
+        click.echo(pending_listing(found, as_json=as_json, as_csv=as_csv), nl=not as_csv)
+    if not (as_json or as_csv or ctx.obj["quiet"]):
+        for line in found.snapshot.warnings:
             click.echo(f"Warning: {line}", err=True)
 
 

@@ -15,7 +15,7 @@ from sheets_sync.errors import ConfigError
 from sheets_sync.schema import Schema, normalize_header
 
 DEADLINE_KEYS = ("office_hours_only", "working_days", "saturdays_off", "office_hours", "public_holidays",
-                 "extra_holidays", "escalate_after", "no_reply_statuses", "departments")
+                 "extra_holidays", "escalate_after", "due_soon_at", "no_reply_statuses", "departments")
 
 
 def parse_deadlines(raw: Any, schema: Schema, loc=None) -> DeadlineRules:
@@ -104,6 +104,14 @@ def _escalate_after(name: str, value, schema: Schema, problem) -> dict:
     return {"escalate_after": float(value)}
 
 
+def _due_soon_at(name: str, value, schema: Schema, problem) -> dict:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        problem((name,), "due_soon_at must be a share of the deadline between 0 and 1 "
+                "(0.75: due soon once three quarters of the time to reply are gone)")
+        return {}
+    return {"due_soon_at": float(value)}
+
+
 def _no_reply_statuses(name: str, value, schema: Schema, problem) -> dict:
     value = value or []
     names = [v for v in value if isinstance(v, str)] if isinstance(value, list) else None
@@ -124,7 +132,8 @@ def _departments(name: str, value, schema: Schema, problem) -> dict:
 _SETTINGS = (("office_hours_only", _true_or_false), ("public_holidays", _true_or_false),
              ("working_days", _working_days), ("saturdays_off", _saturdays_off),
              ("office_hours", _office_hours), ("extra_holidays", _extra_holidays),
-             ("escalate_after", _escalate_after), ("no_reply_statuses", _no_reply_statuses),
+             ("escalate_after", _escalate_after), ("due_soon_at", _due_soon_at),
+             ("no_reply_statuses", _no_reply_statuses),
              ("departments", _departments))
 
 

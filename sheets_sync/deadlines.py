@@ -7,7 +7,9 @@ clock or, when the cell turns ``office_hours_only`` on, in office hours only:
 working days, office hours, Maharashtra public holidays. Past due and still
 unanswered is overdue, at level 1 (the department's business); past
 ``escalate_after`` times the deadline it is level 2 (the cell and the
-Additional Commissioner's office are told).
+Additional Commissioner's office are told). Before it is due, an open comment
+past ``due_soon_at`` of its time to reply (three quarters by default, counted the
+same way) is *due soon*: the warning before the breach.
 
 Nothing here reads or writes anything: the sheet side (flags, pending tabs)
 and the reports call :func:`evaluate` with the rows they read and a time.
@@ -52,6 +54,7 @@ class DeadlineRules:
     public_holidays: bool = True  # Maharashtra public holidays (the holidays package)
     extra_holidays: frozenset[date] = frozenset()  # local holidays the cell declares
     escalate_after: float = 2.0
+    due_soon_at: float = 0.75  # the share of the time to reply after which a comment is due soon
     no_reply_statuses: frozenset[str] = frozenset({"not required"})  # normalised status names
     # Department code → category name → hours, overriding the schema's categories.
     department_hours: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
@@ -111,6 +114,12 @@ class DeadlineRules:
     def escalates_at(self, commented_at: datetime, category: Category, department: str = "") -> datetime:
         """When an unanswered comment reaches level 2 (``escalate_after`` × the deadline)."""
         hours = self.reply_within_hours(category, department) * self.escalate_after
+        return self.add_hours(commented_at, hours)
+
+    def due_soon_from(self, commented_at: datetime, category: Category, department: str = "") -> datetime:
+        """When an unanswered comment becomes due soon (``due_soon_at`` × the deadline,
+        counted like the deadline: in office hours when those are the rule)."""
+        hours = self.reply_within_hours(category, department) * self.due_soon_at
         return self.add_hours(commented_at, hours)
 
     def describe(self) -> str:
@@ -176,6 +185,9 @@ class CommentDeadline:
     text: str = ""
     url: str = ""
     note: str = ""  # a problem with the row (unreadable time, unknown status)
+    due_soon_from: datetime | None = None  # when it becomes due soon (None: no deadline)
+    due_soon: bool = False  # open, not yet due, past due_soon_from
+    hours_left: float = 0.0  # wall-clock hours until due, while it is due soon
 
     @property
     def key(self) -> tuple[str, str]:
@@ -209,7 +221,9 @@ class CommentDeadline:
             "post_id": self.post_id, "category": self.category, "status": self.status,
             "commented_at": t(self.commented_at), "due_at": t(self.due_at),
             "escalates_at": t(self.escalates_at), "late_hours": round(self.late_hours, 1),
-            "level": self.level, "answered_at": t(self.answered_at), "author": self.author,
+            "level": self.level, "due_soon_at": t(self.due_soon_from), "due_soon": self.due_soon,
+            "hours_left": round(self.hours_left, 1),
+            "answered_at": t(self.answered_at), "author": self.author,
             "text": self.text, "url": self.url, "row": self.row, "note": self.note,
         }
 
@@ -241,6 +255,12 @@ def overdue(deadlines: Iterable[CommentDeadline]) -> list[CommentDeadline]:
     return sorted(late, key=lambda d: (d.department, d.due_at, d.platform, d.comment_id))
 
 
+def due_soon(deadlines: Iterable[CommentDeadline]) -> list[CommentDeadline]:
+    """The due-soon ones (open, not yet due), per department, the first due first."""
+    soon = [d for d in deadlines if d.due_soon]
+    return sorted(soon, key=lambda d: (d.department, d.due_at, d.platform, d.comment_id))
+
+
 def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster: Roster | None,
                   page_replies: Mapping[tuple[str, str], datetime], as_of: datetime) -> CommentDeadline:
     notes: list[str] = []
@@ -259,19 +279,22 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
     answered_how, answered_at = _answer(rec, status, schema, page_replies.get(key), as_of)
     answered = bool(answered_how) and needs_reply
 
-    due = escalates = None
+    due = escalates = soon = None
     if needs_reply:
         if commented_at is None:
             notes.append(f"time {rec.get('commented_at')!r} is not readable; no deadline")
         else:
             due = rules.due_at(commented_at, category, department)
             escalates = rules.escalates_at(commented_at, category, department)
+            soon = rules.due_soon_from(commented_at, category, department)
     is_open = needs_reply and not answered
     is_overdue = is_open and due is not None and as_of > due
     late = (as_of - due).total_seconds() / 3600 if is_overdue and due else 0.0
     level = 0
     if is_overdue:
         level = 2 if escalates is not None and as_of > escalates else 1
+    is_due_soon = is_open and not is_overdue and soon is not None and as_of >= soon
+    left = (due - as_of).total_seconds() / 3600 if is_due_soon and due else 0.0
     return CommentDeadline(
         platform=key[0], comment_id=key[1], department=department, category=category.name,
         commented_at=commented_at, due_at=due, escalates_at=escalates, by_page=by_page,
@@ -280,7 +303,8 @@ def _evaluate_one(rec: Record, key, schema: Schema, rules: DeadlineRules, roster
         answered_how=answered_how if answered else "", is_open=is_open, overdue=is_overdue,
         late_hours=late, level=level, status=status.name if status else status_text, row=rec.row,
         post_id=rec.get("post_id").strip(), author=rec.get("author"), text=rec.get("text"),
-        url=rec.get("url").strip(), note="; ".join(notes))
+        url=rec.get("url").strip(), note="; ".join(notes), due_soon_from=soon, due_soon=is_due_soon,
+        hours_left=left)
 
 
 def _category(rec: Record, schema: Schema, notes: list[str]) -> Category:
@@ -360,5 +384,5 @@ def _lines(path):
         return None
 
 
-__all__ = ["CommentDeadline", "DeadlineRules", "LEVEL_NAMES", "deadline_rules", "evaluate",
+__all__ = ["CommentDeadline", "DeadlineRules", "LEVEL_NAMES", "deadline_rules", "due_soon", "evaluate",
            "is_public_holiday", "overdue"]

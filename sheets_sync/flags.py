@@ -34,6 +34,7 @@ class CommentRows:
     def __init__(self, tab: Tab, existing: Mapping[tuple, Mapping[str, str]], new: Iterable[AddRow],
                  rows_at: Mapping[tuple, int]) -> None:
         self.tab = tab
+        self.tab_fields = frozenset(c.field for c in tab.columns)
         self.rows: dict[tuple, Mapping[str, str]] = dict(existing)
         self.new: set[tuple] = set()
         self.changed: dict[tuple, dict[str, str]] = {}  # key → field → value, in order of change
@@ -73,6 +74,10 @@ class CommentRows:
         shown = f"holds {value!r}, not a time" if value.strip() else "is empty"
         text = f"{self.tab.header_of(name)!r} {shown}; {outcome}"
         self.note(key, text)
+        self.warn(key, text)
+
+    def warn(self, key: tuple, text: str) -> None:
+        """A warning of the run about one comment, naming its row as read."""
         where = f"{self.tab.title} row {self._rows_at[key]}" if key in self._rows_at else self.tab.title
         self.warnings.append(f"{where}, comment {key[1]}: {text}")
 
@@ -127,6 +132,7 @@ def flag_rows(rows: CommentRows, states: Mapping[tuple, CommentDeadline], schema
         _replied_at(rows, key, state, "replied_at" in broken, now)
         if state.needs_reply and due and rows[key].get("due_at", "") != due:
             rows.set(key, "due_at", due)
+        _due_soon_at(rows, key, state)
         flag = overdue_flag(state)
         if rows[key].get("overdue", "") != flag:
             rows.set(key, "overdue", flag)
@@ -137,12 +143,33 @@ def flag_rows(rows: CommentRows, states: Mapping[tuple, CommentDeadline], schema
 
 def overdue_flag(state: CommentDeadline) -> str:
     """The Overdue column: how late an open comment is, in words people read
-    ('5 h late', '3 days late · escalated'); empty when it is not overdue."""
+    ('5 h late', '3 days late · escalated'), or how soon a due-soon one is due
+    ('due in 3 h'); empty otherwise."""
+    if state.due_soon:
+        return due_in_text(state.hours_left)
     if not state.overdue:
         return ""
     hours = state.late_hours
     text = f"{int(hours)} h late" if hours < 48 else f"{int(hours // 24)} days late"
     return text + (" · escalated" if state.level >= 2 else "")
+
+
+def due_in_text(hours: float) -> str:
+    """How soon, the way the Overdue column says it: minutes under an hour, then hours."""
+    if hours < 1:
+        return f"due in {max(1, int(hours * 60))} min"
+    return f"due in {int(hours)} h" if hours < 48 else f"due in {int(hours // 24)} days"
+
+
+def _due_soon_at(rows: CommentRows, key: tuple, state: CommentDeadline) -> None:
+    """The hidden "Due soon from" column the sheet's amber colour compares with the clock:
+    the time an open comment becomes due soon; empty for one that needs no reply (or has
+    no readable time). A tracker made before the column existed gets it at its next run."""
+    if "due_soon_at" not in rows.tab_fields:
+        return
+    soon = to_sheet(state.due_soon_from) if state.needs_reply and state.due_soon_from else ""
+    if rows[key].get("due_soon_at", "") != soon:
+        rows.set(key, "due_soon_at", soon)
 
 
 def _close_by_page_reply(rows: CommentRows, key: tuple, schema: Schema) -> None:

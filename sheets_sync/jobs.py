@@ -8,6 +8,7 @@ the same jobs. Nothing here knows click. A new step of a run belongs in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,20 +89,51 @@ class Overdue:
 
 
 def overdue(tracker: Tracker, *, now: datetime | None = None, flags: bool = True,
-            command: str = "overdue") -> Overdue:
+            command: str = "overdue", departments: Sequence[str] = ()) -> Overdue:
     """Flag overdue comments (unless ``flags`` is false: read only) and evaluate every
-    comment's deadline at ``now``."""
+    comment's deadline at ``now``; with ``departments`` (codes or names), only theirs,
+    and an unknown one stops the job before anything is written."""
     from sheets_sync.report import load_deadlines
+    from sheets_sync.worklist import departments_wanted
 
     when = now or now_ist()
     backend, schema = tracker.open()
-    if not flags:
+    if flags and departments:
+        # Checked before the flags are written: a mistyped code changes nothing.
+        snap, _ = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
+        departments_wanted(departments, snap.roster)
+    if flags:
+        with lock(backend, command):
+            run_sync(backend, [], schema, roster_path=tracker.roster_path, now=when, command="overdue")
+            snap, deadlines = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
+    else:
         snap, deadlines = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
-        return Overdue(backend.location, when, deadlines, snap)
-    with lock(backend, command):
-        run_sync(backend, [], schema, roster_path=tracker.roster_path, now=when, command="overdue")
-        snap, deadlines = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
+    if departments:
+        codes = set(departments_wanted(departments, snap.roster))
+        deadlines = [d for d in deadlines if d.department in codes]
     return Overdue(backend.location, when, deadlines, snap)
+
+
+@dataclass
+class Pending:
+    location: str
+    as_of: datetime
+    departments: list[str]  # the codes asked for, in their order
+    comments: list[CommentDeadline]  # their open comments, department by department, most urgent first
+    snapshot: object  # report.TrackerSnapshot
+
+
+def pending(tracker: Tracker, departments: Sequence[str], *, now: datetime | None = None) -> Pending:
+    """The open comments of ``departments`` (codes or names) at ``now``, in the order of
+    their tabs; read only. An unknown department is a ConfigError naming the closest codes."""
+    from sheets_sync.report import load_deadlines
+    from sheets_sync.worklist import departments_wanted, pending_of
+
+    when = now or now_ist()
+    backend, schema = tracker.open()
+    snap, deadlines = load_deadlines(backend, schema, when, roster_path=tracker.roster_path)
+    codes = departments_wanted(departments, snap.roster)
+    return Pending(backend.location, when, codes, pending_of(deadlines, codes), snap)
 
 
 @dataclass
@@ -143,5 +175,5 @@ def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | N
     return ReportRun(result, snap, delivery)
 
 
-__all__ = ["Overdue", "ReportRun", "Tracker", "init", "lock", "open_sources", "overdue", "report", "sync",
-           "tabs"]
+__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "init", "lock", "open_sources", "overdue", "pending",
+           "report", "sync", "tabs"]

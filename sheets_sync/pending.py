@@ -51,7 +51,7 @@ PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
 TAB_FIELDS = ["comment_id", "platform", "overdue", *PEOPLE_FIELDS, "synced", FIRST_ROW_WHOLE]
 WORDS = ("text", "author", "url")
 # The job's columns of a tab row that follow the Comments tab (the "row" part of Synced).
-CONTENT_FIELDS = ("post", "commented_at", "due_at")
+CONTENT_FIELDS = ("post", "commented_at", "due_at", "due_soon_at")
 NOTHING_SYNCED = '{"nothing":"pending"}'
 REGISTRY_PREFIX = "tab:"  # Sync State rows that remember each department's tab
 POST_EXCERPT = 300
@@ -174,7 +174,7 @@ def plan_department_tabs(rows: CommentRows, states: Mapping[tuple, CommentDeadli
     for code, tab in tabs.items():
         if code not in roster:
             continue  # a removed department: carried from above, its tab goes (plan_tab_registry)
-        open_ = sorted(by_department.get(code, []), key=_urgency)
+        open_ = sorted(by_department.get(code, []), key=urgency)
         wanted = [_tab_row(rows[s.key], s, posts_text) for s in open_] or [_nothing_pending(roster.get(code),
                                                                                            stamp)]
         planned = _tab_changes(tables.get(code), tab, wanted)
@@ -264,6 +264,7 @@ def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping
         "post": post if len(post) <= POST_EXCERPT else post[:POST_EXCERPT - 1] + "…",
         "commented_at": row.get("commented_at", ""),
         "due_at": to_sheet(state.due_at) if state.due_at else "",
+        "due_soon_at": to_sheet(state.due_soon_from) if state.due_soon_from else "",
         "overdue": overdue_flag(state),
     }
     if "text" in row:  # a comment new in this run (the words of the others are not read)
@@ -274,7 +275,9 @@ def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping
     return values
 
 
-def _urgency(state: CommentDeadline):
+def urgency(state: CommentDeadline):
+    """The order of a department's tab (and of ``pending``): overdue first, the latest
+    first, then by due time."""
     # A comment whose time is unreadable has no due time: it goes after every dated one.
     due = state.due_at.timestamp() if state.due_at else math.inf
     return (not state.overdue, -state.late_hours, due, state.comment_id)

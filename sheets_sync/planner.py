@@ -7,7 +7,8 @@ tests can check plans without a tracker. Its steps, in order:
 1. :func:`plan_new_rows`: new posts and comments, routed to departments; comments
    following their post's department; the sources' checkpoints.
 2. :func:`sheets_sync.pending.carry_typed_values`: what people typed in the
-   departments' tabs, to the Comments tab.
+   departments' tabs, to the Comments tab; then :func:`sheets_sync.transfer.plan_transfers`:
+   the comments the cell moved to another department.
 3. :func:`sheets_sync.flags.comment_deadlines` and :func:`~sheets_sync.flags.flag_rows`:
    every comment's deadline (by the one rule, :mod:`sheets_sync.deadlines`), and
    the job's columns of the Comments tab.
@@ -25,12 +26,14 @@ from datetime import datetime
 from sheets_sync.deadlines import CommentDeadline
 from sheets_sync.flags import CommentRows, comment_deadlines, flag_rows
 from sheets_sync.models import Comment, Post
+from sheets_sync.no_reply import NoReplyRules, no_reply_rules
 from sheets_sync.pending import carry_typed_values, plan_department_tabs, plan_tab_registry
 from sheets_sync.roster import Roster, tokenize
 from sheets_sync.schema import Schema, Tab
 from sheets_sync.sources.base import Batch
 from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
 from sheets_sync.timeutil import to_sheet
+from sheets_sync.transfer import moved_to, plan_transfers
 
 # Google Sheets refuses more than 50,000 characters in a cell (Excel keeps 32,767);
 # backends say which applies, and longer text is cut with a note.
@@ -120,6 +123,7 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
                        [c for c in new.changes if isinstance(c, AddRow) and c.tab == "comments"],
                        {k: r.row for k, r in view.comments.items()})
     carried = carry_typed_values(rows, view.tabs, view.tab_tables)
+    plan_transfers(rows, view.roster)  # after carrying: what was typed in the old tab arrives first
     exported = {c.key: c.commented_at for b in batches.values() for c in b.comments}
     states = comment_deadlines(rows, schema, now, view.roster, exported)
     overdue = flag_rows(rows, states, schema, now)
@@ -183,10 +187,11 @@ def plan_new_rows(view: TrackerView, batches: Mapping[str, Batch], schema: Schem
         for post in batch.posts:
             _plan_post(post, view, schema, departments, out, stamp, cell_limit)
     new_comments: set[tuple] = set()
+    no_reply = no_reply_rules(schema)
     for batch in batches.values():
         for comment in batch.comments:
             if comment.key not in view.comments and comment.key not in new_comments:
-                _plan_comment(comment, schema, departments, new_comments, out, stamp, cell_limit)
+                _plan_comment(comment, schema, departments, new_comments, out, stamp, cell_limit, no_reply)
     _follow_posts(view, departments, out)
     _plan_checkpoints(view, batches, out, stamp)
     return Plan(out.changes, out.posts_added, out.comments_added, out.rows_updated, out.held, out.warnings)
@@ -222,7 +227,7 @@ def _plan_post(post: Post, view: TrackerView, schema: Schema, departments: dict[
 
 
 def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, str], new: set[tuple],
-                  out: _NewRows, stamp: str, cell_limit: int) -> None:
+                  out: _NewRows, stamp: str, cell_limit: int, no_reply: NoReplyRules) -> None:
     """A comment new to the tracker, in its post's department; held back while its post is unknown."""
     department = departments.get(comment.post_key)
     if department is None:
@@ -232,6 +237,9 @@ def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, 
         return
     new.add(comment.key)
     row = _comment_row(comment, department, classify(comment, schema), schema, stamp)
+    reason = "" if comment.by_page else no_reply.reason(comment.text)
+    if reason:  # only the first Status: one people change later is theirs
+        row.update(status=no_reply.status, sync_notes=f"{no_reply.status}: {reason}")
     out.changes.append(AddRow("comments", {**row, "text": cell_text(comment.text, cell_limit)}))
     out.comments_added[department] += 1
 
@@ -239,6 +247,8 @@ def _plan_comment(comment: Comment, schema: Schema, departments: Mapping[tuple, 
 def _follow_posts(view: TrackerView, departments: Mapping[tuple, str], out: _NewRows) -> None:
     """Comments already in the tracker follow their post's department."""
     for key, rec in view.comments.items():
+        if moved_to(rec.values, view.roster):
+            continue  # moved by a person to another department: it stays (transfer.py)
         wanted = departments.get((key[0], rec.get("post_id").strip()))
         if wanted and rec.get("department").strip() != wanted:
             out.update(UpdateRow("comments", key, {"department": wanted}, "follows its post's department"))

@@ -358,7 +358,8 @@ def report_text(report: Report, *, overdue_limit: int = 20) -> str:
     rows = []
     for s in [*report.departments, report.total]:
         oldest = to_sheet(s.oldest_open.commented_at) if s.oldest_open and s.oldest_open.commented_at else "–"
-        rows.append((s.code, str(s.received), str(s.answered), str(s.open), str(s.overdue_level_1),
+        # Overdue counts the escalated ones too: all escalated must not read as "0 overdue".
+        rows.append((s.code, str(s.received), str(s.answered), str(s.open), str(s.overdue),
                      str(s.overdue_level_2), oldest, hours_text(s.median_reply_hours),
                      hours_text(s.p90_reply_hours), share_text(s.on_time_share)))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]

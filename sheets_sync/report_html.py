@@ -142,7 +142,7 @@ def summary_table_html(report: Report) -> str:
         cls = ' class="total"' if s.code == ALL else ""
         out.append(
             f"<tr{cls}><td><b>{esc(s.code)}</b> {esc(name)}</td><td class=n>{s.received}</td>"
-            f"<td class=n>{s.answered}</td><td class=n>{s.open}</td><td class=n>{s.overdue_level_1}</td>"
+            f"<td class=n>{s.answered}</td><td class=n>{s.open}</td><td class=n>{s.overdue}</td>"
             f"<td class=n>{s.overdue_level_2}</td><td>{oldest or '–'}</td>"
             f"<td class=n>{hours_text(s.median_reply_hours)}</td>"
             f"<td class=n>{hours_text(s.p90_reply_hours)}</td>"

@@ -15,6 +15,7 @@ from sheets_sync.sources.registry import load_platform_sources
 from sheets_sync.testing.fake_platforms.graph import graph_error, graph_throttled
 from sheets_sync.testing.fake_platforms.youtube import youtube_error
 from tests import test_sources_facebook, test_sources_instagram, test_sources_x, test_sources_youtube
+from tests.helpers import init_tracker
 from tests.platform_fixtures import Clock, make_source
 from tests.test_sources_secrets import CONFIG
 
@@ -104,6 +105,7 @@ def test_sync_all_with_a_stale_youtube_key_writes_the_others_and_exits_5(
         lambda spec: load_platform_sources(["all"], environ=env, sleep=sleeps.append, clock=Clock()),
     )
     tracker = tmp_path / "tracker.xlsx"
+    init_tracker(tracker, roster_file)
     result = CliRunner().invoke(
         cli.main, ["sync", "--source", "all", "--tracker", str(tracker), "--roster", str(roster_file)],
         catch_exceptions=False,
