@@ -324,6 +324,7 @@ class FakeSheetsServer(Knobs):
              entry: dict) -> tuple[int, Any]:
         """Authenticate, route, apply; knobs act before (quota, fault, hooks) and after."""
         try:
+            self.apply_late()
             identity = self.tokens.identity(h.headers.get("Authorization") or "")
             entry["identity"] = identity
             route = self._route(h.command, raw_path)
@@ -337,6 +338,9 @@ class FakeSheetsServer(Knobs):
                 body = None
             info = RequestInfo(h.command, path, query, identity, groups.get("sid"), kind, body)
             self.admit(identity, kind)
+            if isinstance(body, dict) and self.defer(
+                    h.command, path, lambda: getattr(self, "_h_" + name)(identity, groups, query, body)):
+                raise Drop()
             self.fault(h.command, path, "before")
             self.run_hooks(info, "before")
             try:

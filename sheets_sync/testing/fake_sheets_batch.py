@@ -204,7 +204,8 @@ def _editors(ctx: BatchContext, requested: dict | None) -> dict:
         if who not in users:
             users.append(who)
     editors["users"] = users
-    return {k: v for k, v in editors.items() if v}
+    # domainUsersCanEdit is kept when set, false included (Workspace domains read it).
+    return {k: v for k, v in editors.items() if v or k == "domainUsersCanEdit"}
 
 
 def _add_protected_range(ctx: BatchContext, req: dict) -> dict:

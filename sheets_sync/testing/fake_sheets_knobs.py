@@ -93,8 +93,9 @@ class _Fault:
     status: int | None  # None = drop the connection
     method: str | None = None
     path: str | None = None
-    when: str = "before"
+    when: str = "before"  # "before", "after", or "late" (applied later, answer dropped now)
     skip: int = 0  # matching requests to let through first (to hit the Nth part of a write)
+    later: int = 1  # "late": applied just before the this-many-th API request after it
 
     def matches(self, method: str, path: str) -> bool:
         return (self.count > 0 and (self.method is None or self.method.upper() == method)
@@ -124,6 +125,7 @@ class Knobs:
         self.project_number = project_number
         self._hooks: list[Callable[[RequestInfo, str], None]] = []
         self.hook_errors: list[Exception] = []  # exceptions raised by on_request hooks
+        self._late: list[list] = []  # [requests to wait, apply] of requests that land late
         self._windows: dict[tuple[str, str], deque] = {}
         self.config = _Config()
 
@@ -132,6 +134,7 @@ class Knobs:
         self.hook_errors.clear()
         self._windows.clear()
         self.config = _Config()
+        self._late.clear()
 
     def set_quota(self, read_per_minute: int | None = None, write_per_minute: int | None = None,
                   window_seconds: float = 60.0) -> None:
@@ -168,6 +171,51 @@ class Knobs:
         with self._lock:
             self.config.faults.append(_Fault(count, None, method, path, when, skip))
 
+    def late_next(self, count: int = 1, method: str | None = None, path: str | None = None,
+                  after: int = 1, skip: int = 0) -> None:
+        """The next ``count`` matching requests land late: the connection is dropped at once
+        (the client cannot tell whether it was applied), and the request is applied just
+        before the ``after``-th API request that follows it (from anyone): Google applying a
+        request that timed out, seconds later."""
+        with self._lock:
+            self.config.faults.append(_Fault(count, None, method, path, "late", skip, after))
+
+    def defer(self, method: str, path: str, apply: Callable[[], Any]) -> bool:
+        """If a "late" fault matches, queue ``apply`` and say so (the caller drops the answer)."""
+        with self._lock:
+            for fault in self.config.faults:
+                if fault.when == "late" and fault.matches(method, path):
+                    if fault.skip:
+                        fault.skip -= 1
+                        continue
+                    fault.count -= 1
+                    self._late.append([fault.later, apply])
+                    self.config.faults = [f for f in self.config.faults if f.count > 0]
+                    return True
+        return False
+
+    def land_late(self) -> None:
+        """Apply every request still waiting to land late, now."""
+        with self._lock:
+            for item in self._late:
+                item[0] = 1
+        self.apply_late()
+
+    def apply_late(self) -> None:
+        """Apply the late requests whose time has come (called before each API request)."""
+        with self._lock:
+            due = []
+            for item in self._late:
+                item[0] -= 1
+                if item[0] <= 0:
+                    due.append(item)
+            self._late = [i for i in self._late if i[0] > 0]
+        for _, apply in due:
+            try:
+                apply()
+            except Exception as e:  # noqa: BLE001 - a late request Google refused: as if never sent
+                self.hook_errors.append(e)
+
     def configure(self, settings: dict) -> None:
         """The JSON accepted by ``POST /_fake/config``.
 
@@ -197,7 +245,10 @@ class Knobs:
                 self.config.faults.clear()
         for f in settings.get("faults") or []:
             where = (f.get("method"), f.get("path"), f.get("when", "before"), f.get("skip", 0))
-            if f.get("drop"):
+            if f.get("late"):
+                self.late_next(f.get("count", 1), f.get("method"), f.get("path"), f.get("after", 1),
+                               f.get("skip", 0))
+            elif f.get("drop"):
                 self.drop_next(f.get("count", 1), *where)
             else:
                 self.fail_next(f.get("count", 1), f.get("status", 503), *where)

@@ -28,6 +28,12 @@ LOCK_PREFIX = "sheets-sync lock"
 # gone (its process on this machine has ended) is removed at once.
 STALE_LOCK = timedelta(minutes=10)
 LOCK_TRIES = 3
+# The Sync State row where each run's last write records that the run finished (the
+# newest FINISHED_KEPT run ids): a lock that lands late, after its run ended — Google may
+# apply a lock request that timed out seconds later — is then known as left behind, on
+# any machine, and removed at once instead of keeping officers out for STALE_LOCK.
+FINISHED_RUNS = "runs:finished"
+FINISHED_KEPT = 20
 # This process's runs that hold (or are taking) a lock: a lock marked with this
 # process but another run id was left by a run of this process that died.
 _LIVE_RUNS: set[str] = set()
@@ -51,9 +57,11 @@ def _lock_time(description: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _lock_state(description: str, now: datetime) -> str:
+def _lock_state(description: str, now: datetime, finished: frozenset[str] = frozenset()) -> str:
     """"dead": its run is known to be gone; "stale": too old to be alive; else "live"."""
     match = _LOCK_MARK.match(description)
+    if match and match.group("run") in finished:
+        return "dead"
     host = re.sub(r"\s+", "-", socket.gethostname())
     if match and match.group("pid") and match.group("host") == host:
         pid = int(match.group("pid"))
@@ -106,7 +114,10 @@ class LockMixin:
                         # A range from row 1 on, not a "sheet" protection: a sheet has only one
                         # of those, and the job's columns already use it.
                         "range": {"sheetId": i, "startRowIndex": 0}, "description": self.mark,
-                        "warningOnly": False, "editors": {"users": [self.identity]}}}} for i in ids)]
+                        "warningOnly": False,
+                        # In a Workspace domain every domain user could edit through it otherwise.
+                        "editors": {"users": [self.identity], "domainUsersCanEdit": False}}}}
+                      for i in ids)]
             try:
                 reply = self._call("locking the tracker for the write", self.client.batch_update,
                                    self.id, {"requests": body, "includeSpreadsheetInResponse": True})
@@ -131,6 +142,9 @@ class LockMixin:
             self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
                           for r in reply.get("replies", []) if "addProtectedRange" in r]
             self._absorb(reply.get("updatedSpreadsheet", {}))
+            # An earlier try that got no answer may have landed meanwhile: its locks carry
+            # this run's mark too, and go with the write like the others.
+            self.locks = sorted(set(self.locks) | set(self._own_locks()))
             break
         else:
             _LIVE_RUNS.discard(self.run_id)
@@ -155,11 +169,12 @@ class LockMixin:
     def _other_locks(self) -> Iterator[tuple[dict, str]]:
         """Every job lock known on any tab but this run's, with its state (live, dead, stale)."""
         now = datetime.now(UTC)
+        finished = frozenset(self.finished_runs())
         for sheet in list(self.sheets.values()):
             for pr in sheet.protections:
                 description = pr.get("description", "")
                 if description.startswith(LOCK_PREFIX) and description != self.mark:
-                    yield pr, _lock_state(description, now)
+                    yield pr, _lock_state(description, now, finished)
 
     def _leftover_locks(self) -> list[int]:
         """Locks of runs that are gone (to remove); Busy when another run may be writing."""
@@ -193,6 +208,15 @@ class LockMixin:
             # Another run removed them first, or no answer: the next run looks again.
             log.warning("could not remove %d lock(s) left by a run that did not finish; the next "
                         "run will", len(dead))
+
+    def finished_runs(self) -> list[str]:
+        """The runs whose last write went in, newest first, as the first request read them."""
+        table = self.prefetched.get("sync_state")
+        tab = self.tab("sync_state")
+        for record in table.records(tab) if table is not None and table.header else ():
+            if record.get("source") == FINISHED_RUNS:
+                return record.get("checkpoint").split()
+        return []
 
     def _own_locks(self) -> list[int]:
         return [pr["protectedRangeId"] for s in self.sheets.values() for pr in s.protections

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
@@ -21,10 +22,12 @@ from sheets_sync.backends.gsheets.cells import (
 from sheets_sync.backends.gsheets.client import UncertainWrite
 from sheets_sync.backends.gsheets.locks import (
     _LIVE_RUNS,
+    FINISHED_KEPT,
+    FINISHED_RUNS,
     LOCKED_TABS,
 )
 from sheets_sync.errors import ColumnsMoved, TrackerError
-from sheets_sync.schema import Tab
+from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import (
     AddRow,
     Change,
@@ -36,6 +39,7 @@ from sheets_sync.table import (
     missing_tab,
     with_copies,
 )
+from sheets_sync.timeutil import to_sheet
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class WriteMixin:
         # Checkpoints and the log go last: if a big write is split and breaks
         # half-way, no checkpoint claims rows that were not written.
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
+        if self.locks:
+            tail.append(self._finished_record())
         body = [c for c in changes if c.tab not in ("sync_state", "sync_log")
                 and not isinstance(c, DeleteTab)]
         # Each request is turned into JSON as soon as it is made: a write of 50,000
@@ -237,6 +243,11 @@ class WriteMixin:
                 return response.json() if response_ranges else None
             except TrackerError as exc:
                 if self.locks and "no protected range with id" in str(exc).lower():
+                    if last and attempt and self.run_id in self._finished_runs_now():
+                        # Our earlier try landed after all (Google applied it late): its
+                        # lock removal is why this resend was refused; nothing is doubled.
+                        log.warning("the write's earlier try had landed; not sent again")
+                        return None
                     self.locks = []
                     raise TrackerError("this run's lock on the tracker was removed while it wrote "
                                        "(by another run that took it for a dead run's?); it stopped "
@@ -252,6 +263,35 @@ class WriteMixin:
                     return None
                 log.warning("write not applied (attempt %d); sending it again", attempt + 1)
         raise TrackerError("could not write to the tracker after 3 tries; run again")
+
+    def _finished_record(self) -> Change:
+        """This run's id at the head of the Sync State's finished runs (see locks.FINISHED_RUNS)."""
+        ids = [self.run_id, *(i for i in self.finished_runs() if i != self.run_id)][:FINISHED_KEPT]
+        values = {"source": FINISHED_RUNS, "checkpoint": " ".join(ids),
+                  "updated_at": to_sheet(datetime.now(UTC))}
+        from sheets_sync.backends.gsheets.session import _rows_by_key  # the session imports this module
+
+        tab = self.tab("sync_state")
+        table = self.prefetched.get("sync_state")
+        rows = self.row_of.get("sync_state")
+        if rows is None and table is not None and table.header:
+            rows = self.row_of["sync_state"] = _rows_by_key(tab, table)
+        if rows and (FINISHED_RUNS,) in rows:
+            return UpdateRow("sync_state", (FINISHED_RUNS,), values)
+        return AddRow("sync_state", values)
+
+    def _finished_runs_now(self) -> list[str]:
+        """The finished runs as the spreadsheet holds them now (one read)."""
+        tab = self.tab("sync_state")
+        answer = self._call("checking the write", self.client.values_get, self.id,
+                            f"{_quote(tab.title)}!A1:Z")
+        header, *rows = answer.get("values") or [[]]
+        positions = {normalize_header(h): i for i, h in enumerate(header)}
+        key, value = (positions.get(normalize_header(tab.header_of(f))) for f in ("source", "checkpoint"))
+        for row in rows if key is not None and value is not None else ():
+            if len(row) > max(key, value) and row[key] == FINISHED_RUNS:
+                return row[value].split()
+        return []
 
     def _append_cells(self, tab: Tab, sheet: SheetInfo, rows: Sequence[AddRow]) -> dict:
         positions = self._fieldheader_positions(tab)
