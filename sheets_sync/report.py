@@ -36,7 +36,7 @@ from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.deadlines import CommentDeadline, DeadlineRules, deadline_rules, evaluate, overdue
 from sheets_sync.errors import TrackerError
 from sheets_sync.roster import DEFAULT_ROSTER, Roster, load_roster_file, roster_from_rows
-from sheets_sync.schema import Schema, normalize_header
+from sheets_sync.schema import Schema
 from sheets_sync.table import AddRow, Change, Record, Table, UpdateRow
 from sheets_sync.timeutil import now_ist, to_sheet
 
@@ -104,7 +104,7 @@ def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
 def _require(table: Table, schema: Schema, name: str, fields: Sequence[str]) -> None:
     tab = schema.tab(name)
     have = table.positions()
-    missing = [tab.header_of(f) for f in fields if normalize_header(tab.header_of(f)) not in have]
+    missing = [tab.header_of(f) for f in fields if tab.index_of(f, have) is None]
     if missing:
         raise TrackerError(f"tab {tab.title!r}: column(s) {', '.join(map(repr, missing))} not found in "
                            "row 1 (renamed or deleted?); restore the header, or run `python cli.py init`")

@@ -34,6 +34,7 @@ from sheets_sync.backends.gsheets.locks import (
 from sheets_sync.backends.gsheets.structure import StructureMixin
 from sheets_sync.backends.gsheets.write import WriteMixin
 from sheets_sync.errors import ConfigError, TrackerError
+from sheets_sync.layout import guess_header
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     FIRST_ROW_WHOLE,
@@ -88,7 +89,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
-                    "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors))")
+                    "frozenRowCount,frozenColumnCount)),protectedRanges(protectedRangeId,description,range,editors))")
 
     def _call(self, what: str, func, *args, **kwargs):
         """One API call; Google's refusals become one-line TrackerErrors."""
@@ -145,7 +146,8 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             grid = props.get("gridProperties", {})
             info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
                              grid.get("columnCount", 26), props.get("hidden", False),
-                             grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []))
+                             grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []),
+                             grid.get("frozenColumnCount", 0))
             for key, old in list(self.sheets.items()):
                 if old.sheet_id == info.sheet_id:
                     del self.sheets[key]  # renamed since
@@ -228,17 +230,21 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             if tab.department:
                 read = (fields or {}).get(name)
                 self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
-            if not tab.key or not table.header:
-                continue
-            positions = table.positions()
-            idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
-            if None in idx:
-                continue
-            for number, row in zip(table.row_numbers, table.rows, strict=True):
-                key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
-                if all(key):
-                    self.row_of[name].setdefault(key, number - 1)
+            self._index_rows(tab, table)
         return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
+
+    def _index_rows(self, tab: Tab, table: Table) -> None:
+        """Where each key's row is (0-based), found by the key columns' headers."""
+        if not tab.key or not table.header:
+            return
+        positions = table.positions()
+        idx = [tab.index_of(k, positions) for k in tab.key]
+        if None in idx:
+            return
+        for number, row in zip(table.row_numbers, table.rows, strict=True):
+            key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+            if all(key):
+                self.row_of[tab.name].setdefault(key, number - 1)
 
     def _check_unchecked(self, tabs: Sequence[str]) -> list[str]:
         """The structure of the department tabs just read whose header rows this run had
@@ -294,28 +300,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         for _ in range(3):
             ranges, plan = [], []
             for tab in tabs:
-                wanted = fields.get(tab.name)
-                header = self.headers.get(tab.name)
-                if header is None and tab.department:
-                    # Not in the first read: assume the layout the job gave it; the header
-                    # row read alongside tells if a person changed it (then read again).
-                    header = tab.headers
-                if not wanted or header is None:
-                    plan.append((tab, None, len(ranges), None))
-                    ranges.append(_quote(tab.title))
-                    continue
-                positions = header_positions(header)
-                named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
-                cols = sorted(positions[h] for h in named if h in positions)
-                # Adjacent columns as one range: Google's reply costs bytes per range
-                # row, so one narrow range per column would cost more than the tab.
-                spans = _runs(cols, gap=1)
-                if FIRST_ROW_WHOLE in wanted:
-                    spans.append((-1, -1))  # row 2, every column: read last, wins
-                plan.append((tab, spans, len(ranges), header))
-                ranges.append(f"{_quote(tab.title)}!1:1")
-                ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
-                           f"{_quote(tab.title)}!2:2" for a, b in spans]
+                self._plan_range(tab, fields.get(tab.name), ranges, plan)
             if not ranges:
                 return {}
             response = self._call_raw(lambda ranges=ranges: self.client.values_batch_get(
@@ -354,6 +339,31 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
                 return out
         raise TrackerError("the tracker's columns keep moving while the job reads them; run again")
 
+    def _plan_range(self, tab: Tab, wanted, ranges: list[str], plan: list) -> None:
+        """The ranges that read ``wanted`` of a tab: its header row and the columns, or
+        the whole tab."""
+        header = self.headers.get(tab.name)
+        if header is None and tab.department:
+            # Not in the first read: assume the layout the job gave it; the header
+            # row read alongside tells if a person changed it (then read again).
+            header = guess_header(tab, self.headers.get("comments"), self.schema)
+        if not wanted or header is None:
+            plan.append((tab, None, len(ranges), None))
+            ranges.append(_quote(tab.title))
+            return
+        positions = header_positions(header)
+        found = (c.index_in(positions) for c in tab.columns if c.field in wanted)
+        cols = sorted(i for i in found if i is not None)
+        # Adjacent columns as one range: Google's reply costs bytes per range
+        # row, so one narrow range per column would cost more than the tab.
+        spans = _runs(cols, gap=1)
+        if FIRST_ROW_WHOLE in wanted:
+            spans.append((-1, -1))  # row 2, every column: read last, wins
+        plan.append((tab, spans, len(ranges), header))
+        ranges.append(f"{_quote(tab.title)}!1:1")
+        ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                   f"{_quote(tab.title)}!2:2" for a, b in spans]
+
     def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)
         if header is None:
@@ -361,7 +371,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         positions = header_positions(header)
         out = {}
         for column in tab.columns:
-            index = positions.get(normalize_header(column.header))
+            index = column.index_in(positions)
             if index is not None:
                 out[column.field] = index
         return out
