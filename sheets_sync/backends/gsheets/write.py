@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.backends.gsheets.cells import (
+    CELL_FIELDS,
     SheetInfo,
     _cell,
     _cell_requests,
@@ -24,6 +25,7 @@ from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
 )
 from sheets_sync.errors import ColumnsMoved, TrackerError
+from sheets_sync.layout import LINK_FIELDS
 from sheets_sync.schema import Tab
 from sheets_sync.table import (
     AddRow,
@@ -195,7 +197,7 @@ class WriteMixin:
             out.append({"updateCells": {
                 "start": {"sheetId": sheet.sheet_id, "rowIndex": position + start, "columnIndex": 0},
                 "rows": [_row_data(v, positions, width) for v in block[start:start + ROWS_PER_REQUEST]],
-                "fields": "userEnteredValue"}})
+                "fields": CELL_FIELDS}})
 
     def _rewrite_rows(self, change: ReplaceRows, sheet: SheetInfo, tab: Tab) -> list[dict]:
         """A tab not read in this run, rewritten whole."""
@@ -213,7 +215,7 @@ class WriteMixin:
         out.append({"updateCells": {"range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
                                               "endRowIndex": last, "startColumnIndex": 0,
                                               "endColumnIndex": width},
-                                    "rows": rows, "fields": "userEnteredValue"}})
+                                    "rows": rows, "fields": CELL_FIELDS}})
         return out
 
     def _send_write(self, chunk: list[bytes], *, last: bool,
@@ -256,7 +258,7 @@ class WriteMixin:
         positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
         data = [_row_data(change.values, positions, width) for change in rows]
-        return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": "userEnteredValue"}}
+        return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": CELL_FIELDS}}
 
     def _update_row(self, change: UpdateRow, cells: dict) -> None:
         tab = self.tab(change.tab)
@@ -267,7 +269,7 @@ class WriteMixin:
                                "writing; nothing was written, run again")
         positions = self._fieldheader_positions(tab)
         for name, value in change.values.items():
-            cells[(sheet.sheet_id, row, positions[name])] = _cell(value)
+            cells[(sheet.sheet_id, row, positions[name])] = _cell(value, link=name in LINK_FIELDS)
 
 
 
