@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sheets_sync.schema import Schema, Tab, normalize_header
+from sheets_sync.schema import LANGUAGES, Schema, Tab, normalize_header
 
 # Marks the job's own colour rules, so a run adds them once and never touches a person's.
 RULE_MARK = "sheets-sync"
@@ -131,16 +131,29 @@ def is_link(value: str) -> bool:
 
 
 def guess_header(tab: Tab, comments_header: Sequence[str] | None, schema: Schema) -> list[str]:
-    """The header row a department's tab most likely has, before it is read: the schema's
-    order in a tracker made with it, else the older order (told by the Comments tab's
-    first header, read in the run's first request). A wrong guess costs one read more."""
+    """The header row a department's tab most likely has, before it is read, told by the
+    Comments tab's header row (read in the run's first request): a tracker made with
+    this schema has the schema's order and language; one made before has the older
+    order, and its language shows in the Comments tab's headers. A wrong guess costs
+    one read more."""
     comments = schema.tabs.get("comments")
-    if comments is None or not comments_header or not comments.columns:
+    if comments is None or not comments_header:
         return tab.headers
-    first = comments.columns[0].index_in({normalize_header(comments_header[0]): 0})
-    if first == 0:
+    shown = [normalize_header(h) for h in comments_header]
+    language = _language_of(comments, shown)
+    if comments.columns and comments.columns[0].index_in({shown[0]: 0}) == 0 and language == schema.language:
         return tab.headers
     order = [f for f in LEGACY_PENDING_FIELDS if any(c.field == f for c in tab.columns)]
+    if comments.columns and comments.columns[0].index_in({shown[0]: 0}) == 0:
+        order = [c.field for c in tab.columns]  # the schema's order, in another language
     order += [c.field for c in tab.columns if c.field not in order]
-    return [tab.header_of(f) for f in order]
+    return [tab.column(f).header_in(language) for f in order]
 
+
+def _language_of(comments: Tab, shown: Sequence[str]) -> str:
+    """The language a Comments tab's headers are in (its Status column tells)."""
+    try:
+        status = comments.column("status")
+    except KeyError:
+        return "en"
+    return next((lang for lang in LANGUAGES if normalize_header(status.header_in(lang)) in shown), "en")

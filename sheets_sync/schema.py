@@ -57,6 +57,12 @@ class Column:
     # another language, or before a header changed, keeps every column.
     known: tuple[str, ...] = ()
     wrap: bool = False  # long text: shown wrapped, on rows tall enough to read it
+    english: str = ""  # the header in each language, as the schema gives it
+    marathi: str = ""
+
+    def header_in(self, language: str) -> str:
+        """The header a tab made in ``language`` gave this column."""
+        return headers_in(language, self.english or self.header, self.marathi)[0]
 
     @property
     def job_writes(self) -> bool:
@@ -382,10 +388,10 @@ def _build_column(name: str, i: int, item, at: tuple, problem, language: str) ->
     if not isinstance(older, list):
         problem(at + ("older_headers",), f"column '{fname}': older_headers must be a list of headers")
         older = []
-    shown, known = headers_in(language, header, str(item.get("marathi") or "").strip(),
-                              [str(h) for h in older])
+    marathi = str(item.get("marathi") or "").strip()
+    shown, known = headers_in(language, header, marathi, [str(h) for h in older])
     return Column(fname, shown, str(owner), bool(seed), width, str(item.get("help", "")),
-                  bool(item.get("hidden", False)), known, bool(item.get("wrap", False)))
+                  bool(item.get("hidden", False)), known, bool(item.get("wrap", False)), header, marathi)
 
 
 def _line_of(problem: str) -> int:

@@ -17,7 +17,7 @@ from sheets_sync.sources import FileSource
 from sheets_sync.sync import run_sync
 from sheets_sync.timeutil import parse_timestamp
 from tests.helpers import comment, post, write_export
-from tests.trackers import records
+from tests.trackers import english_header, records
 
 NOW = parse_timestamp("2026-11-26T12:00:00+05:30")
 
@@ -134,7 +134,7 @@ def test_links_are_clickable_and_never_formulas(harness, export, roster_file):
     assert url.startswith("https://")
     if harness.kind == "xlsx":
         ws = openpyxl.load_workbook(harness.path)["Comments"]
-        head = [c.value for c in ws[1]]
+        head = [english_header(c.value) for c in ws[1]]
         link_col = head.index("Link") + 1
         cells = [ws.cell(r, link_col) for r in range(2, ws.max_row + 1)]
         assert all(c.hyperlink is not None and c.hyperlink.target == c.value for c in cells)
@@ -151,27 +151,28 @@ def test_links_are_clickable_and_never_formulas(harness, export, roster_file):
 
 @pytest.mark.parametrize("first,then", [("en", "mr+en"), ("mr+en", "en")])
 def test_switching_languages_loses_no_column(harness, export, roster_file, tmp_path, first, then):
-    before = load_schema(_schema_with(tmp_path, "language: en\n", f"language: {first}\n", "a.yaml"))
-    after = load_schema(_schema_with(tmp_path, "language: en\n", f"language: {then}\n", "b.yaml"))
-    status, reply = before.tab("comments").header_of("status"), before.tab("comments").header_of("reply")
+    before = load_schema(_schema_with(tmp_path, "language: mr+en\n", f"language: {first}\n", "a.yaml"))
+    after = load_schema(_schema_with(tmp_path, "language: mr+en\n", f"language: {then}\n", "b.yaml"))
     _sync(harness, export, roster_file, before)
-    header_before = harness.values("Comments")[0]
+    header_before = harness.raw_values("Comments")[0]
     assert ("स्थिती / Status" in header_before) == (first == "mr+en")
-    harness.type_in("Comments", "Comment ID", "C1", reply, "घंटागाडी उद्या येईल")
-    harness.type_in("Comments", "Comment ID", "C1", status, "Replied")
+    assert ("Status" in header_before) == (first == "en")
+    # (The harness names columns by their English part, whichever the sheet shows.)
+    harness.type_in("Comments", "Comment ID", "C1", "Reply", "घंटागाडी उद्या येईल")
+    harness.type_in("Comments", "Comment ID", "C1", "Status", "Replied")
     swm = next(t for t in harness.tab_titles() if t.startswith("Solid Waste"))
-    swm_reply = before.pending_tab.header_of("reply")
-    harness.type_in(swm, "Comment ID", "C1", before.pending_tab.header_of("notes"), "टँकर पाठवला")
+    swm_header = harness.raw_values(swm)[0]
+    harness.type_in(swm, "Comment ID", "C1", "Notes", "टँकर पाठवला")
     more = write_export(tmp_path / "export2", [post("P1", "घंटागाडी")],
                         [comment("C11", "P1", "अजून एक तक्रार")])
     result = _sync(harness, more, roster_file, after)
     assert result.summary()["comments_added"] == 1
-    assert harness.values("Comments")[0] == header_before  # nothing added, moved or renamed
+    assert harness.raw_values("Comments")[0] == header_before  # nothing added, moved or renamed
+    assert harness.raw_values(swm)[0] == swm_header
     rows = _by_id(harness)
-    assert rows["C1"][reply] == "घंटागाडी उद्या येईल" and rows["C1"][status] == "Replied"
-    assert rows["C1"][before.tab("comments").header_of("notes")] == "टँकर पाठवला"
-    assert rows["C11"][status] == "Pending"
-    assert swm_reply in harness.values(swm)[0]
+    assert rows["C1"]["Reply"] == "घंटागाडी उद्या येईल" and rows["C1"]["Status"] == "Replied"
+    assert rows["C1"]["Notes"] == "टँकर पाठवला"  # carried from the department's tab
+    assert rows["C11"]["Status"] == "Pending"
 
 
 def test_acceptance_the_default_tracker_after_a_sync(tmp_path, monkeypatch):
@@ -189,21 +190,22 @@ def test_acceptance_the_default_tracker_after_a_sync(tmp_path, monkeypatch):
     long_titles = [t for t in wb.sheetnames if len(t) > 31]
     assert len(long_titles) <= 3, long_titles
     comments = wb["Comments"]
+    people = ["स्थिती / Status", "उत्तर / Reply", "उत्तर देणारे / Replied by", "नोंदी / Notes"]
     head = [c.value for c in comments[1]]
-    text = head.index("Comment")
-    assert head[text + 1: text + 5] == ["Status", "Reply", "Replied by", "Notes"]
+    text = head.index("टिप्पणी / Comment")  # Marathi first: the shipped default
+    assert head[text + 1: text + 5] == people
     assert comments.freeze_panes == "B2"
     assert comments.cell(2, text + 1).alignment.wrap_text
-    reply = openpyxl.utils.get_column_letter(head.index("Reply") + 1)
+    reply = openpyxl.utils.get_column_letter(head.index("उत्तर / Reply") + 1)
     assert comments.column_dimensions[reply].alignment.wrap_text  # typed replies wrap too
-    link = comments.cell(2, head.index("Link") + 1)
+    link = comments.cell(2, head.index("दुवा / Link") + 1)
     assert link.hyperlink is not None and link.hyperlink.target.startswith("https://")
     schema = load_schema()
     departments = [wb[t] for t in wb.sheetnames if t not in {tab.title for tab in schema.tabs.values()}]
     assert departments
     for ws in departments:
         head = [c.value for c in ws[1]]
-        assert head[:5] == ["Comment", "Status", "Reply", "Replied by", "Notes"]
+        assert head[:5] == ["टिप्पणी / Comment", *people]
         assert ws.freeze_panes == "B2"
         assert ws.page_setup.orientation == "landscape"
         assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4)
@@ -212,8 +214,56 @@ def test_acceptance_the_default_tracker_after_a_sync(tmp_path, monkeypatch):
     busy = [ws for ws in departments if ws.max_row > 2]
     assert busy
     for ws in busy:
-        head = [c.value for c in ws[1]]
+        head = [english_header(c.value) for c in ws[1]]
         post_cell = ws.cell(2, head.index("Post") + 1).value or ""
         assert "\n" not in post_cell and not post_cell.startswith("#")
         url = ws.cell(2, head.index("Link") + 1)
         assert url.hyperlink is not None and url.hyperlink.target == url.value
+
+
+LEGACY_COMMENTS = ("platform", "comment_id", "post_id", "parent_id", "department", "commented_at", "author",
+                   "author_id", "text", "url", "by_page", "category", "due_at", "status", "reply",
+                   "replied_by", "notes", "replied_at", "overdue", "sync_notes", "added_at")
+
+
+def _legacy_schema(tmp_path: Path) -> Path:
+    """The shipped schema as it was before the comment came first: English headers, the
+    ids first and the people's columns after the job's."""
+    import yaml
+
+    from sheets_sync.layout import LEGACY_PENDING_FIELDS
+
+    data = yaml.safe_load(DEFAULT_SCHEMA.read_text(encoding="utf-8"))
+    data["language"] = "en"
+    for place, order in ((data["tabs"]["comments"], LEGACY_COMMENTS),
+                         (data["pending_tab"], LEGACY_PENDING_FIELDS)):
+        by_field = {c["field"]: c for c in place["columns"]}
+        place["columns"] = [by_field[f] for f in order if f in by_field]
+    path = tmp_path / "legacy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_tracker_made_before_keeps_its_columns_and_its_four_requests(request, tmp_path, roster_file,
+                                                                       export):
+    """A Google tracker made with the older order and English headers, synced with the new
+    default (mr+en, comment first): nothing moves or is renamed, typed values are carried,
+    and a steady-state run still costs four requests (the departments' tabs' header rows
+    are guessed right, from the Comments tab's)."""
+    from tests.trackers import GoogleHarness
+
+    google = GoogleHarness.make(request, tmp_path)
+    legacy = load_schema(_legacy_schema(tmp_path))
+    _sync(google, export, roster_file, legacy)
+    swm = next(t for t in google.tab_titles() if t.startswith("Solid Waste"))
+    comments_header, swm_header = google.raw_values("Comments")[0], google.raw_values(swm)[0]
+    assert comments_header[:2] == ["Platform", "Comment ID"] and swm_header[:2] == ["Comment ID", "Platform"]
+    google.type_in(swm, "Comment ID", "C1", "Reply", "घंटागाडी उद्या येईल")
+    google.server.clear_requests()
+    more = write_export(tmp_path / "export2", [post("P1", "घंटागाडी")], [comment("C11", "P1", "अजून एक")])
+    result = _sync(google, more, roster_file, load_schema())
+    assert result.summary()["comments_added"] == 1
+    assert [r["method"] for r in google.server.requests] == ["GET", "POST", "GET", "POST"]
+    assert google.raw_values("Comments")[0] == comments_header and google.raw_values(swm)[0] == swm_header
+    rows = _by_id(google)
+    assert rows["C1"]["Reply"] == "घंटागाडी उद्या येईल" and rows["C11"]["Status"] == "Pending"
