@@ -24,13 +24,11 @@ from pathlib import Path
 
 import openpyxl
 from filelock import FileLock, Timeout
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.backends.xlsx_layout import TOP, WRAP, render_layout
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.layout import is_link, tab_layout
 from sheets_sync.roster import Department
@@ -51,11 +49,6 @@ from sheets_sync.timeutil import SHEET_FORMAT
 
 # Characters XML 1.0 cannot hold; openpyxl refuses them. Shown as U+FFFD.
 _ILLEGAL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]}
-_HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
-_PEOPLE_FILL = PatternFill("solid", fgColor="FFF2CC")
-_DV_TITLE = "sheets-sync"
-_WRAP = Alignment(wrap_text=True, vertical="top")
-_TOP = Alignment(vertical="top")
 _LINK_FONT = Font(color="0563C1", underline="single")
 # A temporary file of a save this long ago is abandoned, whoever wrote it: a save
 # takes seconds (the same wait as for a Google protection left by a dead run).
@@ -176,51 +169,7 @@ class XlsxSession(TrackerSession):
 
     def _furnish(self, ws, tab: Tab) -> None:
         """Render the tab's layout (layout.py): what makes the tab usable."""
-        layout = tab_layout(self.schema, tab)
-        positions = self._positions(ws)
-        ws.sheet_state = "hidden" if layout.hidden else "visible"
-        ws.freeze_panes = ws.cell(1 + layout.frozen_rows, 1 + layout.frozen_columns).coordinate
-        found = [(c, i) for c, i in ((c, tab.column(c.field).index_in(positions)) for c in layout.columns)
-                 if i is not None]
-        for column, index in found:
-            _furnish_column(ws, column, index, bool(layout.row_height))
-        self._dropdowns(ws, found)
-        self._row_colours(ws, tab, layout, positions)
-        if layout.row_height:
-            ws.sheet_format.defaultRowHeight = layout.row_height
-            ws.sheet_format.customHeight = True
-            ws.row_dimensions[1].height = layout.header_height
-        if layout.print_setup:
-            _print_setup(ws, layout.print_setup, layout.frozen_rows)
-        if ws.max_row >= 1 and ws.max_column >= 1:
-            ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(ws.max_row, 2)}"
-
-    @staticmethod
-    def _dropdowns(ws, found) -> None:
-        ws.data_validations.dataValidation = [
-            dv for dv in ws.data_validations.dataValidation if dv.promptTitle != _DV_TITLE]
-        for column, index in found:
-            if not column.choices:
-                continue
-            letter = get_column_letter(index)
-            dv = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
-                                allow_blank=True, showErrorMessage=True,
-                                promptTitle=_DV_TITLE, errorTitle=column.header[:32],
-                                error=f"Choose one of: {', '.join(column.choices)}",
-                                prompt=column.help[:255] or None, showInputMessage=bool(column.help))
-            dv.add(f"{letter}2:{letter}1048576")
-            ws.add_data_validation(dv)
-
-    def _row_colours(self, ws, tab: Tab, layout, positions: dict[str, int]) -> None:
-        letters = {k: get_column_letter(v) for k, v in positions.items()}
-        have = {str(r.formula) for rs in ws.conditional_formatting for r in rs.rules}
-        width = get_column_letter(max(ws.max_column, len(tab.columns)))
-        for rule in layout.row_rules(tab, letters, self.schema):
-            if any(rule.mark in f for f in have):  # added before, perhaps at other letters
-                continue
-            # stopIfTrue: an overdue row is red, not amber as well.
-            ws.conditional_formatting.add(f"A2:{width}1048576", FormulaRule(
-                formula=[rule.formula], fill=PatternFill("solid", fgColor=rule.colour), stopIfTrue=True))
+        render_layout(ws, tab, self.schema, self._positions(ws))
 
     # -- reading -----------------------------------------------------------------
 
@@ -302,7 +251,7 @@ class XlsxSession(TrackerSession):
 
         layout = tab_layout(self.schema, tab)
         # Tall rows read from the top: long text wraps, the rest sits beside its first line.
-        aligned = {c.field: _WRAP if c.wrap else _TOP for c in layout.columns if layout.row_height}
+        aligned = {c.field: WRAP if c.wrap else TOP for c in layout.columns if layout.row_height}
         links = {c.field for c in layout.columns if c.link}
         rows_by_key: dict[tuple, int] | None = None
         next_row = _last_used_row(ws) + 1
@@ -353,19 +302,6 @@ class XlsxSession(TrackerSession):
                 os.unlink(tmp)
 
 
-def _furnish_column(ws, column, index: int, tall: bool) -> None:
-    letter = get_column_letter(index)
-    ws.column_dimensions[letter].width = round(column.width / 7)
-    ws.column_dimensions[letter].hidden = column.hidden
-    if tall:
-        # The column's style: what people type in a new row wraps too (Excel, LibreOffice).
-        ws.column_dimensions[letter].alignment = _WRAP if column.wrap else _TOP
-    head = ws.cell(1, index)
-    head.font = Font(bold=True)
-    head.fill = _PEOPLE_FILL if column.people else _HEADER_FILL
-    head.alignment = Alignment(wrap_text=True, vertical="top")
-
-
 def _drop_stale_links(ws) -> None:
     """A link is only ever on a cell showing its address. A tool that inserted or deleted
     rows without moving the links (openpyxl does so) leaves them on other rows; openpyxl
@@ -379,17 +315,6 @@ def _drop_stale_links(ws) -> None:
         elif not any(c.value not in (None, "") for c in ws[row] if c is not cell):
             cell.hyperlink = None
             cell.value = None
-
-
-def _print_setup(ws, setup, header_rows: int) -> None:
-    """A4 landscape, one page wide, the header on every page (Google has no such settings)."""
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4 if setup.paper == "A4" else ws.page_setup.paperSize
-    ws.page_setup.orientation = "landscape" if setup.landscape else "portrait"
-    ws.page_setup.fitToWidth = setup.pages_wide
-    ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    if setup.repeat_header:
-        ws.print_title_rows = f"1:{header_rows}"
 
 
 def _host() -> str:
