@@ -160,7 +160,8 @@ def _carry_row(rows: CommentRows, tab: Tab, rec: Record, key: tuple, conflicts: 
 
 def plan_department_tabs(rows: CommentRows, states: Mapping[tuple, CommentDeadline],
                          tabs: Mapping[str, Tab], tables: Mapping[str, Table], roster: Roster,
-                         posts_text: Mapping[tuple, str], now: datetime) -> tuple[list[Change], list[str]]:
+                         posts_text: Mapping[tuple, str], now: datetime,
+                         schema: Schema | None = None) -> tuple[list[Change], list[str]]:
     """Each roster department's tab made to hold its open comments, most urgent first:
     the changes (a ReplaceRows per tab whose content changes, and the CopyCells of the
     comments' words it lacks), and the titles of those tabs."""
@@ -175,8 +176,8 @@ def plan_department_tabs(rows: CommentRows, states: Mapping[tuple, CommentDeadli
         if code not in roster:
             continue  # a removed department: carried from above, its tab goes (plan_tab_registry)
         open_ = sorted(by_department.get(code, []), key=urgency)
-        wanted = [_tab_row(rows[s.key], s, posts_text) for s in open_] or [_nothing_pending(roster.get(code),
-                                                                                           stamp)]
+        wanted = [_tab_row(rows[s.key], s, posts_text) for s in open_] or [
+            _nothing_pending(roster.get(code), stamp, schema)]
         planned = _tab_changes(tables.get(code), tab, wanted)
         if planned is None:
             continue
@@ -206,10 +207,12 @@ def plan_tab_registry(tabs: Mapping[str, Tab], roster: Roster, checkpoints: Mapp
     return changes
 
 
-def _nothing_pending(department: Department, stamp: str) -> dict:
-    return {"text": f"Nothing pending for {department.name_en} — every comment has its reply "
-                    f"(as of {stamp}).",
-            "synced": NOTHING_SYNCED}
+def _nothing_pending(department: Department, stamp: str, schema: Schema | None = None) -> dict:
+    english = f"Nothing pending for {department.name_en} — every comment has its reply (as of {stamp})."
+    marathi = (f"{department.name_mr or department.name_en}: काहीही प्रलंबित नाही — प्रत्येक टिप्पणीला "
+               f"उत्तर दिले आहे ({stamp} पर्यंत).")
+    text = schema.in_language(english, marathi, between="\n") if schema is not None else english
+    return {"text": text, "synced": NOTHING_SYNCED}
 
 
 def _tab_changes(table: Table | None, tab: Tab,
@@ -261,7 +264,7 @@ def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping
     values = {
         "comment_id": state.comment_id,
         "platform": state.platform,
-        "post": post if len(post) <= POST_EXCERPT else post[:POST_EXCERPT - 1] + "…",
+        "post": post_excerpt(post),
         "commented_at": row.get("commented_at", ""),
         "due_at": to_sheet(state.due_at) if state.due_at else "",
         "due_soon_at": to_sheet(state.due_soon_from) if state.due_soon_from else "",
@@ -273,6 +276,17 @@ def _tab_row(row: Mapping[str, str], state: CommentDeadline, posts_text: Mapping
         values[name] = row.get(name, "")
     values["synced"] = fingerprint(values)
     return values
+
+
+def post_excerpt(post: str) -> str:
+    """What a department's tab shows of a post: its first line that has words (the
+    hashtags usually close a post, its subject opens it), cut with … if long."""
+    lines = [line.strip() for line in post.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    more = len(lines) > 1
+    if len(first) > POST_EXCERPT:
+        return first[:POST_EXCERPT - 1] + "…"
+    return first + " …" if more else first
 
 
 def urgency(state: CommentDeadline):

@@ -128,7 +128,7 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
     states = comment_deadlines(rows, schema, now, view.roster, exported)
     overdue = flag_rows(rows, states, schema, now)
     tab_changes, rewritten = plan_department_tabs(rows, states, view.tabs, view.tab_tables, view.roster,
-                                                  _posts_text(view, new.changes), now)
+                                                  _posts_text(view, new.changes), now, schema=schema)
     updates = rows.updates()
     changes = [rows.added(c) if isinstance(c, AddRow) and c.tab == "comments" else c for c in new.changes]
     changes += [*updates, *tab_changes, *plan_tab_registry(view.tabs, view.roster, view.checkpoints, now)]

@@ -30,14 +30,14 @@ class Table:
 
     def missing_headers(self, tab: Tab) -> list[str]:
         have = self.positions()
-        return [c.header for c in tab.columns if normalize_header(c.header) not in have]
+        return [c.header for c in tab.columns if c.index_in(have) is None]
 
     def records(self, tab: Tab, fields: list[str] | None = None) -> list[Record]:
         """Rows as field → text, for the schema's columns that are present."""
         pos = self.positions()
         wanted = [c for c in tab.columns if fields is None or c.field in fields]
-        index = [(c.field, pos[normalize_header(c.header)]) for c in wanted
-                 if normalize_header(c.header) in pos]
+        found = ((c.field, c.index_in(pos)) for c in wanted)
+        index = [(name, i) for name, i in found if i is not None]
         out = []
         for number, row in zip(self.row_numbers, self.rows, strict=True):
             values = {name: (row[i] if i < len(row) else "") for name, i in index}
@@ -271,27 +271,3 @@ def require_headers(table: Table, tab: Tab, fields: Sequence[str] | None = None)
             "(renamed or deleted?); restore the header, or run `python cli.py init` to add it back "
             "as a new column"
         )
-
-
-OVERDUE_MARK = "sheets-sync"
-
-
-def overdue_rule(tab: Tab, letters: Mapping[str, str], schema) -> str | None:
-    """The conditional-format formula that paints a row red while it is overdue.
-
-    The sheet evaluates it whenever it is opened (NOW() against the due time),
-    so the colour is current between runs. ``letters`` maps normalised headers
-    to column letters. None when the tab lacks the columns.
-    """
-    def letter(name: str) -> str | None:
-        try:
-            return letters.get(normalize_header(tab.header_of(name)))
-        except KeyError:
-            return None
-
-    due, status, reply = letter("due_at"), letter("status"), letter("reply")
-    if not (due and status and reply):
-        return None
-    open_ = ",".join(f'${status}2="{s.name}"' for s in schema.statuses if s.open)
-    return (f'AND(${due}2<>"",OR(${status}2="",{open_}),${reply}2="",'
-            f'NOW()>VALUE(${due}2),N("{OVERDUE_MARK}")=0)')

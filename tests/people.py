@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from openpyxl.utils import get_column_letter
 
 from sheets_sync.testing.fake_sheets import ApiError
+from tests.trackers import english_header
 
 LOCK_PREFIX = "sheets-sync lock"
 MASTER = "Comments"
@@ -76,9 +77,11 @@ class Office:
     # -- looking ----------------------------------------------------------------------
 
     def values(self, title: str) -> list[list[str]]:
+        """The tab, its columns named by their English headers (see trackers.english_header)."""
         rows = [[str(v) for v in r] for r in self.server.get_values(self.sid, _q(title))]
         width = max((len(r) for r in rows), default=0)
-        return [r + [""] * (width - len(r)) for r in rows]
+        return [[english_header(h) for h in r] + [""] * (width - len(r)) if i == 0
+                else r + [""] * (width - len(r)) for i, r in enumerate(rows)]
 
     def locked(self) -> bool:
         book = self.server.spreadsheet(self.sid)

@@ -13,7 +13,7 @@ from filelock import FileLock
 
 import cli
 from tests.helpers import COMMENT_HEADER, POST_HEADER, comment, digest, init_tracker, post, write_export
-from tests.trackers import records
+from tests.trackers import english_header, records
 
 AS_OF = "2026-11-26T12:00:00+05:30"
 GOOD_POSTS = [post("P1", "घंटागाडी वेळापत्रक #SwachhMahanagar"),
@@ -210,8 +210,10 @@ def _jsonl(records_: list[dict]) -> str:
 
 def _tabs(path):
     wb = openpyxl.load_workbook(path)
-    return {t: [[str(v) if v is not None else "" for v in row] for row in wb[t].iter_rows(values_only=True)]
+    tabs = {t: [[str(v) if v is not None else "" for v in row] for row in wb[t].iter_rows(values_only=True)]
             for t in ("Posts", "Comments", "Departments")}
+    # Columns named by their English headers, as the tests do (trackers.english_header).
+    return {t: [[english_header(h) for h in rows[0]], *rows[1:]] for t, rows in tabs.items()}
 
 
 def test_jsonl_gives_the_same_tracker_as_csv(tmp_path, roster_file):

@@ -109,7 +109,8 @@ def test_sync_adds_rows_and_lists_counts_per_department(export, tracker, roster_
     assert result.stderr == ""
     wb = openpyxl.load_workbook(tracker)
     assert {"Posts", "Comments", "Departments", "Sync Log"} <= set(wb.sheetnames)
-    ids = [r[1] for r in wb["Comments"].iter_rows(min_row=2, values_only=True)]
+    head = [c.value for c in wb["Comments"][1]]
+    ids = [r[head.index("Comment ID")] for r in wb["Comments"].iter_rows(min_row=2, values_only=True)]
     assert sorted(ids) == ["C1", "C2", "C3"]
 
 
@@ -312,8 +313,8 @@ def test_bad_schema_exits_2_naming_the_line(export, tracker, roster_file, tmp_pa
     before = digest(tracker)
     schema = tmp_path / "schema.yaml"
     text = (ROOT / "sheets_sync" / "data" / "sheet_schema.yaml").read_text(encoding="utf-8")
-    text = text.replace("{field: reply, header: Reply, owner: people,",
-                        "{field: reply, header: Reply, owner: nobody,")
+    text = text.replace("{field: reply, header: Reply, marathi: उत्तर, owner: people,",
+                        "{field: reply, header: Reply, marathi: उत्तर, owner: nobody,", 1)
     schema.write_text(text, encoding="utf-8")
     line = text.splitlines().index(next(ln for ln in text.splitlines() if "owner: nobody" in ln)) + 1
     result = invoke([*sync_args(export, tracker, roster_file), "--schema", schema])

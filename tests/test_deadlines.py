@@ -356,8 +356,8 @@ def test_overdue_command_errors_are_one_line(synced, tmp_path):
     harness.rename_header("Comments", "Status", "Staus")
     result = CliRunner().invoke(main, ["overdue", "--tracker", str(synced)])
     assert result.exit_code == 4
-    assert result.output.strip() == ("Error: tab 'Comments': column 'Status' not found in row 1 (renamed "
-                                     "or deleted?); restore the header, or run `python cli.py init` to add "
-                                     "it back as a new column")
+    assert result.output.strip() == ("Error: tab 'Comments': column 'स्थिती / Status' not found in row 1 "
+                                     "(renamed or deleted?); restore the header, or run `python cli.py init` "
+                                     "to add it back as a new column")
     bad = CliRunner().invoke(main, ["overdue", "--tracker", str(synced), "--json", "--csv"])
     assert bad.exit_code == 2 and "choose one of --json and --csv" in bad.output

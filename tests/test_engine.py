@@ -179,12 +179,13 @@ def test_renamed_header_stops_with_a_way_out(harness, export, roster_file):
     sync(harness, export, roster_file)
     harness.rename_header("Comments", "Reply", "Reply text")
     before = harness.values("Comments")
-    with pytest.raises(TrackerError, match="'Reply' not found in row 1.*cli.py init"):
+    # The message names the header as the sheet showed it (Marathi and English).
+    with pytest.raises(TrackerError, match="'उत्तर / Reply' not found in row 1.*cli.py init"):
         sync(harness, export, roster_file)
     assert harness.values("Comments") == before
     # init adds the column back at the end; nothing people typed moves.
     done = init_tracker(harness.backend(), SCHEMA, roster_file, now=NOW)
-    assert any("added column(s) Reply" in d for d in done)
+    assert any("added column(s) उत्तर / Reply" in d for d in done)
     assert harness.values("Comments")[0][-1] == "Reply"
     assert sync(harness, export, roster_file).plan.changes == []
 

@@ -480,7 +480,7 @@ def is_open(cid: str, row: dict, export: Export) -> bool:
 def check_tabs(harness, export: Export, by_id: dict, office: Office) -> list[str]:
     problems = []
     titles = harness.tab_titles()
-    header = {c.header for c in SCHEMA.pending_tab.columns}  # in any order: people move columns
+    header = {c.english for c in SCHEMA.pending_tab.columns}  # in any order: people move columns
     tabs_like = [t for t in titles if header <= set((harness.values(t) or [[]])[0])]
     wanted = sorted(office.tab_titles.values())
     if sorted(tabs_like) != wanted:

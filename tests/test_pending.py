@@ -9,7 +9,7 @@ from sheets_sync.sources import FileSource
 from sheets_sync.sync import run_sync
 from sheets_sync.timeutil import parse_timestamp
 from tests.helpers import comment, post, write_export
-from tests.trackers import records
+from tests.trackers import records, shown_header
 
 SCHEMA = load_schema()
 NOW = parse_timestamp("2026-11-21T12:00:00+05:30")
@@ -48,8 +48,11 @@ def test_each_department_sees_its_open_comments_most_urgent_first(harness, expor
     assert swm["C1"]["Comment"] == "घंटागाडी आली नाही" and swm["C1"]["Status"] == "Pending"
     # C4 was answered by the corporation's own reply (C5): not pending any more.
     assert records(harness.values(WS))[0]["Comment ID"] == ""
-    assert records(harness.values(WS))[0]["Comment"].startswith("Nothing pending for Water Supply")
-    assert records(harness.values(ROADS))[0]["Comment"].startswith("Nothing pending for Roads")
+    # Said in Marathi first, then in English (the shipped language: mr+en).
+    marathi, english = records(harness.values(WS))[0]["Comment"].split("\n")
+    assert marathi.startswith("पाणीपुरवठा: काहीही प्रलंबित नाही")
+    assert english.startswith("Nothing pending for Water Supply")
+    assert records(harness.values(ROADS))[0]["Comment"].split("\n")[1].startswith("Nothing pending for Roads")
     master = {r["Comment ID"]: r for r in records(harness.values("Comments"))}
     assert master["C1"]["Overdue"] == "3 h late" and master["C2"]["Overdue"] == ""
     assert master["C4"]["Status"] == "Replied" and master["C4"]["Replied at (IST)"] == "2026-11-21 11:00"
@@ -185,6 +188,7 @@ def test_an_answered_comment_leaves_its_tab_without_moving_the_others(harness, e
 # -- a job column holding something that is not a time ------------------------------------
 
 COMMENTED, DUE, REPLIED = "Commented at (IST)", "Reply due (IST)", "Replied at (IST)"
+SHOWN = {h: shown_header(h) for h in (COMMENTED, DUE, REPLIED)}  # as messages quote them
 
 
 def master_rows(harness):
@@ -207,10 +211,10 @@ def test_an_unreadable_comment_time_is_noted_listed_last_and_the_run_goes_on(har
     master = master_rows(harness)
     shown = f"holds {bad!r}, not a time" if bad else "is empty"
     assert master["C2"][COMMENTED] == bad  # nothing to repair it from in this run
-    assert f"{COMMENTED!r} {shown}" in master["C2"]["Sync notes"]
+    assert f"{SHOWN[COMMENTED]!r} {shown}" in master["C2"]["Sync notes"]
     assert "type the comment's time" in master["C2"]["Sync notes"]
-    warning = next(w for w in result.plan.warnings if COMMENTED in w)
-    assert warning.startswith(f"Comments row {row}, comment C2: {COMMENTED!r} {shown}")
+    warning = next(w for w in result.plan.warnings if SHOWN[COMMENTED] in w)
+    assert warning.startswith(f"Comments row {row}, comment C2: {SHOWN[COMMENTED]!r} {shown}")
     assert warning in records(harness.values("Sync Log"))[-1]["Errors and warnings"]
     # The note is written once; the warning stays while the cell is wrong.
     again = sync(harness, export, roster_file, sources=False)
@@ -227,10 +231,10 @@ def test_an_unreadable_comment_time_is_repaired_from_this_runs_export(harness, e
     assert master["C2"][DUE] == "2026-11-22 08:00"
     assert ("'tomorrow', not a time; rewritten from this run's export of the comment: 2026-11-21 08:00"
             in master["C2"]["Sync notes"])
-    assert any(w.startswith(f"Comments row {row_of(harness, 'C2')}, comment C2: {COMMENTED!r} holds "
+    assert any(w.startswith(f"Comments row {row_of(harness, 'C2')}, comment C2: {SHOWN[COMMENTED]!r} holds "
                             "'tomorrow'") for w in result.plan.warnings)
     assert tab_ids(harness, SWM) == ["C1", "C2", "C3"]
-    assert not any(COMMENTED in w for w in sync(harness, export, roster_file).plan.warnings)
+    assert not any(SHOWN[COMMENTED] in w for w in sync(harness, export, roster_file).plan.warnings)
 
 
 @pytest.mark.parametrize("bad", ["tomorrow", "2026-11-20", "32/13/2026"])
@@ -240,9 +244,9 @@ def test_an_unreadable_due_time_is_recomputed_and_noted(harness, export, roster_
     result = sync(harness, export, roster_file, sources=False)
     master = master_rows(harness)
     assert master["C3"][DUE] == "2026-11-22 10:00"  # a comment: 48 h after 2026-11-20 10:00
-    assert (f"{DUE!r} holds {bad!r}, not a time; rewritten from the comment's time and category: "
-            "2026-11-22 10:00") in master["C3"]["Sync notes"]
-    assert any(w.startswith(f"Comments row {row_of(harness, 'C3')}, comment C3: {DUE!r}")
+    assert (f"{SHOWN[DUE]!r} holds {bad!r}, not a time; rewritten from the comment's time and "
+            "category: 2026-11-22 10:00") in master["C3"]["Sync notes"]
+    assert any(w.startswith(f"Comments row {row_of(harness, 'C3')}, comment C3: {SHOWN[DUE]!r}")
                for w in result.plan.warnings)
     assert tab_ids(harness, SWM) == ["C1", "C2", "C3"]
 
@@ -263,7 +267,7 @@ def test_an_unreadable_reply_time_is_noted_kept_when_answered_and_emptied_when_o
     assert master["C4"][REPLIED] == "2026-11-21 11:00"
     assert ("rewritten with the time of the corporation's reply on the platform: 2026-11-21 11:00"
             in master["C4"]["Sync notes"])
-    assert sum(REPLIED in w for w in result.plan.warnings) == 3
+    assert sum(SHOWN[REPLIED] in w for w in result.plan.warnings) == 3
     assert tab_ids(harness, SWM) == ["C2", "C3"]
 
 
@@ -281,6 +285,6 @@ def test_tabs_command_with_an_unreadable_time_exits_0_with_a_warning(harness, ex
                                            "--roster", str(roster_file),
                                            "--as-of", "2026-11-21T12:30:00+05:30"])
     assert result.exit_code == 0, result.output
-    assert f"Warning: Comments row {row_of(harness, 'C2')}, comment C2: {COMMENTED!r} holds 'tomorrow'" \
-        in result.output
+    assert (f"Warning: Comments row {row_of(harness, 'C2')}, comment C2: {SHOWN[COMMENTED]!r} "
+            "holds 'tomorrow'") in result.output
     assert "Traceback" not in result.output

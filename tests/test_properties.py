@@ -23,6 +23,7 @@ from sheets_sync.sync import run_sync
 from sheets_sync.table import AddRow, Record
 from sheets_sync.timeutil import parse_timestamp
 from tests.helpers import COMMENT_HEADER, POST_HEADER, write_roster
+from tests.trackers import english_header
 
 SCHEMA = load_schema()
 NOW = parse_timestamp("2026-11-26T12:00:00+05:30")
@@ -94,7 +95,7 @@ def excel_text(text: str) -> str:
 def tab_rows(path: Path, title: str) -> list[dict[str, str]]:
     ws = openpyxl.load_workbook(path)[title]
     rows = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    header = rows[0]
+    header = [english_header(h) for h in rows[0]]  # columns named by their English headers
     return [dict(zip(header, row, strict=False)) for row in rows[1:] if any(row)]
 
 

@@ -69,8 +69,8 @@ def _broken_schema() -> str:
     # 4. a header given twice in one tab (case and spaces do not make it different)
     text = _replace(text, "{field: author_id, header: Author ID,", "{field: author_id, " + DUPLICATE_HEADER)
     # 5. a width that is not a number of pixels
-    text = _replace(text, "{field: notes, header: Notes, owner: people, width: 200}",
-                    "{field: notes, header: Notes, owner: people, width: wide}")
+    text = _replace(text, "{field: notes, header: Notes, marathi: नोंदी, owner: people, width: 200,",
+                    "{field: notes, header: Notes, marathi: नोंदी, owner: people, width: wide,")
     # 6. a tab missing altogether
     text = re.sub(r"(?m)^  sync_state:\n(?:^(?:    .*)?\n)*", "", text)
     # 7. a status given twice
@@ -96,10 +96,10 @@ def test_every_problem_is_reported_at_once_with_its_line(tmp_path):
         "field 'url'",
         f"{path}:{_line_of(text, 'owner: robot')}: column 'routed_by' of tab 'posts': owner must be "
         "'job' or 'people', not 'robot'",
-        f"{path}:{_line_of(text, DUPLICATE_HEADER)}: header 'author' in tab 'comments' appears "
-        f"twice (first on line {_line_of(text, 'header: Author,')})",
         f"{path}:{_line_of(text, 'width: wide')}: column 'notes': width must be a whole number of "
         "pixels, 20 to 2000",
+        f"{path}:{_line_of(text, DUPLICATE_HEADER)}: header 'author' in tab 'comments' appears "
+        f"twice (first on line {_line_of(text, 'header: Author,')})",
     ]
     assert message == f"{path}: {len(expected)} problems: " + "; ".join(expected)
 
@@ -165,10 +165,10 @@ def test_missing_schema_file(tmp_path):
 @pytest.mark.parametrize("old, new, fragment, message", [
     ("title: Comments", "title: Comments/Replies", "title: Comments/Replies",
      "tab title 'Comments/Replies' has a character or length a spreadsheet refuses"),
-    ("{field: status, header: Status, owner: people, seed: true,",
-     "{field: status, header: Status, owner: people, seed: true,", None, None),
-    ("{field: platform, header: Platform, owner: job, width: 90}\n      - {field: comment_id",
-     "{field: platform, header: Platform, owner: job, seed: true, width: 90}\n      - {field: comment_id",
+    ("{field: status, header: Status, marathi: स्थिती, owner: people, seed: true,",
+     "{field: status, header: Status, marathi: स्थिती, owner: people, seed: true,", None, None),
+    ("{field: platform, header: Platform, owner: job, width: 90}\n      - {field: post_id",
+     "{field: platform, header: Platform, owner: job, seed: true, width: 90}\n      - {field: post_id",
      "seed: true, width: 90}", "column 'platform': 'seed' only applies to people-owned columns"),
     ("    reply_within_hours: 72", "    reply_within_hours: -1", "reply_within_hours: -1",
      "category 'remark': reply_within_hours must be a positive number of hours"),

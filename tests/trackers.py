@@ -7,11 +7,31 @@ around the job (openpyxl on the workbook; the fake's own API on Google).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import openpyxl
 
 from sheets_sync.backends.xlsx import XlsxBackend, _text
+
+_DEVANAGARI = re.compile("[\u0900-\u097F]")
+
+
+def english_header(text) -> str:
+    """A header as the tests name it: its English part ("स्थिती / Status" → "Status").
+
+    The shipped schema shows headers in Marathi and English; the tests look columns up by
+    the English header, as the schema's ``header:`` gives it. ``raw_values`` shows the
+    headers as they are."""
+    text = "" if text is None else str(text)
+    if " / " not in text:
+        return text
+    parts = [p for p in text.split(" / ") if not _DEVANAGARI.search(p)]
+    return parts[0] if len(parts) == 1 else text
+
+
+def _english_head(rows: list[list[str]]) -> list[list[str]]:
+    return [[english_header(h) for h in rows[0]], *rows[1:]] if rows else rows
 
 
 class XlsxHarness:
@@ -27,6 +47,9 @@ class XlsxHarness:
 
     # -- looking -------------------------------------------------------------
     def values(self, title: str) -> list[list[str]]:
+        return _english_head(self.raw_values(title))
+
+    def raw_values(self, title: str) -> list[list[str]]:
         wb = openpyxl.load_workbook(self.path)
         ws = wb[title]
         rows = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
@@ -41,7 +64,7 @@ class XlsxHarness:
         """(value, is_formula) as stored."""
         wb = openpyxl.load_workbook(self.path)
         ws = wb[title]
-        head = [c.value for c in ws[1]]
+        head = [english_header(c.value) for c in ws[1]]
         k, h = head.index(key_header) + 1, head.index(header) + 1
         for row in range(2, ws.max_row + 1):
             if ws.cell(row, k).value == key:
@@ -58,7 +81,7 @@ class XlsxHarness:
     def type_in(self, title: str, key_header: str, key: str, header: str, value: str) -> None:
         def edit(wb):
             ws = wb[title]
-            head = [c.value for c in ws[1]]
+            head = [english_header(c.value) for c in ws[1]]
             k, h = head.index(key_header) + 1, head.index(header) + 1
             for row in range(2, ws.max_row + 1):
                 if ws.cell(row, k).value == key:
@@ -70,7 +93,7 @@ class XlsxHarness:
     def sort(self, title: str, header: str, *, descending: bool = False) -> None:
         def edit(wb):
             ws = wb[title]
-            head = [c.value for c in ws[1]]
+            head = [english_header(c.value) for c in ws[1]]
             h = head.index(header)
             rows = [list(r) for r in ws.iter_rows(min_row=2, values_only=True) if any(r)]
             rows.sort(key=lambda r: str(r[h] or ""), reverse=descending)
@@ -93,7 +116,7 @@ class XlsxHarness:
         def edit(wb):
             ws = wb[title]
             grid = [list(r) for r in ws.iter_rows(values_only=True)]
-            h = grid[0].index(header)
+            h = [english_header(v) for v in grid[0]].index(header)
             for row in grid:
                 row += [None] * (len(grid[0]) - len(row))
                 row.insert(to - 1, row.pop(h))
@@ -105,7 +128,7 @@ class XlsxHarness:
     def rename_header(self, title: str, old: str, new: str) -> None:
         def edit(wb):
             for cell in wb[title][1]:
-                if cell.value == old:
+                if english_header(cell.value) == old:
                     cell.value = new
         self._edit(edit)
 
@@ -161,6 +184,9 @@ class GoogleHarness:
 
     # -- looking -------------------------------------------------------------
     def values(self, title: str) -> list[list[str]]:
+        return _english_head(self.raw_values(title))
+
+    def raw_values(self, title: str) -> list[list[str]]:
         rows = [[str(v) for v in r] for r in self.server.get_values(self.sid, _q(title))]
         width = _width(rows)
         return [r + [""] * (width - len(r)) for r in rows]
@@ -218,3 +244,13 @@ def _letter(col: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(col + 1)
+
+
+def shown_header(english: str, tab: str = "comments") -> str:
+    """The header the shipped schema gives a column, named by its English header: what
+    the job's messages quote ("टिप्पणीची वेळ / Commented at (IST)")."""
+    from sheets_sync.schema import load_schema
+
+    schema = load_schema()
+    columns = schema.pending_tab.columns if tab == "pending" else schema.tab(tab).columns
+    return next(c.header for c in columns if c.english == english)

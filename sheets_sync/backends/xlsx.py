@@ -26,16 +26,15 @@ from pathlib import Path
 
 import openpyxl
 from filelock import FileLock, Timeout
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.backends.office_lock import find_office_lock
+from sheets_sync.backends.xlsx_layout import TOP, WRAP, render_layout
 from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
 from sheets_sync.errors import Busy, TrackerError
+from sheets_sync.layout import is_link, tab_layout
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
@@ -49,16 +48,13 @@ from sheets_sync.table import (
     is_number,
     kept_by_key,
     missing_tab,
-    overdue_rule,
     with_copies,
 )
 from sheets_sync.timeutil import SHEET_FORMAT
 
 # Characters XML 1.0 cannot hold; openpyxl refuses them. Shown as U+FFFD.
 _ILLEGAL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]}
-_HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
-_PEOPLE_FILL = PatternFill("solid", fgColor="FFF2CC")
-_DV_TITLE = "sheets-sync"
+_LINK_FONT = Font(color="0563C1", underline="single")
 # A temporary file of a save this long ago is abandoned, whoever wrote it: a save
 # takes seconds (the same wait as for a Google protection left by a dead run).
 ABANDONED_AFTER = 10 * 60
@@ -111,7 +107,10 @@ class XlsxSession(TrackerSession):
             wb.remove(wb.active)
             return wb
         try:
-            return openpyxl.load_workbook(self.path)
+            wb = openpyxl.load_workbook(self.path)
+            for ws in wb.worksheets:
+                _drop_stale_links(ws)
+            return wb
         except PermissionError:
             if self.open_in_office is not None and self.open_in_office.app == "Excel":
                 # Excel on Windows keeps even readers out.
@@ -163,11 +162,11 @@ class XlsxSession(TrackerSession):
                     mark(ws, tab.name)
                 done.append(f"created tab {tab.title!r}")
             header = [_text(c.value) for c in ws[1]] if ws.max_row >= 1 else []
-            have = {normalize_header(h) for h in header if h}
+            have = {normalize_header(h): 0 for h in header if h}
             last = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
             added = []
             for column in tab.columns:
-                if normalize_header(column.header) not in have:
+                if column.index_in(have) is None:  # by any header it is known by
                     last += 1
                     ws.cell(1, last).value = column.header
                     added.append(column.header)
@@ -186,50 +185,8 @@ class XlsxSession(TrackerSession):
         return done
 
     def _furnish(self, ws, tab: Tab) -> None:
-        """Frozen header, readable widths, dropdowns: what makes the tab usable."""
-        positions = self._positions(ws)
-        ws.freeze_panes = "A2"
-        ws.sheet_state = "hidden" if tab.hidden else "visible"
-        for column in tab.columns:
-            index = positions.get(normalize_header(column.header))
-            if index is None:
-                continue
-            letter = get_column_letter(index)
-            ws.column_dimensions[letter].width = round(column.width / 7)
-            head = ws.cell(1, index)
-            head.font = Font(bold=True)
-            head.fill = _PEOPLE_FILL if column.owner == "people" else _HEADER_FILL
-            head.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.data_validations.dataValidation = [
-            dv for dv in ws.data_validations.dataValidation if dv.promptTitle != _DV_TITLE]
-        choices = {"status": self.schema.status_names, "category": self.schema.category_names}
-        for field_name, values in choices.items():
-            try:
-                header = tab.header_of(field_name)
-            except KeyError:
-                continue
-            index = positions.get(normalize_header(header))
-            if index is None or tab.name in ("report",):
-                continue
-            letter = get_column_letter(index)
-            dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"',
-                                allow_blank=True, showErrorMessage=True,
-                                promptTitle=_DV_TITLE, errorTitle=f"{header}",
-                                error=f"Choose one of: {', '.join(values)}")
-            dv.add(f"{letter}2:{letter}1048576")
-            ws.add_data_validation(dv)
-        for column in tab.columns:
-            index = positions.get(normalize_header(column.header))
-            if column.hidden and index is not None:
-                ws.column_dimensions[get_column_letter(index)].hidden = True
-        rule = overdue_rule(tab, {k: get_column_letter(v) for k, v in positions.items()}, self.schema)
-        if rule and not any(_DV_TITLE in str(r.formula) for rs in ws.conditional_formatting
-                            for r in rs.rules):
-            width = get_column_letter(max(ws.max_column, len(tab.columns)))
-            ws.conditional_formatting.add(f"A2:{width}1048576", FormulaRule(
-                formula=[rule], fill=PatternFill("solid", fgColor="F4C7C3")))
-        if ws.max_row >= 1 and ws.max_column >= 1:
-            ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(ws.max_row, 2)}"
+        """Render the tab's layout (layout.py): what makes the tab usable."""
+        render_layout(ws, tab, self.schema, self._positions(ws))
 
     # -- reading -----------------------------------------------------------------
 
@@ -303,12 +260,16 @@ class XlsxSession(TrackerSession):
 
         def column_of(field_name: str) -> int:
             header = tab.header_of(field_name)
-            index = positions.get(normalize_header(header))
+            index = tab.index_of(field_name, positions)
             if index is None:
                 raise TrackerError(f"tab {ws.title!r}: column {header!r} not found in row 1; "
                                    "restore the header or run `python cli.py init`")
             return index
 
+        layout = tab_layout(self.schema, tab)
+        # Tall rows read from the top: long text wraps, the rest sits beside its first line.
+        aligned = {c.field: WRAP if c.wrap else TOP for c in layout.columns if layout.row_height}
+        links = {c.field for c in layout.columns if c.link}
         rows_by_key: dict[tuple, int] | None = None
         next_row = _last_used_row(ws) + 1
         for change in changes:
@@ -325,10 +286,11 @@ class XlsxSession(TrackerSession):
             else:  # pragma: no cover
                 raise TypeError(change)
             for field_name, value in change.values.items():
-                _set_cell(ws.cell(row, column_of(field_name)), value)
+                _set_cell(ws.cell(row, column_of(field_name)), value, align=aligned.get(field_name),
+                          link=field_name in links)
 
     def _rows_by_key(self, ws, tab: Tab, positions: dict[str, int]) -> dict[tuple, int]:
-        columns = [positions[normalize_header(tab.header_of(k))] for k in tab.key]
+        columns = [tab.index_of(k, positions) for k in tab.key]
         out: dict[tuple, int] = {}
         for number, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
             key = tuple(_text(row[c - 1]).strip() if c - 1 < len(row) else "" for c in columns)
@@ -389,6 +351,21 @@ def _keep_access(path: Path, tmp: str) -> None:
             except OSError:  # only root may give a file away; a group, only to its members
                 continue
     os.chmod(tmp, stat.S_IMODE(was.st_mode))
+
+
+def _drop_stale_links(ws) -> None:
+    """A link is only ever on a cell showing its address. A tool that inserted or deleted
+    rows without moving the links (openpyxl does so) leaves them on other rows; openpyxl
+    then shows a link on an empty cell as its address: such a cell is no row of ours."""
+    for (row, _), cell in list(ws._cells.items()):
+        link = cell.hyperlink
+        if link is None:
+            continue
+        if _text(cell.value) != (link.target or ""):
+            cell.hyperlink = None
+        elif not any(c.value not in (None, "") for c in ws[row] if c is not cell):
+            cell.hyperlink = None
+            cell.value = None
 
 
 def _host() -> str:
@@ -461,12 +438,20 @@ def _unescape(text: str) -> str:
     return _OOXML_UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
 
 
-def _set_cell(cell, value) -> None:
+def _set_cell(cell, value, *, align: Alignment | None = None, link: bool = False) -> None:
     if is_number(value):  # the job's own figures: a number cell (see table.CellValue)
         cell.value = value
+        if align is not None:
+            cell.alignment = align
         return
     text = _escape(str(value).translate(_ILLEGAL))
     cell.value = text if text else None
+    if align is not None:
+        cell.alignment = align
+    if link:
+        # A real hyperlink on the cell, only for a web address; its text stays the value.
+        cell.hyperlink = str(value).strip() if text and is_link(str(value)) else None
+        cell.font = _LINK_FONT if cell.hyperlink is not None else Font()
     if text:
         # openpyxl turns a string starting with "=" into a formula; citizen text
         # must stay text, and the quote prefix tells Excel/LibreOffice so too.

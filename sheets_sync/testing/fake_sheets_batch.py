@@ -89,9 +89,10 @@ def _dim_range(book: Spreadsheet, dr: dict) -> tuple[Sheet, str, int, int]:
 # --------------------------------------------------------------------------- sheets
 
 _ADD_SHEET = {"sheetId", "title", "index", "sheetType", "hidden", "gridProperties.rowCount",
-              "gridProperties.columnCount", "gridProperties.frozenRowCount"}
+              "gridProperties.columnCount", "gridProperties.frozenRowCount",
+              "gridProperties.frozenColumnCount"}
 _UPDATE_SHEET = {"title", "hidden", "gridProperties.rowCount", "gridProperties.columnCount",
-                 "gridProperties.frozenRowCount"}
+                 "gridProperties.frozenRowCount", "gridProperties.frozenColumnCount"}
 
 
 def _add_sheet(ctx: BatchContext, req: dict) -> dict:
@@ -123,8 +124,7 @@ def _add_sheet(ctx: BatchContext, req: dict) -> dict:
             s.props["index"] += 1
     new = new_sheet_props(sheet_id, title, index, grid.get("rowCount", 1000),
                           grid.get("columnCount", 26))
-    if grid.get("frozenRowCount"):
-        new["gridProperties"]["frozenRowCount"] = grid["frozenRowCount"]
+    new["gridProperties"].update({k: grid[k] for k in ("frozenRowCount", "frozenColumnCount") if grid.get(k)})
     if props.get("hidden"):
         new["hidden"] = True
     book.sheets.append(Sheet(new))
@@ -184,6 +184,8 @@ def _update_sheet_properties(ctx: BatchContext, req: dict) -> None:
         raise bad_request("You can't hide all the sheets in a document.")
     if grid.get("frozenRowCount", 0) > rows:
         raise bad_request("Requested frozenRowCount is larger than the grid.")
+    if grid.get("frozenColumnCount", 0) > cols:
+        raise bad_request("Requested frozenColumnCount is larger than the grid.")
     if rows < 1 or cols < 1:
         raise bad_request("Grid must have at least one row and one column.")
     # Shrinking deletes the rows/columns beyond the new size.  (The grid size is here

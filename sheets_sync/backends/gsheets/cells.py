@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sheets_sync.layout import LINK_FIELDS, is_link
 from sheets_sync.table import Table, as_text, is_number
 
 
@@ -19,6 +20,7 @@ class SheetInfo:
     hidden: bool = False
     frozen_rows: int = 0
     protections: list[dict] = field(default_factory=list)
+    frozen_columns: int = 0
 
 
 def stable_sheet_id(name: str) -> int:
@@ -79,16 +81,27 @@ def _entered_text(cell: dict) -> str:
     return entered.get("stringValue", "")
 
 
-def _cell(value) -> dict:
-    """One cell to write; an empty value clears it."""
-    return {"userEnteredValue": _cell_value(value)} if value != "" else {}
+# What every cell write sets: the value, and the link a link column's cell carries
+# (cleared on every other cell written).
+CELL_FIELDS = "userEnteredValue,userEnteredFormat.textFormat.link"
+
+
+def _cell(value, *, link: bool = False) -> dict:
+    """One cell to write; an empty value clears it. In a link column a web address is
+    made clickable by a link on the cell (its format), never by a formula."""
+    if value == "":
+        return {}
+    cell: dict = {"userEnteredValue": _cell_value(value)}
+    if link and is_link(str(value)):
+        cell["userEnteredFormat"] = {"textFormat": {"link": {"uri": str(value).strip()}}}
+    return cell
 
 
 def _row_data(values: Mapping, positions: Mapping[str, int], width: int) -> dict:
     cells: list[dict] = [{} for _ in range(width)]
     for name, value in values.items():
         if name in positions:
-            cells[positions[name]] = _cell(value)
+            cells[positions[name]] = _cell(value, link=name in LINK_FIELDS)
     return {"values": cells}
 
 
@@ -152,14 +165,14 @@ def _cell_requests(cells: Mapping[tuple[int, int, int], dict]) -> list[dict]:
             out.append({"updateCells": {
                 "start": {"sheetId": sheet_id, "rowIndex": start, "columnIndex": column},
                 "rows": [{"values": [cells[(sheet_id, r, column)]]} for r in range(start, end)],
-                "fields": "userEnteredValue"}})
+                "fields": CELL_FIELDS}})
     return out
 
 
 def _update_cells(sheet_id: int, row: int, column: int, values: list[list]) -> dict:
     rows = [{"values": [{"userEnteredValue": _cell_value(c)} for c in r]} for r in values]
     return {"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": column},
-                            "rows": rows, "fields": "userEnteredValue"}}
+                            "rows": rows, "fields": CELL_FIELDS}}
 
 
 def _serialize(request) -> bytes:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from sheets_sync.backends.gsheets.cells import (
+    CELL_FIELDS,
     SheetInfo,
     _cell,
     _cell_requests,
@@ -23,7 +24,8 @@ from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
 )
 from sheets_sync.backends.gsheets.write import RECOMPUTED
-from sheets_sync.schema import Tab, normalize_header
+from sheets_sync.layout import LINK_FIELDS
+from sheets_sync.schema import Tab
 from sheets_sync.table import (
     Table,
     UpdateRow,
@@ -90,7 +92,7 @@ class CheckMixin:
                 if value is None:
                     lost.setdefault(row, []).append(tab.header_of(covered))
                 else:
-                    restored[(row, col)] = _cell(value)
+                    restored[(row, col)] = _cell(value, link=covered in LINK_FIELDS)
             for (row, col), cell in {**restored, **placed}.items():
                 cells[(sheet.sheet_id, row, col)] = cell
             for row, headers in lost.items():
@@ -129,7 +131,7 @@ class CheckMixin:
                 out.append({"updateCells": {
                     "start": {"sheetId": sheet.sheet_id, "rowIndex": start - 1 + n, "columnIndex": 0},
                     "rows": [_row_data(wanted.pop(key), new, max(width, len(row)))],
-                    "fields": "userEnteredValue"}})
+                    "fields": CELL_FIELDS}})
         return out
 
     def _as_read_at(self, name: str, row: int, field_name: str) -> str | None:
@@ -138,7 +140,7 @@ class CheckMixin:
         table = self.as_read.get(name)
         if table is None:
             return None
-        column = table.positions().get(normalize_header(self.tab(name).header_of(field_name)))
+        column = self.tab(name).index_of(field_name, table.positions())
         if column is None or (read is not None and column not in read):
             return None
         index = self._index_of_row.setdefault(name, {n: i for i, n in enumerate(table.row_numbers)})
@@ -183,7 +185,7 @@ class CheckMixin:
                         if row is None:
                             continue
                         value = meant.get((u.tab, key, name), self._as_read(u.tab, key, name))
-                        cells[(sheet.sheet_id, row, positions[name])] = _cell(value)
+                        cells[(sheet.sheet_id, row, positions[name])] = _cell(value, link=name in LINK_FIELDS)
                         repaired.append(UpdateRow(u.tab, key, {name: value}))
             log.warning("%d row(s) moved while the job wrote them (a sort by the spreadsheet's owner?); "
                         "putting %d cell(s) back on their own rows", len(moved), len(cells))
@@ -243,9 +245,8 @@ class CheckMixin:
         """Cells of recomputed columns on a row with no key: a flag written on a row the
         owner's sort moved there (nothing else checks those). Cleared by the next write."""
         positions = table.positions()
-        key_columns = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
-        job = {positions[normalize_header(c.header)] for c in tab.columns
-               if c.field in RECOMPUTED and normalize_header(c.header) in positions}
+        key_columns = [tab.index_of(k, positions) for k in tab.key]
+        job = {i for c in tab.columns if c.field in RECOMPUTED and (i := c.index_in(positions)) is not None}
         if None in key_columns or not job:
             return []
         out = []
@@ -265,7 +266,7 @@ class CheckMixin:
             return ""
         index = self._index_of_row.setdefault(name, {n: i for i, n in enumerate(table.row_numbers)})
         i = index.get(row + 1)
-        column = table.positions().get(normalize_header(self.tab(name).header_of(field_name)))
+        column = self.tab(name).index_of(field_name, table.positions())
         if i is None or column is None:
             return ""
         cells = table.rows[i]

@@ -34,6 +34,7 @@ from sheets_sync.backends.gsheets.locks import (
 from sheets_sync.backends.gsheets.structure import StructureMixin
 from sheets_sync.backends.gsheets.write import WriteMixin
 from sheets_sync.errors import SheetsSyncError, TrackerError
+from sheets_sync.layout import guess_header
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     FIRST_ROW_WHOLE,
@@ -89,7 +90,8 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self.time_zone: str | None = None  # the spreadsheet's, as the first request read it
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
-                    "frozenRowCount)),protectedRanges(protectedRangeId,description,range,editors,warningOnly))")
+                    "frozenRowCount,frozenColumnCount)),protectedRanges(protectedRangeId,description,range,editors,"
+                    "warningOnly))")
 
     # The time zone NOW() runs in (the overdue colour): read with request 1, at no cost.
     _ZONE_FIELD = "properties.timeZone"
@@ -136,7 +138,8 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             grid = props.get("gridProperties", {})
             info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
                              grid.get("columnCount", 26), props.get("hidden", False),
-                             grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []))
+                             grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []),
+                             grid.get("frozenColumnCount", 0))
             for key, old in list(self.sheets.items()):
                 if old.sheet_id == info.sheet_id:
                     del self.sheets[key]  # renamed since
@@ -229,8 +232,14 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             self.strays[name] = self._stray_cells(tab, table)
         if tab.department:
             self.read_tables[name] = (table, frozenset(read or (c.field for c in tab.columns)))
-        if tab.key and table.header:
-            self.row_of[name].update(_rows_by_key(tab, table))
+        self._index_rows(tab, table)
+
+    def _index_rows(self, tab: Tab, table: Table) -> None:
+        """Where each key's row is (0-based), found by the key columns' headers."""
+        if not tab.key or not table.header:
+            return
+        for key, row in _rows_by_key(tab, table).items():
+            self.row_of[tab.name].setdefault(key, row)
 
     def _check_unchecked(self, tabs: Sequence[str]) -> list[str]:
         """The structure of the department tabs just read whose header rows this run had
@@ -304,30 +313,9 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         """The ranges of one values:batchGet, and per tab (tab, column spans or None for
         the whole tab, where its ranges start, the header row it expects)."""
         ranges: list[str] = []
-        plan = []
+        plan: list = []
         for tab in tabs:
-            wanted = fields.get(tab.name)
-            header = self.headers.get(tab.name)
-            if header is None and tab.department:
-                # Not in the first read: assume the layout the job gave it; the header
-                # row read alongside tells if a person changed it (then read again).
-                header = tab.headers
-            if not wanted or header is None:
-                plan.append((tab, None, len(ranges), None))
-                ranges.append(_quote(tab.title))
-                continue
-            positions = header_positions(header)
-            named = {normalize_header(c.header) for c in tab.columns if c.field in wanted}
-            cols = sorted(positions[h] for h in named if h in positions)
-            # Adjacent columns as one range: Google's reply costs bytes per range
-            # row, so one narrow range per column would cost more than the tab.
-            spans = _runs(cols, gap=1)
-            if FIRST_ROW_WHOLE in wanted:
-                spans.append((-1, -1))  # row 2, every column: read last, wins
-            plan.append((tab, spans, len(ranges), header))
-            ranges.append(f"{_quote(tab.title)}!1:1")
-            ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
-                       f"{_quote(tab.title)}!2:2" for a, b in spans]
+            self._plan_range(tab, fields.get(tab.name), ranges, plan)
         return ranges, plan
 
     def _table_read(self, tab: Tab, spans: list | None, value_ranges: list, at: int,
@@ -358,6 +346,31 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self.read_columns[tab.name] = {i for a, b in spans if a >= 0 for i in range(a, b)}
         return table
 
+    def _plan_range(self, tab: Tab, wanted, ranges: list[str], plan: list) -> None:
+        """The ranges that read ``wanted`` of a tab: its header row and the columns, or
+        the whole tab."""
+        header = self.headers.get(tab.name)
+        if header is None and tab.department:
+            # Not in the first read: assume the layout the job gave it; the header
+            # row read alongside tells if a person changed it (then read again).
+            header = guess_header(tab, self.headers.get("comments"), self.schema)
+        if not wanted or header is None:
+            plan.append((tab, None, len(ranges), None))
+            ranges.append(_quote(tab.title))
+            return
+        positions = header_positions(header)
+        found = (c.index_in(positions) for c in tab.columns if c.field in wanted)
+        cols = sorted(i for i in found if i is not None)
+        # Adjacent columns as one range: Google's reply costs bytes per range
+        # row, so one narrow range per column would cost more than the tab.
+        spans = _runs(cols, gap=1)
+        if FIRST_ROW_WHOLE in wanted:
+            spans.append((-1, -1))  # row 2, every column: read last, wins
+        plan.append((tab, spans, len(ranges), header))
+        ranges.append(f"{_quote(tab.title)}!1:1")
+        ranges += [f"{_quote(tab.title)}!{_col(a)}2:{_col(b - 1)}" if a >= 0 else
+                   f"{_quote(tab.title)}!2:2" for a, b in spans]
+
     def _fieldheader_positions(self, tab: Tab) -> dict[str, int]:
         header = self.headers.get(tab.name)
         if header is None:
@@ -365,7 +378,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         positions = header_positions(header)
         out = {}
         for column in tab.columns:
-            index = positions.get(normalize_header(column.header))
+            index = column.index_in(positions)
             if index is not None:
                 out[column.field] = index
         return out
@@ -374,7 +387,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 def _rows_by_key(tab: Tab, table: Table) -> dict[tuple, int]:
     """Each key's first row (0-based) in the table as read."""
     positions = table.positions()
-    idx = [positions.get(normalize_header(tab.header_of(k))) for k in tab.key]
+    idx = [tab.index_of(k, positions) for k in tab.key]
     if None in idx:
         return {}
     out: dict[tuple, int] = {}

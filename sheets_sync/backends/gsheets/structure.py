@@ -14,12 +14,12 @@ from sheets_sync.backends.gsheets.cells import (
     stable_sheet_id,
 )
 from sheets_sync.errors import TrackerError
+from sheets_sync.layout import tab_layout
 from sheets_sync.roster import Department
 from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import (
     AddRow,
     header_positions,
-    overdue_rule,
 )
 from sheets_sync.timeutil import IST
 
@@ -38,6 +38,30 @@ class StructureMixin:
             raise TrackerError("this session is read-only (dry run)")
         done: list[str] = []
         requests_: list[dict] = []
+        chosen = self._tabs_to_set_up(only, furnish, departments, cell_editors)
+        seed = bool(departments) and (only is None or "departments" in only)
+        current = self._read_headers(chosen, seed)
+        editors = [self.identity, *cell_editors]
+        roster = {d.code: d for d in departments}
+        used_ids = {s.sheet_id for s in self.sheets.values()}
+        for tab in chosen:
+            sheet = self._sheet(tab)
+            if sheet is None:
+                sheet = self._add_tab(tab, used_ids, requests_)
+                done.append(f"created tab {tab.title!r}")
+            header, added = self._add_headers(tab, sheet, furnish, requests_)
+            if added and len(added) < len(tab.columns):
+                done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
+            requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
+            requests_ += self._protections(tab, sheet, header, editors, roster)
+        if seed:
+            done += self._seed_departments(departments, current.get("departments"), requests_)
+        requests_ += self._time_zone_repair(done)
+        if requests_:
+            self._batch_update(requests_, "setting up the tracker's tabs")
+        return done
+
+    def _tabs_to_set_up(self, only, furnish, departments, cell_editors) -> list[Tab]:
         chosen = [t for t in self.tabs.values() if (self._sheet(t) is not None if t.name in furnish
                                                     else only is None or t.name in only)]
         if any(t.department for t in chosen) and not self.locks:
@@ -49,67 +73,68 @@ class StructureMixin:
             self.unchecked += later
             self.unchecked_with = (list(departments), list(cell_editors))
             chosen = [t for t in chosen if t.name not in later]
-        existing = [tab for tab in chosen if self._sheet(tab)]
-        wanted = [tab for tab in existing if tab.name not in self.headers]
-        seed = departments and (only is None or "departments" in only)
+        return chosen
+
+    def _read_headers(self, chosen: Sequence[Tab], seed: bool) -> dict:
+        """The header rows not known yet (and the Departments tab whole, to seed it)."""
+        wanted = [tab for tab in chosen if self._sheet(tab) and tab.name not in self.headers]
         if seed and self._sheet(self.tab("departments")):
             wanted.append(self.tab("departments"))
         current = self._batch_read_whole(wanted) if wanted else {}
         for name, table in current.items():
             self.headers[name] = table.header
-        used_ids = {s.sheet_id for s in self.sheets.values()}
-        editors = [self.identity, *cell_editors]
-        roster = {d.code: d for d in departments}
-        for tab in chosen:
-            sheet = self._sheet(tab)
-            if sheet is None:
-                sheet_id = stable_sheet_id(tab.name) if tab.department else None
-                if sheet_id is None or sheet_id in used_ids:
-                    sheet_id = _new_sheet_id(used_ids)
-                used_ids.add(sheet_id)
-                sheet = SheetInfo(sheet_id, tab.title, 1000, max(26, len(tab.columns)), tab.hidden, 1)
-                requests_.append({"addSheet": {"properties": {
-                    "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden,
-                    "gridProperties": {"rowCount": 1000, "columnCount": sheet.columns,
-                                       "frozenRowCount": 1}}}})
-                self.sheets[normalize_header(tab.title)] = sheet
-                self.headers[tab.name] = []
-                done.append(f"created tab {tab.title!r}")
-            header = list(self.headers.get(tab.name, []))
-            have = {normalize_header(h) for h in header if h}
-            added = [c.header for c in tab.columns if normalize_header(c.header) not in have
-                     and tab.name not in furnish]
-            if added:
-                start = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
-                if start + len(added) > sheet.columns:
-                    extra = start + len(added) - sheet.columns
-                    requests_.append({"appendDimension": {"sheetId": sheet.sheet_id,
-                                                          "dimension": "COLUMNS", "length": extra}})
-                    sheet.columns += extra
-                requests_.append(_update_cells(sheet.sheet_id, 0, start, [added]))
-                header = header[:start] + [""] * (start - len(header)) + added
-                self.headers[tab.name] = header
-                if len(added) < len(tab.columns):
-                    done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
-            requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
-            requests_ += self._protections(tab, sheet, header, editors, roster)
-        if seed:
-            dept_tab = self.tab("departments")
-            table = current.get("departments")
-            have_codes = set()
-            if table is not None:
-                have_codes = {r.get("code").strip().upper() for r in table.records(dept_tab)}
-            new = [d for d in departments if d.code not in have_codes]
-            if new:
-                sheet = self._sheet(dept_tab)
-                requests_.append(self._append_cells(dept_tab, sheet, [AddRow("departments", d.as_row())
-                                                                      for d in new]))
-                self.prefetched.pop("departments", None)
-                done.append(f"added {len(new)} department(s) to {dept_tab.title!r}")
-        requests_ += self._time_zone_repair(done)
-        if requests_:
-            self._batch_update(requests_, "setting up the tracker's tabs")
-        return done
+        return current
+
+    def _add_tab(self, tab: Tab, used_ids: set[int], requests_: list[dict]) -> SheetInfo:
+        sheet_id = stable_sheet_id(tab.name) if tab.department else None
+        if sheet_id is None or sheet_id in used_ids:
+            sheet_id = _new_sheet_id(used_ids)
+        used_ids.add(sheet_id)
+        layout = tab_layout(self.schema, tab)
+        sheet = SheetInfo(sheet_id, tab.title, 1000, max(26, len(tab.columns)), tab.hidden,
+                          layout.frozen_rows, frozen_columns=layout.frozen_columns)
+        grid = {"rowCount": 1000, "columnCount": sheet.columns, "frozenRowCount": layout.frozen_rows}
+        if layout.frozen_columns:
+            grid["frozenColumnCount"] = layout.frozen_columns
+        requests_.append({"addSheet": {"properties": {
+            "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden, "gridProperties": grid}}})
+        self.sheets[normalize_header(tab.title)] = sheet
+        self.headers[tab.name] = []
+        return sheet
+
+    def _add_headers(self, tab: Tab, sheet: SheetInfo, furnish,
+                     requests_: list[dict]) -> tuple[list[str], list[str]]:
+        """The columns a tab lacks, added after its last header (nothing moves)."""
+        header = list(self.headers.get(tab.name, []))
+        have = header_positions(header)
+        added = [c.header for c in tab.columns if c.index_in(have) is None and tab.name not in furnish]
+        if not added:
+            return header, added
+        start = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
+        if start + len(added) > sheet.columns:
+            extra = start + len(added) - sheet.columns
+            requests_.append({"appendDimension": {"sheetId": sheet.sheet_id,
+                                                  "dimension": "COLUMNS", "length": extra}})
+            sheet.columns += extra
+        requests_.append(_update_cells(sheet.sheet_id, 0, start, [added]))
+        header = header[:start] + [""] * (start - len(header)) + added
+        self.headers[tab.name] = header
+        return header, added
+
+    def _seed_departments(self, departments: Sequence[Department], table,
+                          requests_: list[dict]) -> list[str]:
+        dept_tab = self.tab("departments")
+        have_codes = set()
+        if table is not None:
+            have_codes = {r.get("code").strip().upper() for r in table.records(dept_tab)}
+        new = [d for d in departments if d.code not in have_codes]
+        if not new:
+            return []
+        sheet = self._sheet(dept_tab)
+        rows = [AddRow("departments", d.as_row()) for d in new]
+        requests_.append(self._append_cells(dept_tab, sheet, rows))
+        self.prefetched.pop("departments", None)
+        return [f"added {len(new)} department(s) to {dept_tab.title!r}"]
 
     def _time_zone_repair(self, done: list[str]) -> list[dict]:
         """The spreadsheet's time zone set to IST when it is another: the overdue colour
@@ -136,14 +161,14 @@ class StructureMixin:
         have = {pr.get("description", "") for pr in sheet.protections}
         out = []
         positions = header_positions(header)
-        people = sorted(positions[normalize_header(c.header)] for c in tab.columns
-                        if c.owner == "people" and normalize_header(c.header) in positions)
+        people = sorted(i for c in tab.columns if c.owner == "people"
+                        and (i := c.index_in(positions)) is not None)
         if JOB_COLUMNS not in have and people:
             out.append({"addProtectedRange": {"protectedRange": {
                 "range": {"sheetId": sheet.sheet_id}, "description": JOB_COLUMNS,
                 "unprotectedRanges": [{"sheetId": sheet.sheet_id, "startRowIndex": 1,
                                        "startColumnIndex": i, "endColumnIndex": i + 1} for i in people],
-                "editors": {"users": list(editors)}}}})
+                "editors": _editors(editors)}}})
             sheet.protections.append({"description": JOB_COLUMNS})
         code = tab.department
         if code and DEPARTMENT_TAB not in have and code in roster:
@@ -151,19 +176,24 @@ class StructureMixin:
             users = [*editors, *([dept.head] if dept.head else []), *dept.nodal_officers]
             out.append({"addProtectedRange": {"protectedRange": {
                 "range": {"sheetId": sheet.sheet_id, "startRowIndex": 0}, "description": DEPARTMENT_TAB,
-                "editors": {"users": list(dict.fromkeys(users))}}}})
+                "editors": _editors(dict.fromkeys(users))}}})
             sheet.protections.append({"description": DEPARTMENT_TAB})
         return out
 
     def _furniture(self, tab: Tab, sheet: SheetInfo, header: list[str], *, fresh: bool) -> list[dict]:
-        """Frozen header, widths, bold header, dropdowns; only where missing or just added."""
+        """Render the tab's layout (layout.py): frozen rows and columns, hidden, and, where
+        columns were just added, widths, wrap, bold header, dropdowns, row colours."""
+        layout = tab_layout(self.schema, tab)
         out = []
-        if sheet.frozen_rows != 1 or sheet.hidden != tab.hidden:
+        if (sheet.frozen_rows, sheet.frozen_columns, sheet.hidden) != \
+                (layout.frozen_rows, layout.frozen_columns, layout.hidden):
             out.append({"updateSheetProperties": {
-                "properties": {"sheetId": sheet.sheet_id, "hidden": tab.hidden,
-                               "gridProperties": {"frozenRowCount": 1}},
-                "fields": "hidden,gridProperties.frozenRowCount"}})
-            sheet.frozen_rows, sheet.hidden = 1, tab.hidden
+                "properties": {"sheetId": sheet.sheet_id, "hidden": layout.hidden,
+                               "gridProperties": {"frozenRowCount": layout.frozen_rows,
+                                                  "frozenColumnCount": layout.frozen_columns}},
+                "fields": "hidden,gridProperties.frozenRowCount,gridProperties.frozenColumnCount"}})
+            sheet.frozen_rows, sheet.frozen_columns = layout.frozen_rows, layout.frozen_columns
+            sheet.hidden = layout.hidden
         if not fresh:
             return out
         positions = header_positions(header)
@@ -171,42 +201,49 @@ class StructureMixin:
             "range": {"sheetId": sheet.sheet_id, "startRowIndex": 0, "endRowIndex": 1},
             "cell": {"userEnteredFormat": {"textFormat": {"bold": True}, "wrapStrategy": "WRAP"}},
             "fields": "userEnteredFormat(textFormat.bold,wrapStrategy)"}})
-        for column in tab.columns:
-            index = positions.get(normalize_header(column.header))
-            if index is None:
-                continue
-            out.append({"updateDimensionProperties": {
-                "range": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
-                          "startIndex": index, "endIndex": index + 1},
-                "properties": {"pixelSize": column.width}, "fields": "pixelSize"}})
-        for field_name, values in (("status", self.schema.status_names),
-                                   ("category", self.schema.category_names)):
-            try:
-                index = positions.get(normalize_header(tab.header_of(field_name)))
-            except KeyError:
-                continue
-            if index is None or tab.name == "report":
-                continue
-            out.append({"setDataValidation": {
-                "range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
-                          "startColumnIndex": index, "endColumnIndex": index + 1},
-                "rule": {"condition": {"type": "ONE_OF_LIST",
-                                       "values": [{"userEnteredValue": v} for v in values]},
-                         "strict": True, "showCustomUi": True}}})
-        for column in tab.columns:
-            index = positions.get(normalize_header(column.header))
-            if column.hidden and index is not None:
-                out.append({"updateDimensionProperties": {
-                    "range": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
-                              "startIndex": index, "endIndex": index + 1},
-                    "properties": {"hiddenByUser": True}, "fields": "hiddenByUser"}})
-        rule = overdue_rule(tab, {k: _col(v) for k, v in positions.items()}, self.schema)
-        if rule:
+        for column in layout.columns:
+            index = tab.column(column.field).index_in(positions)
+            if index is not None:
+                out += _column_requests(sheet.sheet_id, column, index)
+        letters = {k: _col(v) for k, v in positions.items()}
+        # Inserted at index 0 in turn: the first rule (red) ends up first, and wins.
+        for rule in reversed(layout.row_rules(tab, letters, self.schema)):
             out.append({"addConditionalFormatRule": {"index": 0, "rule": {
                 "ranges": [{"sheetId": sheet.sheet_id, "startRowIndex": 1}],
                 "booleanRule": {"condition": {"type": "CUSTOM_FORMULA",
-                                              "values": [{"userEnteredValue": "=" + rule}]},
-                                "format": {"backgroundColor": {"red": 0.96, "green": 0.78,
-                                                               "blue": 0.76}}}}}})
+                                              "values": [{"userEnteredValue": "=" + rule.formula}]},
+                                "format": {"backgroundColor": _rgb(rule.colour)}}}}})
         return out
 
+
+def _editors(users) -> dict:
+    # In a Workspace domain a protection lets every domain user through unless this is false.
+    return {"users": list(users), "domainUsersCanEdit": False}
+
+
+def _rgb(colour: str) -> dict:
+    parts = (("red", 0), ("green", 2), ("blue", 4))
+    return {name: round(int(colour[i:i + 2], 16) / 255, 2) for name, i in parts}
+
+
+def _column_requests(sheet_id: int, column, index: int) -> list[dict]:
+    """One column's width, wrap, dropdown and hidden state."""
+    span = {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": index, "endIndex": index + 1}
+    out: list[dict] = [{"updateDimensionProperties": {
+        "range": span, "properties": {"pixelSize": column.width}, "fields": "pixelSize"}}]
+    cells = {"sheetId": sheet_id, "startRowIndex": 1, "startColumnIndex": index, "endColumnIndex": index + 1}
+    if column.wrap:
+        # Google makes a row as tall as its wrapped text: a paragraph reads whole.
+        out.append({"repeatCell": {"range": cells, "cell": {"userEnteredFormat": {
+            "wrapStrategy": "WRAP", "verticalAlignment": "TOP"}},
+            "fields": "userEnteredFormat(wrapStrategy,verticalAlignment)"}})
+    if column.choices:
+        values = [{"userEnteredValue": v} for v in column.choices]
+        rule = {"condition": {"type": "ONE_OF_LIST", "values": values}, "strict": True, "showCustomUi": True}
+        if column.help:
+            rule["inputMessage"] = column.help
+        out.append({"setDataValidation": {"range": cells, "rule": rule}})
+    if column.hidden:
+        out.append({"updateDimensionProperties": {"range": span, "properties": {"hiddenByUser": True},
+                                                  "fields": "hiddenByUser"}})
+    return out

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.backends.gsheets.cells import (
+    CELL_FIELDS,
     SheetInfo,
     _cell,
     _cell_requests,
@@ -27,7 +28,8 @@ from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
 )
 from sheets_sync.errors import ColumnsMoved, TrackerError
-from sheets_sync.schema import Tab, normalize_header
+from sheets_sync.layout import LINK_FIELDS
+from sheets_sync.schema import Tab
 from sheets_sync.table import (
     AddRow,
     Change,
@@ -35,6 +37,7 @@ from sheets_sync.table import (
     ReplaceRows,
     UpdateRow,
     as_text,
+    header_positions,
     kept_by_key,
     missing_tab,
     with_copies,
@@ -202,7 +205,7 @@ class WriteMixin:
             out.append({"updateCells": {
                 "start": {"sheetId": sheet.sheet_id, "rowIndex": position + start, "columnIndex": 0},
                 "rows": [_row_data(v, positions, width) for v in block[start:start + ROWS_PER_REQUEST]],
-                "fields": "userEnteredValue"}})
+                "fields": CELL_FIELDS}})
 
     def _rewrite_rows(self, change: ReplaceRows, sheet: SheetInfo, tab: Tab) -> list[dict]:
         """A tab not read in this run, rewritten whole."""
@@ -220,7 +223,7 @@ class WriteMixin:
         out.append({"updateCells": {"range": {"sheetId": sheet.sheet_id, "startRowIndex": 1,
                                               "endRowIndex": last, "startColumnIndex": 0,
                                               "endColumnIndex": width},
-                                    "rows": rows, "fields": "userEnteredValue"}})
+                                    "rows": rows, "fields": CELL_FIELDS}})
         return out
 
     def _send_write(self, chunk: list[bytes], *, last: bool,
@@ -286,8 +289,8 @@ class WriteMixin:
         answer = self._call("checking the write", self.client.values_get, self.id,
                             f"{_quote(tab.title)}!A1:Z")
         header, *rows = answer.get("values") or [[]]
-        positions = {normalize_header(h): i for i, h in enumerate(header)}
-        key, value = (positions.get(normalize_header(tab.header_of(f))) for f in ("source", "checkpoint"))
+        positions = header_positions(header)
+        key, value = (tab.index_of(f, positions) for f in ("source", "checkpoint"))
         for row in rows if key is not None and value is not None else ():
             if len(row) > max(key, value) and row[key] == FINISHED_RUNS:
                 return row[value].split()
@@ -297,7 +300,7 @@ class WriteMixin:
         positions = self._fieldheader_positions(tab)
         width = max(positions.values()) + 1 if positions else 0
         data = [_row_data(change.values, positions, width) for change in rows]
-        return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": "userEnteredValue"}}
+        return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": CELL_FIELDS}}
 
     def _update_row(self, change: UpdateRow, cells: dict) -> None:
         tab = self.tab(change.tab)
@@ -308,7 +311,7 @@ class WriteMixin:
                                "writing; nothing was written, run again")
         positions = self._fieldheader_positions(tab)
         for name, value in change.values.items():
-            cells[(sheet.sheet_id, row, positions[name])] = _cell(value)
+            cells[(sheet.sheet_id, row, positions[name])] = _cell(value, link=name in LINK_FIELDS)
 
 
 
