@@ -14,6 +14,8 @@ from __future__ import annotations
 import pytest
 
 from sheets_sync.backends.gsheets import locks
+from sheets_sync.backends.gsheets.structure import JOB_COLUMNS
+from tests.fake_sheets_fixtures import JOB_EMAIL
 from tests.test_faults import LATER, REPLY, WRITE, export, locks_left, master, officer_types, sync
 from tests.trackers import GoogleHarness
 
@@ -73,3 +75,30 @@ def test_the_lock_s_answer_carries_only_what_the_lock_needs(google, tracker, ros
     sync(google, tracker, roster_file, now=LATER)
     lock = next(e for e in google.server.requests if e["path"].endswith(":batchUpdate"))
     assert lock["response_bytes"] < 8_000, lock["response_bytes"]  # unmasked: 12 KB here
+
+
+def test_no_protection_lets_a_whole_workspace_domain_through(google, tracker, roster_file):
+    """In a Google Workspace domain a protection lets every domain user edit unless its
+    editors say domainUsersCanEdit: false — the job's columns, the departments' tabs and
+    the run's lock all say so."""
+    seen = []
+    google.server.on_request(lambda info, when: seen.extend(
+        r["addProtectedRange"]["protectedRange"] for r in (info.body or {}).get("requests", [])
+        if "addProtectedRange" in r) if when == "before" else None)
+    sync(google, tracker, roster_file, now=LATER)
+    stored = [pr for s in google.server.spreadsheet(google.sid).sheets for pr in s.protected_ranges]
+    assert stored and all(pr["editors"].get("domainUsersCanEdit") is False for pr in stored), stored
+    locks = [pr for pr in seen if pr.get("description", "").startswith("sheets-sync lock")]
+    assert locks and all(pr["editors"]["domainUsersCanEdit"] is False for pr in locks)
+
+
+def test_a_protection_opened_to_the_domain_is_closed_again(google, tracker, roster_file):
+    book = google.server.spreadsheet(google.sid)
+    opened = next(pr for s in book.sheets for pr in s.protected_ranges
+                  if pr.get("description") == JOB_COLUMNS)
+    opened["editors"]["domainUsersCanEdit"] = True  # someone ticked "anyone in the domain"
+    sync(google, tracker, roster_file, now=LATER)
+    now = next(pr for s in google.server.spreadsheet(google.sid).sheets for pr in s.protected_ranges
+               if pr["protectedRangeId"] == opened["protectedRangeId"])
+    assert now["editors"]["domainUsersCanEdit"] is False
+    assert JOB_EMAIL in now["editors"]["users"]

@@ -30,10 +30,12 @@ LOCK_PREFIX = "sheets-sync lock"
 # gone (its process on this machine has ended) is removed at once.
 STALE_LOCK = timedelta(minutes=10)
 LOCK_TRIES = 3
-# The Sync State row where each run's last write records that the run finished (the
-# newest FINISHED_KEPT run ids): a lock that lands late, after its run ended — Google may
-# apply a lock request that timed out seconds later — is then known as left behind, on
-# any machine, and removed at once instead of keeping officers out for STALE_LOCK.
+# The Sync State row where a run whose lock request got no answer records, in its last
+# write, that it finished (the newest FINISHED_KEPT such runs): a lock that lands late,
+# after its run ended — Google may apply a lock request that timed out seconds later —
+# is then known as left behind, on any machine, and removed at once instead of keeping
+# officers out for STALE_LOCK. (Other runs leave the row alone: a run that changes
+# nothing writes nothing.)
 FINISHED_RUNS = "runs:finished"
 FINISHED_KEPT = 20
 # This process's runs that hold (or are taking) a lock: a lock marked with this
@@ -96,6 +98,10 @@ def _busy_message(description: str) -> str:
 
 
 class LockMixin:
+    # A lock request of this run got no answer: one may land late, after the run, so the
+    # run's last write records it as finished (see FINISHED_RUNS).
+    lock_uncertain = False
+
     def _lock(self, names: Sequence[str]) -> None:
         """Take the run's lock: one protected range per tab it writes, marked with this run.
 
@@ -124,6 +130,7 @@ class LockMixin:
                 reply = self._call("locking the tracker for the write", self._lock_request, body)
             except UncertainWrite:
                 # Applied or not? Our mark is unique: look for it.
+                self.lock_uncertain = True
                 self._refresh_all()
                 self.locks = self._own_locks()
                 if self.locks:

@@ -159,7 +159,7 @@ class StructureMixin:
         if tab.name not in ("comments", "posts") and not tab.department:
             return []
         have = {pr.get("description", "") for pr in sheet.protections}
-        out = []
+        out = _domain_closed(sheet.protections)
         positions = header_positions(header)
         people = sorted(i for c in tab.columns if c.owner == "people"
                         and (i := c.index_in(positions)) is not None)
@@ -214,6 +214,20 @@ class StructureMixin:
                                               "values": [{"userEnteredValue": "=" + rule.formula}]},
                                 "format": {"backgroundColor": _rgb(rule.colour)}}}}})
         return out
+
+
+def _domain_closed(protections) -> list[dict]:
+    """The job's protections a person opened to their whole Workspace domain, closed again."""
+    out = []
+    for pr in protections:
+        editors = pr.get("editors") or {}
+        if pr.get("description") in (JOB_COLUMNS, DEPARTMENT_TAB) and editors.get("domainUsersCanEdit"):
+            out.append({"updateProtectedRange": {
+                "protectedRange": {"protectedRangeId": pr["protectedRangeId"],
+                                   "editors": _editors(editors.get("users") or [])},
+                "fields": "editors"}})
+            editors["domainUsersCanEdit"] = False
+    return out
 
 
 def _editors(users) -> dict:

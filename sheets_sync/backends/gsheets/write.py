@@ -37,7 +37,6 @@ from sheets_sync.table import (
     ReplaceRows,
     UpdateRow,
     as_text,
-    header_positions,
     kept_by_key,
     missing_tab,
     with_copies,
@@ -67,7 +66,7 @@ class WriteMixin:
         # Checkpoints and the log go last: if a big write is split and breaks
         # half-way, no checkpoint claims rows that were not written.
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
-        if self.locks:
+        if self.locks and self.lock_uncertain:
             tail.append(self._finished_record())
         body = [c for c in changes if c.tab not in ("sync_state", "sync_log")
                 and not isinstance(c, DeleteTab)]
@@ -246,9 +245,11 @@ class WriteMixin:
                 return response.json() if response_ranges else None
             except TrackerError as exc:
                 if self.locks and "no protected range with id" in str(exc).lower():
-                    if last and attempt and self.run_id in self._finished_runs_now():
+                    if last and attempt:
                         # Our earlier try landed after all (Google applied it late): its
-                        # lock removal is why this resend was refused; nothing is doubled.
+                        # lock removal is why this resend was refused (atomically: nothing
+                        # of it went in, nothing is doubled). No other run removes the lock
+                        # of a run seconds old whose process is alive.
                         log.warning("the write's earlier try had landed; not sent again")
                         return None
                     self.locks = []
@@ -282,19 +283,6 @@ class WriteMixin:
         if rows and (FINISHED_RUNS,) in rows:
             return UpdateRow("sync_state", (FINISHED_RUNS,), values)
         return AddRow("sync_state", values)
-
-    def _finished_runs_now(self) -> list[str]:
-        """The finished runs as the spreadsheet holds them now (one read)."""
-        tab = self.tab("sync_state")
-        answer = self._call("checking the write", self.client.values_get, self.id,
-                            f"{_quote(tab.title)}!A1:Z")
-        header, *rows = answer.get("values") or [[]]
-        positions = header_positions(header)
-        key, value = (tab.index_of(f, positions) for f in ("source", "checkpoint"))
-        for row in rows if key is not None and value is not None else ():
-            if len(row) > max(key, value) and row[key] == FINISHED_RUNS:
-                return row[value].split()
-        return []
 
     def _append_cells(self, tab: Tab, sheet: SheetInfo, rows: Sequence[AddRow]) -> dict:
         positions = self._fieldheader_positions(tab)
