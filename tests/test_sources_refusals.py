@@ -119,3 +119,11 @@ def test_sync_all_with_a_stale_youtube_key_writes_the_others_and_exits_5(
     ids = {str(cell) for row in rows[1:] for cell in row if cell}
     assert {"1_c1", "3_c1", "c1", "r1"} <= ids  # Facebook's and Instagram's comments are in
     assert not {"T6", "R9"} & ids  # and none of YouTube's
+
+
+def test_an_instagram_throttle_is_said_in_instagram_s_name(fake_graph, sleeps):
+    """Instagram's answers come through the Graph API too; the message said "Facebook"."""
+    test_sources_instagram.seed(fake_graph)
+    fake_graph.fail("/media", *graph_throttled(code=4, minutes=7), times=9)
+    with pytest.raises(RateLimited, match="Instagram expects access back in about 7 minutes"):
+        make_source("instagram", fake_graph, sleeps).fetch(None)

@@ -53,7 +53,7 @@ def map_graph_error(
     if code in THROTTLE_CODES:
         return RateLimited(
             f"{service} throttled this app while reading {what} ({said}); "
-            f"{regain_access(response.headers)}; the next run resumes from the checkpoint"
+            f"{regain_access(response.headers, service)}; the next run resumes from the checkpoint"
         )
     if code in TEMPORARY_CODES or error.get("is_transient") is True:
         return Transient(SourceError(f"{service}: {what}: temporary Graph error ({said})"))
@@ -66,8 +66,9 @@ def map_graph_error(
     return ApiError(f"{service} refused to give {what} ({said})", status=response.status, code=code)
 
 
-def regain_access(headers: Mapping[str, str]) -> str:
-    """What ``X-Business-Use-Case-Usage`` says about when access returns."""
+def regain_access(headers: Mapping[str, str], service: str = "Facebook") -> str:
+    """What ``X-Business-Use-Case-Usage`` says about when access returns, in the name of
+    the platform that throttled (Instagram's answers come through the same Graph API)."""
     minutes = None
     raw = headers.get("X-Business-Use-Case-Usage")
     try:
@@ -80,8 +81,8 @@ def regain_access(headers: Mapping[str, str]) -> str:
     except (ValueError, AttributeError, TypeError):
         minutes = None
     if minutes:
-        return f"Facebook expects access back in about {minutes:g} minutes"
-    return "Facebook gives no time; try again in an hour"
+        return f"{service} expects access back in about {minutes:g} minutes"
+    return f"{service} gives no time; try again in an hour"
 
 
 def graph_pages(http: HttpClient, path: str, params: Mapping[str, Any], *, what: str) -> Iterator[list[Any]]:
