@@ -102,3 +102,24 @@ def test_a_protection_opened_to_the_domain_is_closed_again(google, tracker, rost
                if pr["protectedRangeId"] == opened["protectedRangeId"])
     assert now["editors"]["domainUsersCanEdit"] is False
     assert JOB_EMAIL in now["editors"]["users"]
+
+
+def test_protections_google_stored_bounded_are_extended_as_the_sheet_grows(google, tmp_path, roster_file):
+    """Sent without an end row, a protection may be stored ending at the grid's end of
+    that moment; once appended rows pass it, the next run makes it open-ended again."""
+    google.server.bound_open_ranges(google.sid)
+    sync(google, export(tmp_path, "e1", 8), roster_file)
+    sync(google, export(tmp_path, "e2", 1300), roster_file, now=LATER)  # past the first 1,000 rows
+
+    def job_columns():
+        book = google.server.spreadsheet(google.sid)
+        sheet = next(s for s in book.sheets if s.title == "Comments")
+        pr = next(p for p in sheet.protected_ranges if p.get("description") == JOB_COLUMNS)
+        rows = sheet.props["gridProperties"]["rowCount"]
+        return [r.get("endRowIndex") for r in [pr["range"], *pr["unprotectedRanges"]]], rows
+
+    ends, rows = job_columns()
+    assert rows > 1300 and all(e is not None and e < rows for e in ends)  # as Google may leave it
+    sync(google, export(tmp_path, "e2", 1300), roster_file, now=LATER)
+    ends, rows = job_columns()
+    assert all(e is None or e >= rows for e in ends), (ends, rows)

@@ -31,11 +31,10 @@ def _schema_with(tmp_path: Path, old: str, new: str, name: str = "schema.yaml") 
 
 
 def _due_soon_schema(tmp_path: Path):
-    # A job column due_soon_at in the Comments tab (helper D's): the row turns amber from then.
-    return load_schema(_schema_with(
-        tmp_path, "      - {field: url, header: Link, marathi: दुवा, owner: job, width: 220}\n",
-        "      - {field: url, header: Link, marathi: दुवा, owner: job, width: 220}\n"
-        "      - {field: due_soon_at, header: Due soon from (IST), owner: job, width: 130}\n"))
+    # The shipped Comments tab has the job column due_soon_at: the row turns amber from then.
+    schema = load_schema()
+    assert "due_soon_at" in {c.field for c in schema.tab("comments").columns}
+    return schema
 
 
 def test_the_layout_is_pure_and_puts_the_answer_beside_the_comment():
@@ -87,7 +86,10 @@ def test_due_soon_is_amber_until_red_wins(tmp_path):
     soon = letters["due soon from (ist)"]
     assert f"NOW()>=VALUE(${soon}2)" in rules[1].formula and rules[1].colour == "FCE8B2"
     # Without the column: red only.
-    plain = load_schema()
+    line = ("      - {field: due_soon_at, header: Due soon from (IST), owner: job, width: 130, "
+            "hidden: true,\n         help: \"When the comment turns amber: deadlines' due_soon_at "
+            "share of its time to reply\"}\n")
+    plain = load_schema(_schema_with(tmp_path, line, "", name="plain.yaml"))
     assert [r.name for r in tab_layout(plain, plain.tab("comments")).row_rules(
         plain.tab("comments"), {k: "A" for c in plain.tab("comments").columns for k in c.known},
         plain)] == ["overdue"]
@@ -237,7 +239,9 @@ def _legacy_schema(tmp_path: Path) -> Path:
     for place, order in ((data["tabs"]["comments"], LEGACY_COMMENTS),
                          (data["pending_tab"], LEGACY_PENDING_FIELDS)):
         by_field = {c["field"]: c for c in place["columns"]}
-        place["columns"] = [by_field[f] for f in order if f in by_field]
+        # Columns added to the schema since keep their place at the end, as init adds them.
+        place["columns"] = ([by_field[f] for f in order if f in by_field]
+                            + [c for c in place["columns"] if c["field"] not in order])
     path = tmp_path / "legacy.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

@@ -214,6 +214,12 @@ class FakeSheetsServer(Knobs):
         """Mint an access token for ``identity`` without the JWT dance."""
         return self.tokens.mint(identity, lifetime)
 
+    def bound_open_ranges(self, sid: str, on: bool = True) -> None:
+        """Store this spreadsheet's open-ended protected ranges bounded to the grid, as
+        Google may (see ``Spreadsheet.bound_open_ranges``)."""
+        with self._lock:
+            self._books[sid].bound_open_ranges = on
+
     def create_spreadsheet(self, title: str, owner: str, sheets: list | None = None) -> str:
         """Create a spreadsheet owned by ``owner``; ``sheets`` are titles or property dicts
         (``{"title": "Tracker", "gridProperties": {"rowCount": 50}}``).  Returns its id."""

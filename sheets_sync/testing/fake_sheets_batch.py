@@ -222,7 +222,7 @@ def _add_protected_range(ctx: BatchContext, req: dict) -> dict:
                                       for pr in sheet.protected_ranges):
         raise bad_request(f'Sheet "{sheet.title}" already has sheet protection.')
     pr_id = asked.get("protectedRangeId") or random_id()
-    stored = {"protectedRangeId": pr_id, "range": copy.deepcopy(gr)}
+    stored = {"protectedRangeId": pr_id, "range": _bounded(ctx, sheet, gr)}
     # The reply echoes the request (Google does not add the implicit editors there).
     reply = {"protectedRangeId": pr_id, "range": grid_range_out(gr)}
     if asked.get("description"):
@@ -230,7 +230,7 @@ def _add_protected_range(ctx: BatchContext, req: dict) -> dict:
     if asked.get("warningOnly"):
         stored["warningOnly"] = reply["warningOnly"] = True
     if asked.get("unprotectedRanges"):
-        stored["unprotectedRanges"] = copy.deepcopy(asked["unprotectedRanges"])
+        stored["unprotectedRanges"] = [_bounded(ctx, sheet, u) for u in asked["unprotectedRanges"]]
         reply["unprotectedRanges"] = [grid_range_out(u) for u in asked["unprotectedRanges"]]
     reply["requestingUserCanEdit"] = True
     if not asked.get("warningOnly"):
@@ -238,6 +238,15 @@ def _add_protected_range(ctx: BatchContext, req: dict) -> dict:
         reply["editors"] = {k: v for k, v in (asked.get("editors") or {}).items() if v}
     sheet.protected_ranges.append(stored)
     return {"addProtectedRange": {"protectedRange": reply}}
+
+
+def _bounded(ctx: BatchContext, sheet, gr: dict) -> dict:
+    """A range as stored: one without an end row ends at the grid's end when the
+    spreadsheet bounds open ranges (see ``Spreadsheet.bound_open_ranges``)."""
+    out = copy.deepcopy(gr)
+    if ctx.book.bound_open_ranges and "endRowIndex" not in out:
+        out["endRowIndex"] = sheet.props.get("gridProperties", {}).get("rowCount", 1000)
+    return out
 
 
 def _find_protected(book: Spreadsheet, pr_id: Any) -> tuple[Sheet, dict]:
@@ -258,6 +267,11 @@ def _update_protected_range(ctx: BatchContext, req: dict) -> None:
     updated = copy.deepcopy(pr)
     apply_mask_update(updated, asked, req.get("fields") or "")
     updated["protectedRangeId"] = pr["protectedRangeId"]
+    if "range" in (req.get("fields") or ""):
+        grid_of = _sheet_of(ctx.book, updated["range"])
+        updated["range"] = _bounded(ctx, grid_of, updated["range"])
+        if updated.get("unprotectedRanges"):
+            updated["unprotectedRanges"] = [_bounded(ctx, grid_of, u) for u in updated["unprotectedRanges"]]
     if updated.get("warningOnly"):
         updated.pop("editors", None)
     else:

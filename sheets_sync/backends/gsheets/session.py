@@ -91,7 +91,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
                     "frozenRowCount,frozenColumnCount)),protectedRanges(protectedRangeId,description,range,editors,"
-                    "warningOnly))")
+                    "warningOnly,unprotectedRanges))")
 
     # The time zone NOW() runs in (the overdue colour): read with request 1, at no cost.
     _ZONE_FIELD = "properties.timeZone"

@@ -159,7 +159,7 @@ class StructureMixin:
         if tab.name not in ("comments", "posts") and not tab.department:
             return []
         have = {pr.get("description", "") for pr in sheet.protections}
-        out = _domain_closed(sheet.protections)
+        out = [*_domain_closed(sheet.protections), *_extended(sheet)]
         positions = header_positions(header)
         people = sorted(i for c in tab.columns if c.owner == "people"
                         and (i := c.index_in(positions)) is not None)
@@ -228,6 +228,31 @@ def _domain_closed(protections) -> list[dict]:
                 "fields": "editors"}})
             editors["domainUsersCanEdit"] = False
     return out
+
+
+def _extended(sheet: SheetInfo) -> list[dict]:
+    """The job's protections stored ending above the sheet's last row, open-ended again.
+
+    They are sent without an end row; Google may store such a range bounded to the grid
+    as it was then, and the rows appended since would be open to anyone (the job's
+    columns) or shut to the department (its tab)."""
+    out = []
+    for pr in sheet.protections:
+        ranges = [pr.get("range") or {}, *(pr.get("unprotectedRanges") or [])]
+        if pr.get("description") not in (JOB_COLUMNS, DEPARTMENT_TAB) or not any(
+                r.get("endRowIndex") is not None and r["endRowIndex"] < sheet.rows for r in ranges):
+            continue
+        update: dict = {"protectedRangeId": pr["protectedRangeId"], "range": _open(pr["range"])}
+        fields = "range"
+        if pr.get("unprotectedRanges"):  # (a mask naming them with none given would clear them)
+            update["unprotectedRanges"] = [_open(r) for r in pr["unprotectedRanges"]]
+            fields += ",unprotectedRanges"
+        out.append({"updateProtectedRange": {"protectedRange": update, "fields": fields}})
+    return out
+
+
+def _open(grid_range: dict) -> dict:
+    return {k: v for k, v in grid_range.items() if k != "endRowIndex"}
 
 
 def _editors(users) -> dict:
