@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheets_sync.publish.base import Reply
-from sheets_sync.publish.registry import PUBLISHERS
 from sheets_sync.publish.platform import PlatformPublisher
+from sheets_sync.publish.registry import PUBLISHERS
 from sheets_sync.retry import RetryPolicy
 from sheets_sync.sources.tokens import Secret
 from sheets_sync.testing.fake_platforms import FakeGraph, FakeServer, FakeX, FakeYouTube
@@ -54,7 +54,8 @@ class World:
             return [(c.comment_id, c.text) for c in fake.comments if c.author and c.author[0] == own]
         if self.platform == "youtube":
             return [(c.comment_id, c.text) for c in fake.comments if c.author[0] == CHANNEL_ID]
-        return [(t["id"], t["text"]) for t in fake.tweets if t["author_id"] == X_USER_ID and t["id"] != "1001"]
+        return [(t["id"], t["text"]) for t in fake.tweets
+                if t["author_id"] == X_USER_ID and t["id"] != "1001"]
 
     def served(self, text: str, *, to_reply: bool = False) -> str:
         """``text`` as the platform holds it once posted."""
@@ -104,7 +105,8 @@ def _facebook() -> Iterator[World]:
         fake.add_page(PAGE_ID, "PMC")
         fake.add_post(PAGE_ID, "111_1", at(hours=-5), "Water cut on Monday")
         fake.add_comment("111_1", "1_c1", at(hours=-4), "पाणी कधी येणार? 💧", author=("900", "Asha"))
-        fake.add_comment("111_1", "1_c2", at(hours=-3), "Same in my ward", author=("901", "ravi"), parent="1_c1")
+        fake.add_comment("111_1", "1_c2", at(hours=-3), "Same in my ward", author=("901", "ravi"),
+                         parent="1_c1")
         sleeps: list[float] = []
         yield World("facebook", fake, make_publisher("facebook", fake, fake.publish_token, sleeps),
                     Reply("facebook", "1_c1", "111_1", "", "Asha", ""),

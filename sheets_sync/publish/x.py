@@ -43,10 +43,12 @@ def snowflake_time(tweet_id: str) -> datetime | None:
         return None
 
 
-def normalised(text: str) -> str:
-    """A post's text as people typed it: X's escaping undone, leading @mentions dropped."""
-    unescaped = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return _LEADING_MENTIONS.sub("", unescaped)
+def normalised(text: str, *, served: bool = True) -> str:
+    """A post's text as people typed it: X's escaping undone (``served``: a text X
+    serves, not one we send), the @usernames X puts first in a reply dropped."""
+    if served:
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _LEADING_MENTIONS.sub("", text)
 
 
 class XPublisher(PlatformPublisher):
@@ -61,7 +63,7 @@ class XPublisher(PlatformPublisher):
         return weighted_length(text)
 
     def same_text(self, served: str, sent: str) -> bool:
-        return normalised(served) == normalised(sent)
+        return normalised(served) == normalised(sent, served=False)
 
     def refusal(self, response: Response, what: str) -> Refused | None:
         body = response.data if isinstance(response.data, dict) else None
