@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sheets_sync.errors import ConfigError, SourceError
-from sheets_sync.publish.base import Refused, Uncertain
+from sheets_sync.publish.base import Refused, Reply, Uncertain
 from sheets_sync.publish.registry import open_publishers
 from sheets_sync.publish.twitter_text import weighted_length
 from sheets_sync.publish.x import normalised, snowflake_time
@@ -182,8 +182,7 @@ def test_x_hides_only_in_conversations_the_account_started():
         w.fake.add_post("5550001", "2001", at(hours=-1), "my own post")
         w.fake.add_reply("2001", "2002", at(minutes=-30), "a reply", author_id="5550002")
         with pytest.raises(Refused) as info:
-            w.publisher.hide(w.answer("", to=w.reply_to_reply).__class__("x", "2002", "2001", "", "ravi", ""),
-                             True)
+            w.publisher.hide(Reply("x", "2002", "2001", "", "ravi", ""), True)
         assert info.value.reason == "not_allowed"
 
 
