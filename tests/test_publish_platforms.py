@@ -5,16 +5,20 @@ Graph's codes; and the publish tokens (separate settings, never shown)."""
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 
 from sheets_sync.errors import ConfigError, SourceError
 from sheets_sync.publish.base import Refused, Reply, Uncertain
+from sheets_sync.publish.facebook import FacebookPublisher
 from sheets_sync.publish.registry import open_publishers
 from sheets_sync.publish.twitter_text import weighted_length
 from sheets_sync.publish.x import normalised, snowflake_time
 from sheets_sync.sources.registry import load_platform_sources
+from sheets_sync.sources.tokens import Secret
 from sheets_sync.testing.fake_platforms import graph_error, graph_throttled
 from tests.platform_fixtures import NOW, at
 from tests.publish_worlds import TEXT, make_publisher, world
@@ -129,6 +133,37 @@ def test_youtube_hide_holds_the_comment_for_review_so_the_reads_leave_it_out():
         w.publisher.hide(w.comment, False)
         assert "Ugc1" in {c.comment_id for c in w.source().fetch(None).comments}
         assert [r.params["moderationStatus"] for r in w.fake.writes()] == ["heldForReview", "published"]
+
+
+def test_youtube_moderation_refusals():
+    with world("youtube") as w:
+        w.fake.not_owned.add("vid1")
+        with pytest.raises(Refused) as info:
+            w.publisher.hide(w.comment, True)
+        assert info.value.reason == "permission" and "owns the video" in str(info.value)
+        w.fake.not_owned.clear()
+        w.fake.delete_comment("Ugc1")
+        with pytest.raises(Refused) as gone:
+            w.publisher.hide(w.comment, True)
+        assert gone.value.reason == "gone" and "commentNotFound" in str(gone.value)
+
+
+def test_no_answer_in_time_after_sending_is_uncertain():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    publisher = FacebookPublisher("111", Secret("SHEETS_SYNC_FACEBOOK_PUBLISH_TOKEN", "tok"),
+                                  base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+                                  timeout=(1.0, 0.3))
+    try:
+        with pytest.raises(Uncertain, match="no answer within 0.3 s after the request was sent"):
+            publisher.post_reply(Reply("facebook", "1_c1", "111_1", "", "Asha", TEXT))
+    finally:
+        for conn in held:
+            conn.close()
+        listener.close()
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@ supported by this API"): ``comments.insert`` (``POST /comments?part=snippet`` wi
 ``{"snippet": {"parentId", "textOriginal"}}``, 50 quota units, posted as the
 channel that owns the video) and ``comments.setModerationStatus`` (``heldForReview``
 hides a comment from the reads, ``published`` shows it again; 50 units). Knobs:
-``quota`` (units left today), ``scopes`` (the OAuth token's; without
+``quota`` (units left today), ``not_owned`` (videos whose comments the token may
+not moderate), ``scopes`` (the OAuth token's; without
 ``youtube.force-ssl`` a write is 403 ``insufficientPermissions``),
 :meth:`FakeYouTube.delete_comment`, and the server's faults.
 """
@@ -124,6 +125,8 @@ class FakeYouTube(FakeServer):
         self.comments: list[_YouTubeComment] = []
         self.comments_disabled: set[str] = set()
         self.scopes: set[str] = {FORCE_SSL}  # the OAuth token's scopes
+        # Videos the token's channel does not own: moderating their comments is 403 forbidden.
+        self.not_owned: set[str] = set()
         self._next_id = 1
 
     def add_channel(self, channel_id: str, title: str) -> None:
@@ -369,6 +372,9 @@ class FakeYouTube(FakeServer):
         if not found:
             return youtube_error(404, "commentNotFound", "The comment identified by the id parameter "
                                  "could not be found.")
+        if any(c.video_id in self.not_owned for c in found):
+            return youtube_error(403, "forbidden", "The comment could not be moderated: only the owner "
+                                 "of the video's channel may moderate its comments.")
         for comment in found:
             comment.held = status != "published"
         return 204, None, {}
