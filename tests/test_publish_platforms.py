@@ -188,6 +188,16 @@ def test_x_refuses_a_reply_to_a_post_that_did_not_mention_the_account():
         assert "mentioned" in str(info.value) and w.corporation_replies() == []
 
 
+def test_x_refuses_duplicate_content_and_says_so():
+    with world("x") as w:
+        w.fake.refuse_duplicates = True
+        w.publisher.post_reply(w.answer("Thank you, noted."))
+        with pytest.raises(Refused) as info:
+            w.publisher.post_reply(w.answer("Thank you, noted.", to=w.reply_to_reply))
+        assert info.value.reason == "not_allowed" and "duplicate" in str(info.value)
+        assert not info.value.stops_platform and len(w.corporation_replies()) == 1
+
+
 def test_x_about_100_posts_in_15_minutes_then_429_until_the_reset():
     with world("x") as w:
         w.fake.post_limit = 3

@@ -96,8 +96,12 @@ class XPublisher(PlatformPublisher):
             return Refused("not_allowed", f"X refused {what} ({said}): X lets this app reply only to posts "
                            "whose author mentioned the account; answer on X by hand or set the row to "
                            "Not required")
-        if "duplicate" in detail or "conversations you started" in detail:
-            return Refused("not_allowed", f"X refused {what} ({said})")
+        if "duplicate" in detail:
+            return Refused("not_allowed", f"X refused {what} ({said}): X refuses a post that repeats one "
+                           "of the account's own word for word; change the wording a little")
+        if "conversations you started" in detail:
+            return Refused("not_allowed", f"X refused {what} ({said}): X hides replies only under the "
+                           "account's own posts")
         needs = _WRITE.format(env=self.token_name)
         return Refused("permission", f"X refused {what} ({said}): it needs {needs}", stops_platform=True)
 

@@ -6,7 +6,7 @@ X's 403 ``unsupported-authentication``): a reply ``POST /2/tweets`` with
 its id a snowflake that carries its time, its text served as X serves it (the
 replied-to author's @username first, ``& < >`` HTML-escaped); hide a reply
 ``PUT /2/tweets/{id}/hidden`` ``{"hidden": true}`` (conversations the account
-started only). Knobs: ``not_mentioned`` (posts whose author did not mention the
+started only). Knobs: ``not_mentioned``, ``refuse_duplicates`` (posts whose author did not mention the
 account: X's 403 for self-serve apps), ``scopes``, ``post_limit`` (posts per 15
 minutes, then 429), :meth:`FakeX.delete_tweet`, and the server's faults.
 """
@@ -82,6 +82,9 @@ class FakeX(FakeServer):
         self.scopes = {"tweet.read", "users.read", "tweet.write", "tweet.moderate.write"}
         self.not_mentioned: set[str] = set()
         self.post_limit = 100  # per 15 minutes
+        # X refuses a post whose text repeats one of the account's own (403); off by
+        # default so that tests may post the same thanks under many comments.
+        self.refuse_duplicates = False
         self.hidden: set[str] = set()
         self._posted: list[datetime] = []
         self._sequence = 0
@@ -215,12 +218,16 @@ class FakeX(FakeServer):
                           "mentioned or otherwise engaged by the author of the post you are replying to.")
         if not isinstance(text, str) or not text:
             return x_problem(400, "invalid-request", "Invalid Request", "The text field is required.")
+        escaped = html.escape(text, quote=False)
+        if self.refuse_duplicates and any(t["author_id"] == self.me and t["text"].endswith(escaped)
+                                          for t in self.tweets):
+            return _forbidden("You are not allowed to create a Tweet with duplicate content.")
         self._posted.append(now)
         self._sequence += 1
         # A snowflake: milliseconds since X's epoch, shifted 22 bits, carry the time.
         tweet_id = str(((int(now.timestamp() * 1000) - 1288834974657) << 22) + self._sequence)
         mention = self.users.get(target["author_id"], {}).get("username")
-        served = (f"@{mention} " if mention else "") + html.escape(text, quote=False)
+        served = (f"@{mention} " if mention else "") + escaped
         self.tweets.append({
             "id": tweet_id,
             "author_id": self.me,
