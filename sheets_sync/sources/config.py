@@ -28,7 +28,10 @@ DEFAULT_CONFIG_NAME = "sources.yaml"
 
 #: The settings every platform section (and ``defaults``) may set.
 DEFAULTS = {"lookback_days": 30, "follow_posts_days": 14, "overlap_minutes": 120}
-_COMMON_KEYS = {"enabled", "department", "account", *DEFAULTS}
+_COMMON_KEYS = {"enabled", "department", "account", "publish_token", *DEFAULTS}
+#: ``publish_token``: ``separate`` (the default: the platform's own publish token
+#: variable) or ``same`` (post with the token that reads).
+PUBLISH_TOKEN_CHOICES = ("separate", "same")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class PlatformConfig:
     overlap_minutes: int = DEFAULTS["overlap_minutes"]
     department: str = ""  # roster code all this account's posts go to
     account: str = ""  # label for routing rules; default "<platform>:<account id>"
+    publish_token: str = "separate"  # or "same": replies are posted with the reading token
 
     @property
     def account_label(self) -> str:
@@ -150,4 +154,10 @@ def _platform_config(platform: str, id_key: str, section: dict, path: Path) -> P
         if not isinstance(value, str):
             raise ConfigError(f"{path}: {platform}.{key} must be text, not {value!r}")
         labels[key] = value.strip()
-    return PlatformConfig(platform, str(account_id).strip(), **numbers, **labels)
+    publish = section.get("publish_token", "separate")
+    if publish not in PUBLISH_TOKEN_CHOICES:
+        raise ConfigError(
+            f"{path}: {platform}.publish_token must be same (post with the token that reads) or "
+            f"separate (its own publish token), not {publish!r}"
+        )
+    return PlatformConfig(platform, str(account_id).strip(), **numbers, **labels, publish_token=publish)

@@ -23,6 +23,16 @@ from sheets_sync.errors import ConfigError
 
 SECRETS_ENV = "SHEETS_SYNC_SECRETS_FILE"
 
+#: The tokens that may post replies, one per platform, apart from the reading ones
+#: (``sources.yaml`` may say ``publish_token: same`` instead). Named here so the
+#: secrets file may hold them whichever side reads it.
+PUBLISH_TOKEN_NAMES = {
+    "facebook": "SHEETS_SYNC_FACEBOOK_PUBLISH_TOKEN",
+    "instagram": "SHEETS_SYNC_INSTAGRAM_PUBLISH_TOKEN",
+    "youtube": "SHEETS_SYNC_YOUTUBE_PUBLISH_TOKEN",
+    "x": "SHEETS_SYNC_X_PUBLISH_TOKEN",
+}
+
 
 @dataclass(frozen=True)
 class Secret:
@@ -45,12 +55,15 @@ class SecretsLookup:
     """Tokens from the environment, else from the secrets file (read once, lazily).
 
     ``token_names`` maps each platform to the variables its token may be in;
-    together they are the only names the secrets file may hold.
+    together with ``also_known`` and the publish tokens they are the only names
+    the secrets file may hold.
     """
 
-    def __init__(self, env: Mapping[str, str], token_names: Mapping[str, Iterable[str]]) -> None:
+    def __init__(self, env: Mapping[str, str], token_names: Mapping[str, Iterable[str]],
+                 also_known: Iterable[str] = ()) -> None:
         self._env = env
         self._names = {platform: tuple(names) for platform, names in token_names.items()}
+        self._also_known = set(also_known) | set(PUBLISH_TOKEN_NAMES.values())
         self._file: dict[str, str] | None = None
 
     def get(self, platform: str) -> Secret:
@@ -72,7 +85,7 @@ class SecretsLookup:
 
     def _file_values(self) -> dict[str, str]:
         if self._file is None:
-            known = {name for names in self._names.values() for name in names}
+            known = {name for names in self._names.values() for name in names} | self._also_known
             self._file = read_secrets_file(self._env.get(SECRETS_ENV, ""), known)
         return self._file
 

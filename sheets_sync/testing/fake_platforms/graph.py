@@ -1,4 +1,14 @@
-"""The Graph API v21.0 fake: Facebook Pages and Instagram professional accounts."""
+"""The Graph API v21.0 fake: Facebook Pages and Instagram professional accounts.
+
+Writes, as the corporation's account (the Page, the Instagram user that owns the
+post): a Facebook reply ``POST /{comment-id}/comments`` (``message``; a reply to a
+reply joins its top-level comment's thread, Facebook's threads being two deep) and
+hide ``POST /{comment-id}`` ``is_hidden=true|false``; an Instagram reply
+``POST /{ig-comment-id}/replies`` (top-level, not hidden comments only) and hide
+``POST /{ig-comment-id}?hide=true|false``. A posted reply is served by the reads
+like any comment. Knobs: ``missing_permissions`` (Graph's code 200 / 10 refusals
+naming the permission), :meth:`FakeGraph.delete_comment`, and the server's faults.
+"""
 
 from __future__ import annotations
 
@@ -94,6 +104,11 @@ class FakeGraph(FakeServer):
         self.max_after_offset: int | None = None
         # Replies an Instagram comment carries inline before its nested paging.
         self.inline_replies = 2
+        # The write side: a second token that is also accepted (a separate publish
+        # token), the permissions that token lacks, and the ids of new replies.
+        self.publish_token = "fake-graph-publish-token"
+        self.missing_permissions: set[str] = set()
+        self._next_id = 1
 
     # data ---------------------------------------------------------------------
 
@@ -156,21 +171,32 @@ class FakeGraph(FakeServer):
 
     # serving ------------------------------------------------------------------
 
-    def handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
+    def delete_comment(self, comment_id: str) -> None:
+        """The comment (and its replies) deleted on the platform."""
+        self.comments = [c for c in self.comments if comment_id not in (c.comment_id, c.parent)]
+
+    def _comment(self, comment_id: str) -> _GraphComment | None:
+        return next((c for c in self.comments if c.comment_id == comment_id and c.raw is None), None)
+
+    def _expired(self, headers: dict[str, str], params: dict[str, str]) -> Answer | None:
         token = bearer_token(headers) or params.get("access_token", "")
-        if token != self.token:
-            return graph_error(
-                190,
-                "Error validating access token: Session has expired on Thursday, 20-Nov-25 02:00:00 PST.",
-                status=401,
-                subcode=463,
-            )
+        if token in (self.token, self.publish_token):
+            return None
+        return graph_error(
+            190,
+            "Error validating access token: Session has expired on Thursday, 20-Nov-25 02:00:00 PST.",
+            status=401,
+            subcode=463,
+        )
+
+    def handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
+        expired = self._expired(headers, params)
+        if expired:
+            return expired
+        token = bearer_token(headers) or params.get("access_token", "")
         parts = [p for p in path.split("/") if p]
         if len(parts) == 1:
-            node = self.accounts.get(parts[0])
-            if node is None:
-                return self._no_object(parts[0])
-            return 200, dict(node), {}
+            return self._node(parts[0])
         if len(parts) != 2:
             return self._no_object(path)
         object_id, edge = parts
@@ -182,13 +208,84 @@ class FakeGraph(FakeServer):
             return self._list_comments(path, object_id, params, token)
         return graph_error(100, f"(#100) Unknown edge {edge}")
 
-    def _no_object(self, object_id: str) -> Answer:
+    def _node(self, object_id: str) -> Answer:
+        if object_id in self.accounts:
+            return 200, dict(self.accounts[object_id]), {}
+        if object_id in self.posts:
+            post = self.posts[object_id]
+            return 200, {k: v for k, v in post.items() if k not in ("owner", "at") and v is not None}, {}
+        comment = self._comment(object_id)
+        if comment is None:
+            return self._no_object(object_id)
+        return 200, self._render(comment, self._on_instagram(comment)), {}
+
+    def _on_instagram(self, comment: _GraphComment) -> bool:
+        return "caption" in self.posts.get(comment.object_id, {})
+
+    def _no_object(self, object_id: str, verb: str = "get") -> Answer:
         return graph_error(
             100,
-            f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot "
+            f"Unsupported {verb} request. Object with ID '{object_id}' does not exist, cannot "
             "be loaded due to missing permissions, or does not support this operation.",
             subcode=33,
         )
+
+    # writing --------------------------------------------------------------------
+
+    def handle_write(self, method: str, path: str, params: dict[str, str], body: Any,
+                     headers: dict[str, str]) -> Answer:
+        fields = {**params, **(body if isinstance(body, dict) else {})}
+        expired = self._expired(headers, fields)
+        if expired:
+            return expired
+        parts = [p for p in path.split("/") if p]
+        target = self._comment(parts[0]) if parts and method == "POST" else None
+        if target is None:
+            return self._no_object(parts[0] if parts else path, "post")
+        instagram = self._on_instagram(target)
+        refused = self._lacks("instagram_manage_comments" if instagram else "pages_manage_engagement")
+        if refused:
+            return refused
+        if len(parts) == 1:
+            return self._hide(target, fields, instagram)
+        if parts[1] == ("replies" if instagram else "comments"):
+            return self._reply(target, str(fields.get("message", "")), instagram)
+        return graph_error(100, f"(#100) Unknown edge {parts[1]}")
+
+    def _lacks(self, permission: str) -> Answer | None:
+        if permission not in self.missing_permissions:
+            return None
+        if permission == "pages_manage_engagement":
+            return graph_error(200, f"(#200) Requires {permission} permission to manage the object",
+                               status=403)
+        return graph_error(10, f"(#10) Application does not have permission for this action ({permission})",
+                           status=403)
+
+    def _hide(self, target: _GraphComment, fields: dict[str, Any], instagram: bool) -> Answer:
+        key = "hide" if instagram else "is_hidden"
+        if key not in fields:
+            return graph_error(100, f"(#100) Param {key} must be set")
+        target.hidden = str(fields[key]).lower() == "true"
+        return 200, {"success": True}, {}
+
+    def _reply(self, target: _GraphComment, message: str, instagram: bool) -> Answer:
+        if not message:
+            return graph_error(100, "(#100) Param message must be a non-empty UTF-8 encoded string")
+        if instagram and target.parent is not None:
+            return graph_error(100, "(#100) Replies can be made to top-level comments only", subcode=2534023)
+        if instagram and target.hidden:
+            return graph_error(100, "(#100) The comment is hidden and cannot be replied to", subcode=2534022)
+        owner = self.accounts[self.posts[target.object_id]["owner"]]
+        author = (owner["id"], owner.get("username") or owner.get("name", ""))
+        if instagram:
+            reply_id = f"1790{self._next_id:013d}"
+        else:
+            reply_id = f"{target.object_id.split('_')[-1]}_{900000 + self._next_id}"
+        self._next_id += 1
+        thread = target.parent or target.comment_id  # Facebook's threads are two deep
+        self.comments.append(_GraphComment(reply_id, target.object_id, self.current_time(), message,
+                                           author, thread, False))
+        return 200, {"id": reply_id}, {}
 
     def _page(self, path: str, items: list[Any], params: dict[str, str], token: str) -> Answer:
         start = cursor_offset(params.get("after"))

@@ -1,5 +1,12 @@
 """The plumbing every platform fake shares: a threaded HTTP server on 127.0.0.1,
-a request log, fault injection and the cursor encoding the fakes page with."""
+a request log, fault injection and the cursor encoding the fakes page with.
+
+Writes (POST, PUT) go to :meth:`FakeServer.handle_write`. A fault set with
+``accepted=True`` fires only after the platform did what was asked — the reply
+exists, the client hears a 500 or nothing — which is the failure that makes a
+blind retry post twice; without it the fault answers instead of the platform.
+``method`` limits a fault to one HTTP method ("POST"), so a fault on a write
+does not hit the reads of the same path."""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import json
 import socket
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,6 +32,7 @@ class LoggedRequest:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    body: Any = None  # a write's body: parsed JSON, or the form fields
 
 
 @dataclass
@@ -33,6 +42,8 @@ class _Fault:
     times: int
     after: int
     seen: int = 0
+    method: str | None = None  # None: any method
+    accepted: bool = False  # fire after the platform carried out the request
 
 
 def page_cursor(offset: int) -> str:
@@ -61,6 +72,11 @@ class FakeServer:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # The platform's clock for what is written (a posted reply's time); None: real time.
+        self.now: datetime | None = None
+
+    def current_time(self) -> datetime:
+        return self.now or datetime.now(UTC)
 
     # life cycle ---------------------------------------------------------------
 
@@ -72,7 +88,16 @@ class FakeServer:
             disable_nagle_algorithm = True  # small answers, answered at once
 
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                fake._serve(self)
+                fake._serve(self, "GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake._serve(self, "POST")
+
+            def do_PUT(self) -> None:  # noqa: N802
+                fake._serve(self, "PUT")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                fake._serve(self, "DELETE")
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -119,27 +144,57 @@ class FakeServer:
         *,
         times: int = 1,
         after: int = 0,
+        method: str | None = None,
+        accepted: bool = False,
     ) -> None:
-        """Answer ``status``/``body`` to requests whose path contains ``fragment``."""
-        self._faults.append(_Fault(fragment, (status, body, headers or {}), times, after))
+        """Answer ``status``/``body`` to requests whose path contains ``fragment``
+        (``accepted``: after carrying the request out)."""
+        self._faults.append(
+            _Fault(fragment, (status, body, headers or {}), times, after, method=method, accepted=accepted)
+        )
 
-    def drop(self, fragment: str, *, times: int = 1, after: int = 0) -> None:
-        """Close the connection, unanswered, on requests whose path contains ``fragment``."""
-        self._faults.append(_Fault(fragment, DROP, times, after))
+    def drop(
+        self,
+        fragment: str,
+        *,
+        times: int = 1,
+        after: int = 0,
+        method: str | None = None,
+        accepted: bool = False,
+    ) -> None:
+        """Close the connection, unanswered, on requests whose path contains ``fragment``
+        (``accepted``: after carrying the request out)."""
+        self._faults.append(_Fault(fragment, DROP, times, after, method=method, accepted=accepted))
+
+    def writes(self, fragment: str = "") -> list[LoggedRequest]:
+        """The POST/PUT/DELETE requests whose path contains ``fragment``."""
+        return [r for r in self.requests if r.method != "GET" and fragment in r.path]
 
     def paths(self, fragment: str = "") -> list[str]:
         return [r.path for r in self.requests if fragment in r.path]
 
     # serving --------------------------------------------------------------------
 
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in handler.headers.items()}
+        body = _read_body(handler, headers) if method != "GET" else None
         path = parts.path
         with self._lock:
-            self.requests.append(LoggedRequest("GET", path, params, headers))
-            answer = self._fault_for(path)
+            self.requests.append(LoggedRequest(method, path, params, headers, body))
+            fault = self._fault_for(path, method)
+        answer: Answer | str | None = None
+        if fault is not None and not fault.accepted:
+            answer = fault.answer
+        if answer is None:
+            if not path.startswith(self.prefix):
+                answer = (404, {"error": "not found"}, {})
+            else:
+                with self._lock:
+                    answer = self._route(method, path[len(self.prefix) :], params, body, headers)
+            if fault is not None:
+                answer = fault.answer  # carried out; the client hears the fault instead
         if answer == DROP:
             handler.close_connection = True
             try:
@@ -147,38 +202,51 @@ class FakeServer:
             except OSError:
                 pass
             return
-        if answer is None:
-            if not path.startswith(self.prefix):
-                answer = (404, {"error": "not found"}, {})
-            else:
-                with self._lock:
-                    answer = self.handle(path[len(self.prefix) :], params, headers)
+        assert not isinstance(answer, str)
+        self._send(handler, answer)
+
+    def _route(self, method: str, path: str, params: dict[str, str], body: Any,
+               headers: dict[str, str]) -> Answer:
+        if method == "GET":
+            return self.handle(path, params, headers)
+        return self.handle_write(method, path, params, body if body is not None else {}, headers)
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, answer: Answer) -> None:
         status, body, extra = answer
-        try:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            # Half a surrogate pair (a cut emoji) is no UTF-8: the platforms send it
-            # as a JSON escape, "\ud800", and so does the fake.
-            data = json.dumps(body).encode("utf-8")
+        if status == 204:
+            data = b""
+        else:
+            try:
+                data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                # Half a surrogate pair (a cut emoji) is no UTF-8: the platforms send it
+                # as a JSON escape, "\ud800", and so does the fake.
+                data = json.dumps(body).encode("utf-8")
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json; charset=UTF-8")
+        if status != 204:
+            handler.send_header("Content-Type", "application/json; charset=UTF-8")
         handler.send_header("Content-Length", str(len(data)))
         for key, value in extra.items():
             handler.send_header(key, value)
         handler.end_headers()
         handler.wfile.write(data)
 
-    def _fault_for(self, path: str) -> Answer | str | None:
+    def _fault_for(self, path: str, method: str) -> _Fault | None:
         for fault in self._faults:
-            if fault.fragment in path and fault.times > 0:
+            if fault.fragment in path and fault.times > 0 and fault.method in (None, method):
                 fault.seen += 1
                 if fault.seen > fault.after:
                     fault.times -= 1
-                    return fault.answer
+                    return fault
         return None
 
     def handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
         raise NotImplementedError
+
+    def handle_write(self, method: str, path: str, params: dict[str, str], body: Any,
+                     headers: dict[str, str]) -> Answer:
+        return 405, {"error": f"{method} {path} is not served by this fake"}, {}
 
     def _limit(self, params: dict[str, str], key: str, default: int) -> int:
         try:
@@ -191,3 +259,18 @@ class FakeServer:
 def bearer_token(headers: dict[str, str]) -> str:
     value = headers.get("authorization", "")
     return value[7:] if value.lower().startswith("bearer ") else ""
+
+
+def _read_body(handler: BaseHTTPRequestHandler, headers: dict[str, str]) -> Any:
+    """A write's body: JSON when it says so, else form fields (Graph takes both)."""
+    length = int(headers.get("content-length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    if not raw:
+        return None
+    text = raw.decode("utf-8")
+    if "json" in headers.get("content-type", ""):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return dict(parse_qsl(text, keep_blank_values=True))

@@ -1,7 +1,19 @@
-"""The X API v2 fake: a user, their posts and the recent search of a conversation."""
+"""The X API v2 fake: a user, their posts and the recent search of a conversation.
+
+Writes need the user-context token (``user_token``; the app-only bearer token gets
+X's 403 ``unsupported-authentication``): a reply ``POST /2/tweets`` with
+``{"text", "reply": {"in_reply_to_tweet_id"}}`` → 201 ``{"data": {"id", "text"}}``,
+its id a snowflake that carries its time, its text served as X serves it (the
+replied-to author's @username first, ``& < >`` HTML-escaped); hide a reply
+``PUT /2/tweets/{id}/hidden`` ``{"hidden": true}`` (conversations the account
+started only). Knobs: ``not_mentioned``, ``refuse_duplicates`` (posts whose author did not mention the
+account: X's 403 for self-serve apps), ``scopes``, ``post_limit`` (posts per 15
+minutes, then 429), :meth:`FakeX.delete_tweet`, and the server's faults.
+"""
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +53,11 @@ def x_rate_limited(reset: datetime) -> Answer:
     )
 
 
+def _forbidden(detail: str) -> Answer:
+    """X's plain 403 (``type: about:blank``): a refusal of this one request."""
+    return 403, {"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}, {}
+
+
 X_UNAUTHORIZED = (
     401,
     {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"},
@@ -59,9 +76,26 @@ class FakeX(FakeServer):
         self.tweets: list[dict[str, Any]] = []
         # Per conversation id: partial errors[] a 200 answer carries.
         self.partial_errors: dict[str, list[dict[str, Any]]] = {}
+        # The write side: the account's user-context token and what it may do.
+        self.user_token = "fake-x-user-token"
+        self.me = ""  # the account the user token belongs to (the first user added)
+        self.scopes = {"tweet.read", "users.read", "tweet.write", "tweet.moderate.write"}
+        self.not_mentioned: set[str] = set()
+        self.post_limit = 100  # per 15 minutes
+        # X refuses a post whose text repeats one of the account's own (403); off by
+        # default so that tests may post the same thanks under many comments.
+        self.refuse_duplicates = False
+        self.hidden: set[str] = set()
+        self._posted: list[datetime] = []
+        self._sequence = 0
 
     def add_user(self, user_id: str, username: str, name: str = "") -> None:
         self.users[user_id] = {"id": user_id, "username": username, "name": name or username}
+        self.me = self.me or user_id
+
+    def delete_tweet(self, tweet_id: str) -> None:
+        """The post deleted on X."""
+        self.tweets = [t for t in self.tweets if t["id"] != tweet_id]
 
     def add_post(self, user_id: str, tweet_id: str, at: datetime, text: str) -> None:
         self.tweets.append(
@@ -99,7 +133,7 @@ class FakeX(FakeServer):
         )
 
     def handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
-        if bearer_token(headers) != self.token:
+        if bearer_token(headers) not in (self.token, self.user_token):
             return X_UNAUTHORIZED
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["2", "users"] and len(parts) == 3:
@@ -108,7 +142,9 @@ class FakeX(FakeServer):
                 return 200, {"errors": [self._not_found("user", parts[2])]}, {}
             return 200, {"data": dict(user)}, {}
         if parts[:2] == ["2", "users"] and len(parts) == 4 and parts[3] == "tweets":
-            rows = [t for t in self.tweets if t["author_id"] == parts[2] and t["conversation_id"] == t["id"]]
+            rows = [t for t in self.tweets if t["author_id"] == parts[2]]
+            if "replies" in params.get("exclude", ""):
+                rows = [t for t in rows if t["conversation_id"] == t["id"]]
             return self._list(rows, params, "pagination_token", 5)
         if parts == ["2", "tweets", "search", "recent"]:
             query = params.get("query", "")
@@ -140,6 +176,82 @@ class FakeX(FakeServer):
                 body["errors"] = errors
             return status, body, extra
         return x_problem(404, "resource-not-found", "Not Found", f"{path} not found")
+
+    # writing --------------------------------------------------------------------
+
+    def handle_write(self, method: str, path: str, params: dict[str, str], body: Any,
+                     headers: dict[str, str]) -> Answer:
+        token = bearer_token(headers)
+        if token == self.token:
+            return x_problem(403, "unsupported-authentication", "Unsupported Authentication",
+                             "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
+                             "endpoint.  Supported authentication types are [OAuth 1.0a User Context, "
+                             "OAuth 2.0 User Context].")
+        if token != self.user_token:
+            return X_UNAUTHORIZED
+        parts = [p for p in path.split("/") if p]
+        body = body if isinstance(body, dict) else {}
+        if method == "POST" and parts == ["2", "tweets"]:
+            return self._scoped("tweet.write") or self._post_reply(body)
+        if method == "PUT" and len(parts) == 4 and parts[:2] == ["2", "tweets"] and parts[3] == "hidden":
+            return self._scoped("tweet.moderate.write") or self._hide(parts[2], body.get("hidden"))
+        return x_problem(404, "resource-not-found", "Not Found", f"{method} {path} not found")
+
+    def _scoped(self, scope: str) -> Answer | None:
+        if scope in self.scopes:
+            return None
+        return x_problem(403, "client-forbidden", "Forbidden",
+                         f"You are not permitted to perform this action: the token lacks the {scope} scope.")
+
+    def _post_reply(self, body: dict[str, Any]) -> Answer:
+        now = self.current_time()
+        self._posted = [t for t in self._posted if t > now - timedelta(minutes=15)]
+        if len(self._posted) >= self.post_limit:
+            return x_rate_limited(self._posted[0] + timedelta(minutes=15))
+        text = body.get("text")
+        target_id = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        target = next((t for t in self.tweets if t["id"] == target_id), None)
+        if target is None:
+            return _forbidden("You attempted to reply to a Tweet that is deleted or not visible to you.")
+        if target_id in self.not_mentioned:
+            return _forbidden("Reply to this conversation is not allowed because you have not been "
+                          "mentioned or otherwise engaged by the author of the post you are replying to.")
+        if not isinstance(text, str) or not text:
+            return x_problem(400, "invalid-request", "Invalid Request", "The text field is required.")
+        escaped = html.escape(text, quote=False)
+        if self.refuse_duplicates and any(t["author_id"] == self.me and t["text"].endswith(escaped)
+                                          for t in self.tweets):
+            return _forbidden("You are not allowed to create a Tweet with duplicate content.")
+        self._posted.append(now)
+        self._sequence += 1
+        # A snowflake: milliseconds since X's epoch, shifted 22 bits, carry the time.
+        tweet_id = str(((int(now.timestamp() * 1000) - 1288834974657) << 22) + self._sequence)
+        mention = self.users.get(target["author_id"], {}).get("username")
+        served = (f"@{mention} " if mention else "") + escaped
+        self.tweets.append({
+            "id": tweet_id,
+            "author_id": self.me,
+            "created_at": now,
+            "text": served,
+            "conversation_id": target["conversation_id"],
+            "in_reply_to_user_id": target["author_id"],
+            "referenced_tweets": [{"type": "replied_to", "id": target_id}],
+        })
+        return 201, {"data": {"id": tweet_id, "text": served, "edit_history_tweet_ids": [tweet_id]}}, {}
+
+    def _hide(self, tweet_id: str, hidden: Any) -> Answer:
+        tweet = next((t for t in self.tweets if t["id"] == tweet_id), None)
+        if tweet is None:
+            return x_problem(404, "resource-not-found", "Not Found Error",
+                             f"Could not find tweet with id: [{tweet_id}].")
+        root = next((t for t in self.tweets if t["id"] == tweet["conversation_id"]), None)
+        if root is None or root["author_id"] != self.me or tweet_id == root["id"]:
+            return _forbidden("You can only hide replies in conversations you started.")
+        if hidden is True:
+            self.hidden.add(tweet_id)
+        else:
+            self.hidden.discard(tweet_id)
+        return 200, {"data": {"hidden": hidden is True}}, {}
 
     def _not_found(self, kind: str, value: str) -> dict[str, Any]:
         return {

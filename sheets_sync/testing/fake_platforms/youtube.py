@@ -1,4 +1,15 @@
-"""The YouTube Data API v3 fake: channels, uploads, comment threads and replies."""
+"""The YouTube Data API v3 fake: channels, uploads, comment threads and replies.
+
+Writes need the OAuth token (an API key gets YouTube's 401 "API keys are not
+supported by this API"): ``comments.insert`` (``POST /comments?part=snippet`` with
+``{"snippet": {"parentId", "textOriginal"}}``, 50 quota units, posted as the
+channel that owns the video) and ``comments.setModerationStatus`` (``heldForReview``
+hides a comment from the reads, ``published`` shows it again; 50 units). Knobs:
+``quota`` (units left today), ``not_owned`` (videos whose comments the token may
+not moderate), ``scopes`` (the OAuth token's; without
+``youtube.force-ssl`` a write is 403 ``insufficientPermissions``),
+:meth:`FakeYouTube.delete_comment`, and the server's faults.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +76,18 @@ QUOTA_EXCEEDED = youtube_error(
 )
 
 
+#: How YouTube answers a write made with an API key: only OAuth may write.
+API_KEYS_CANNOT_WRITE = youtube_error(
+    401,
+    "required",
+    "API keys are not supported by this API. Expected OAuth2 access token or other authentication "
+    "credentials that assert a principal. See https://cloud.google.com/docs/authentication",
+    "global",
+    grpc_status="UNAUTHENTICATED",
+    detail_reason="CREDENTIALS_MISSING",
+)
+
+
 @dataclass
 class _YouTubeComment:
     comment_id: str
@@ -73,6 +96,11 @@ class _YouTubeComment:
     text: str
     author: tuple[str, str]  # (channel id, display name)
     parent: str | None
+    held: bool = False  # held for review: YouTube's reads leave it out
+
+
+FORCE_SSL = "https://www.googleapis.com/auth/youtube.force-ssl"
+WRITE_UNITS = 50  # comments.insert and setModerationStatus
 
 
 class FakeYouTube(FakeServer):
@@ -96,6 +124,10 @@ class FakeYouTube(FakeServer):
         self.videos: list[dict[str, Any]] = []
         self.comments: list[_YouTubeComment] = []
         self.comments_disabled: set[str] = set()
+        self.scopes: set[str] = {FORCE_SSL}  # the OAuth token's scopes
+        # Videos the token's channel does not own: moderating their comments is 403 forbidden.
+        self.not_owned: set[str] = set()
+        self._next_id = 1
 
     def add_channel(self, channel_id: str, title: str) -> None:
         self.channels[channel_id] = {"title": title, "uploads": "UU" + channel_id[2:]}
@@ -116,6 +148,10 @@ class FakeYouTube(FakeServer):
         if parent:
             comment_id = f"{parent}.{comment_id}"
         self.comments.append(_YouTubeComment(comment_id, video_id, at, text, author, parent))
+
+    def delete_comment(self, comment_id: str) -> None:
+        """The comment (and its replies) deleted on YouTube."""
+        self.comments = [c for c in self.comments if comment_id not in (c.comment_id, c.parent)]
 
     def handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
         key = headers.get("x-goog-api-key") or params.get("key")
@@ -245,13 +281,14 @@ class FakeYouTube(FakeServer):
                 "The video identified by the videoId parameter has disabled comments.",
             )
         tops = sorted(
-            (c for c in self.comments if c.video_id == video_id and not c.parent),
+            (c for c in self.comments if c.video_id == video_id and not c.parent and not c.held),
             key=lambda c: c.at,
             reverse=params.get("order", "time") == "time",
         )
         items = []
         for top in tops:
-            replies = sorted((r for r in self.comments if r.parent == top.comment_id), key=lambda r: r.at)
+            replies = sorted((r for r in self.comments if r.parent == top.comment_id and not r.held),
+                             key=lambda r: r.at)
             thread: dict[str, Any] = {
                 "kind": "youtube#commentThread",
                 "etag": "e",
@@ -273,5 +310,71 @@ class FakeYouTube(FakeServer):
 
     def _replies(self, params: dict[str, str]) -> Answer:
         parent = params.get("parentId", "")
-        replies = sorted((r for r in self.comments if r.parent == parent), key=lambda r: r.at)
+        replies = sorted((r for r in self.comments if r.parent == parent and not r.held), key=lambda r: r.at)
         return self._page("comment", [self._render(r, params) for r in replies], params)
+
+    # writing --------------------------------------------------------------------
+
+    def handle_write(self, method: str, path: str, params: dict[str, str], body: Any,
+                     headers: dict[str, str]) -> Answer:
+        refused = self._may_write(headers)
+        if refused:
+            return refused
+        if self.quota is not None:
+            if self.quota < WRITE_UNITS:
+                return QUOTA_EXCEEDED
+            self.quota -= WRITE_UNITS
+        if method == "POST" and path == "/comments":
+            snippet = body.get("snippet") if isinstance(body, dict) else None
+            return self._insert(snippet if isinstance(snippet, dict) else {})
+        if method == "POST" and path == "/comments/setModerationStatus":
+            return self._moderate(params)
+        return youtube_error(404, "notFound", f"{method} {path} not found")
+
+    def _may_write(self, headers: dict[str, str]) -> Answer | None:
+        bearer = bearer_token(headers)
+        if not bearer:
+            return API_KEYS_CANNOT_WRITE
+        if bearer != self.token:
+            return youtube_error(
+                401, "authError", "Request had invalid authentication credentials. Expected OAuth 2 "
+                "access token, login cookie or other valid authentication credential.", domain="global")
+        if FORCE_SSL not in self.scopes:
+            return youtube_error(403, "insufficientPermissions", "Request had insufficient authentication "
+                                 "scopes.", domain="global", grpc_status="PERMISSION_DENIED",
+                                 detail_reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT")
+        return None
+
+    def _insert(self, snippet: dict[str, Any]) -> Answer:
+        parent = next((c for c in self.comments if c.comment_id == snippet.get("parentId")), None)
+        if parent is None or parent.parent is not None:
+            return youtube_error(404, "parentCommentNotFound", "The comment identified by the request's "
+                                 "parentId parameter could not be found.")
+        text = snippet.get("textOriginal")
+        if not isinstance(text, str) or not text:
+            return youtube_error(400, "invalidCommentMetadata", "The request metadata is invalid.")
+        if len(text) > 10_000:
+            return youtube_error(400, "commentTextTooLong", "The comment resource that is being inserted "
+                                 "contains too many characters in the snippet.textOriginal property.")
+        owner = next(v["channel"] for v in self.videos if v["id"] == parent.video_id)
+        reply = _YouTubeComment(f"{parent.comment_id}.AzFake{self._next_id:08d}", parent.video_id,
+                                self.current_time(), text, (owner, self.channels[owner]["title"]),
+                                parent.comment_id)
+        self._next_id += 1
+        self.comments.append(reply)
+        return 200, self._render(reply, {}), {}
+
+    def _moderate(self, params: dict[str, str]) -> Answer:
+        status = params.get("moderationStatus", "")
+        if status not in ("heldForReview", "published", "rejected"):
+            return youtube_error(400, "invalidModerationStatus", "The moderationStatus is not valid.")
+        found = [c for c in self.comments if c.comment_id in params.get("id", "").split(",")]
+        if not found:
+            return youtube_error(404, "commentNotFound", "The comment identified by the id parameter "
+                                 "could not be found.")
+        if any(c.video_id in self.not_owned for c in found):
+            return youtube_error(403, "forbidden", "The comment could not be moderated: only the owner "
+                                 "of the video's channel may moderate its comments.")
+        for comment in found:
+            comment.held = status != "published"
+        return 204, None, {}
