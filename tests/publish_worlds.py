@@ -9,7 +9,6 @@ platform serves it — so the contract tests read the same on all four.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ class World:
     def served(self, text: str, *, to_reply: bool = False) -> str:
         """``text`` as the platform holds it once posted."""
         if self.platform == "x":
-            return ("@ravi " if to_reply else "@asha ") + html.escape(text, quote=False)
+            return ("@ravi " if to_reply else "@asha ") + text  # served escaped, stored as typed
         if self.platform == "instagram" and to_reply:
             return "@ravi " + text
         return text

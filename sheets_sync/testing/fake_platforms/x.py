@@ -218,8 +218,7 @@ class FakeX(FakeServer):
                           "mentioned or otherwise engaged by the author of the post you are replying to.")
         if not isinstance(text, str) or not text:
             return x_problem(400, "invalid-request", "Invalid Request", "The text field is required.")
-        escaped = html.escape(text, quote=False)
-        if self.refuse_duplicates and any(t["author_id"] == self.me and t["text"].endswith(escaped)
+        if self.refuse_duplicates and any(t["author_id"] == self.me and t["text"].endswith(text)
                                           for t in self.tweets):
             return _forbidden("You are not allowed to create a Tweet with duplicate content.")
         self._posted.append(now)
@@ -227,12 +226,14 @@ class FakeX(FakeServer):
         # A snowflake: milliseconds since X's epoch, shifted 22 bits, carry the time.
         tweet_id = str(((int(now.timestamp() * 1000) - 1288834974657) << 22) + self._sequence)
         mention = self.users.get(target["author_id"], {}).get("username")
-        served = (f"@{mention} " if mention else "") + escaped
+        # Stored as typed; every answer escapes & < > (see the reads), this one too.
+        stored = (f"@{mention} " if mention else "") + text
+        served = html.escape(stored, quote=False)
         self.tweets.append({
             "id": tweet_id,
             "author_id": self.me,
             "created_at": now,
-            "text": served,
+            "text": stored,
             "conversation_id": target["conversation_id"],
             "in_reply_to_user_id": target["author_id"],
             "referenced_tweets": [{"type": "replied_to", "id": target_id}],
