@@ -69,14 +69,19 @@ def perform(actions: Sequence[Action], publishers: Mapping[str, Publisher], sett
     out: dict[tuple, Outcome] = {}
     stopped: dict[str, str] = {}
     last: dict[str, float] = {}
+    # A run posts only while its intents are young: a run that finds one older than the
+    # settle time takes it as not landed and sends it again, so this run must be done by then.
+    ends = clock() + settings.settle.total_seconds() / 2
     for action in _in_turn(actions):
         platform = action.key[0]
+        wait = last[platform] + settings.pace_seconds - clock() if platform in last else 0
+        if wait > 0 and platform not in stopped:
+            sleep(wait)
+        if platform not in stopped and clock() >= ends:
+            stopped[platform] = "this run's time for sending is up"
         if platform in stopped:
             out[action.key] = NotTried(stopped[platform])
             continue
-        wait = last[platform] + settings.pace_seconds - clock() if platform in last else 0
-        if wait > 0:
-            sleep(wait)
         outcome = _call(publishers[platform], action)
         last[platform] = clock()
         out[action.key] = outcome

@@ -232,12 +232,14 @@ def test_sync_without_publishers_leaves_publishing_alone(world):
 def test_publish_dry_run_lists_and_posts_nothing(world, monkeypatch):
     approve(world)
     monkeypatch.setattr(jobs, "open_publishers", lambda spec: world.publishers)
-    args = ["publish", "--tracker", world.harness.tracker_arg, "--roster", str(world.roster_file), "--dry-run"]
+    args = ["publish", "--tracker", world.harness.tracker_arg, "--roster", str(world.roster_file),
+            "--dry-run"]
     out = CliRunner().invoke(jobs_cli(), args, env=world.harness.env, catch_exceptions=False)
     assert out.exit_code == 0, out.output
     assert "1 call(s) to the platforms, nothing posted" in out.output and "facebook: 1" in out.output
     assert world.posted() == [] and world.row("C1")["Publish"] == "waiting for approval"
-    out = CliRunner().invoke(jobs_cli(), args[:-1] + ["--json"], env=world.harness.env, catch_exceptions=False)
+    out = CliRunner().invoke(jobs_cli(), args[:-1] + ["--json"], env=world.harness.env,
+                             catch_exceptions=False)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["posted"] == 1 and len(world.posted()) == 1
     out = CliRunner().invoke(jobs_cli(), ["replies", "--tracker", world.harness.tracker_arg, "--json",
@@ -255,7 +257,8 @@ def test_expired_token_is_exit_5_and_stops_that_platform_only(world, monkeypatch
     monkeypatch.setattr(jobs, "open_publishers", lambda spec: world.publishers)
     out = CliRunner().invoke(jobs_cli(), ["publish", "--tracker", world.harness.tracker_arg],
                              env=world.harness.env, catch_exceptions=False)
-    assert out.exit_code == 5 and "Error: facebook: SHEETS_SYNC_FACEBOOK_PUBLISH_TOKEN has expired" in out.output
+    assert out.exit_code == 5
+    assert "Error: facebook: SHEETS_SYNC_FACEBOOK_PUBLISH_TOKEN has expired" in out.output
     assert len(world.posted("instagram", "C2")) == 1 and world.posted() == []
     out = CliRunner().invoke(jobs_cli(), ["replies", "--tracker", world.harness.tracker_arg],
                              env=world.harness.env, catch_exceptions=False)
