@@ -24,6 +24,7 @@ from sheets_sync.errors import ConfigError
 from sheets_sync.publish.base import Posted, Reply
 from sheets_sync.schema import Schema
 from sheets_sync.timeutil import from_sheet, to_sheet
+from sheets_sync.yamlfile import load_yaml
 
 #: The Comments tab's publishing columns: a tracker without them still syncs.
 FIELDS = ("approve", "approved", "publish", "reply_id", "reply_url")
@@ -32,6 +33,7 @@ TICKED = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑"})
 #: Refusals that another try does not cure: the reply waits for a new text or approval.
 PERMANENT = frozenset({"too_long", "gone", "not_allowed"})
 
+SETTINGS = ("publish_without_approval", "settle_minutes", "margin_minutes", "pace_seconds")
 WAITING = "waiting for approval"
 CHANGED_AFTER = "reply changed after approval: approve again"
 CHANGED_BEFORE = "reply changed since it was shown for approval: approve again"
@@ -51,26 +53,39 @@ class Settings:
 
 
 def publishing_settings(schema: Schema) -> Settings:
+    """The ``publishing:`` section, checked; a problem names its ``file:line``."""
     raw = schema.extra.get("publishing") or {}
-    where = f"{schema.path}: publishing"
+
+    def fail(keys: tuple, text: str):
+        return ConfigError(f"{_where(schema, ('publishing', *keys))}: publishing: {text} "
+                           "(see the README, Publishing replies)")
+
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a mapping (see the README, Publishing replies)")
-    unknown = set(raw) - {"publish_without_approval", "settle_minutes", "margin_minutes", "pace_seconds"}
+        raise fail((), "must be a mapping")
+    unknown = sorted(set(raw) - set(SETTINGS))
     if unknown:
-        raise ConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
+        raise fail((unknown[0],), f"unknown setting {unknown[0]!r}")
     codes = raw.get("publish_without_approval") or []
     if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-        raise ConfigError(f"{where}.publish_without_approval must be a list of department codes, e.g. [SWM]")
+        raise fail(("publish_without_approval",), "publish_without_approval must be a list of department "
+                   "codes, e.g. [SWM]")
 
     def number(name: str, default: float) -> float:
         value = raw.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{where}.{name} must be a number of at least 0, not {value!r}")
+            raise fail((name,), f"{name} must be a number of at least 0, not {value!r}")
         return float(value)
 
     return Settings(frozenset(c.strip().upper() for c in codes),
                     timedelta(minutes=number("settle_minutes", 10)),
                     timedelta(minutes=number("margin_minutes", 5)), number("pace_seconds", 2))
+
+
+def _where(schema: Schema, keys: tuple) -> str:
+    try:
+        return load_yaml(schema.path, "schema")[1].where(*keys)
+    except (ConfigError, OSError, TypeError):
+        return str(schema.path)
 
 
 @dataclass(frozen=True)
