@@ -269,3 +269,16 @@ def jobs_cli():
     from sheets_sync.cli import main
 
     return main
+
+
+def test_sync_with_publishers_publishes_after_its_own_work(world, monkeypatch, tmp_path):
+    monkeypatch.setenv("SHEETS_SYNC_STATE_DIR", str(tmp_path / "state"))
+    approve(world)
+    log_rows = len(records(world.harness.values("Sync Log")))
+    tracker = jobs.Tracker(world.harness.tracker_arg, roster_path=str(world.roster_file),
+                           credentials=world.harness.env.get("GOOGLE_APPLICATION_CREDENTIALS"))
+    result = jobs.sync(tracker, f"files:{world.export}", publishers=list(world.publishers.values()))
+    assert result.summary()["publishing"]["posted"] == 1 and len(world.posted()) == 1
+    log = records(world.harness.values("Sync Log"))
+    assert len(log) == log_rows + 1 and log[-1]["Command"] == "sync"  # one row for the run
+    assert "replies posted: 1" in log[-1]["Errors and warnings"]
