@@ -68,7 +68,7 @@ def _print_publish(result, summary: dict, dry_run: bool) -> None:
         return
     click.echo(f"Posted {summary.get('posted', 0)} reply(ies), hid or showed {summary.get('hidden', 0)} "
                f"comment(s) on {result.tracker}; {summary.get('recovered', 0)} found posted by an "
-               "earlier run.")
+               "earlier run. `python cli.py replies` lists the queue.")
     for key in ("refused", "uncertain", "not_sent"):
         for line in summary.get(key, []):
             click.echo(f"Warning: {line}")
