@@ -517,5 +517,12 @@ def schedule_command(ctx, tracker, credentials, schema_path, roster_path, config
         click.echo(f"Scheduler stopped{reason}.")
 
 
+# Publishing's commands live in their own module; it uses this one's options.
+from sheets_sync.publish_cli import publish, replies  # noqa: E402
+
+main.add_command(publish)
+main.add_command(replies)
+
+
 if __name__ == "__main__":
     main()

@@ -55,7 +55,7 @@ class DeadlineRules:
     extra_holidays: frozenset[date] = frozenset()  # local holidays the cell declares
     escalate_after: float = 2.0
     due_soon_at: float = 0.75  # the share of the time to reply after which a comment is due soon
-    no_reply_statuses: frozenset[str] = frozenset({"not required"})  # normalised status names
+    no_reply_statuses: frozenset[str] = frozenset({"not required", "hide"})  # normalised status names
     # Department code → category name → hours, overriding the schema's categories.
     department_hours: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from sheets_sync.backends import open_backend
 from sheets_sync.backends.base import Backend
 from sheets_sync.deadlines import CommentDeadline
+from sheets_sync.errors import ConfigError
 from sheets_sync.runlock import RunLock, run_lock
 from sheets_sync.schema import Schema, load_schema
 from sheets_sync.sync import SyncResult, init_tracker, run_sync
@@ -54,16 +55,52 @@ def lock(backend: Backend, command: str) -> RunLock:
     return run_lock(backend.location, command)
 
 
+def open_publishers(spec: str | None):
+    """The platforms' publishers (``--platform``), loaded on first use; the write tokens
+    are the publishers' (sheets_sync/publish/registry.py)."""
+    try:
+        from sheets_sync.publish.registry import open_publishers as factory
+    except ImportError:
+        raise ConfigError("publishing on the platforms is not part of this installation "
+                          "(sheets_sync/publish/registry.py is missing)") from None
+    return factory(spec)
+
+
 def sync(tracker: Tracker, source: str | None = None, *, now: datetime | None = None,
-         dry_run: bool = False, command: str = "sync") -> SyncResult:
+         dry_run: bool = False, command: str = "sync", publishers=None) -> SyncResult:
     """New posts and comments from ``source`` (default: the sample exports), overdue
-    flags and the departments' tabs. A dry run takes no lock and writes nothing."""
+    flags and the departments' tabs; with ``publishers`` (by platform, or a list), the
+    approved replies published after that. A dry run takes no lock and writes nothing."""
     backend, schema = tracker.open(create=tracker.create and not dry_run)
     sources = open_sources(source)
     if dry_run:
-        return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now, dry_run=True)
+        return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now, dry_run=True,
+                        publishers=publishers)
     with lock(backend, command):
-        return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now)
+        return run_sync(backend, sources, schema, roster_path=tracker.roster_path, now=now,
+                        publishers=publishers)
+
+
+def publish(tracker: Tracker, publishers, *, now: datetime | None = None, dry_run: bool = False,
+            sleep=None) -> SyncResult:
+    """Post the approved replies and hide the comments set to Hide, exactly once (the
+    departments' tabs and flags are brought up to date in the same run, as ``tabs`` does).
+    A dry run reads, asks the platforms nothing but look-ups, and writes nothing."""
+    backend, schema = tracker.open()
+    if dry_run:
+        return run_sync(backend, [], schema, roster_path=tracker.roster_path, now=now, dry_run=True,
+                        command="publish", publishers=publishers, sleep=sleep)
+    with lock(backend, "publish"):
+        return run_sync(backend, [], schema, roster_path=tracker.roster_path, now=now, command="publish",
+                        publishers=publishers, sleep=sleep)
+
+
+def replies(tracker: Tracker, *, now: datetime | None = None):
+    """The queue of replies as the last publishing run left it; read only."""
+    from sheets_sync.reply_queue import read_queue
+
+    backend, schema = tracker.open()
+    return read_queue(backend, schema, now or now_ist())
 
 
 def init(tracker: Tracker) -> tuple[str, list[str]]:
@@ -175,5 +212,5 @@ def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | N
     return ReportRun(result, snap, delivery)
 
 
-__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "init", "lock", "open_sources", "overdue", "pending",
-           "report", "sync", "tabs"]
+__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "init", "lock", "open_publishers", "open_sources",
+           "overdue", "pending", "publish", "replies", "report", "sync", "tabs"]

@@ -18,7 +18,12 @@ from sheets_sync.schema import LANGUAGES, Schema, Tab, normalize_header
 RULE_MARK = "sheets-sync"
 OVERDUE_COLOUR = "F4C7C3"  # light red
 DUE_SOON_COLOUR = "FCE8B2"  # amber
-LINK_FIELDS = ("url",)  # cells that hold a link to the comment or post on its platform
+LINK_FIELDS = ("url", "reply_url")  # cells that hold a link to a comment, post or reply
+# People's columns only the cell may change, on Google Sheets (where that can be enforced):
+# the approval of a reply the corporation publishes, and moving a comment to another
+# department (a department must not hand its work to another by itself).
+CELL_ONLY_FIELDS = ("approve", "move_to")
+CHECKBOX_FIELDS = ("approve",)
 # Tabs whose rows hold a comment or a post: what officers read and answer in.
 WORK_TABS = ("posts", "comments")
 TALL_ROW = 60  # points: a paragraph of a comment, four or five lines
@@ -39,6 +44,8 @@ class ColumnLayout:
     link: bool  # its values are links, made clickable
     choices: tuple[str, ...] = ()  # a dropdown
     help: str = ""  # shown where people choose a value
+    checkbox: bool = False  # a tick box (a TRUE/FALSE choice where there are no tick boxes)
+    cell_only: bool = False  # people's, but only the cell may edit it
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,8 @@ def tab_layout(schema: Schema, tab: Tab) -> TabLayout:
         c.field, c.header, c.width, c.wrap, c.hidden, c.owner == "people",
         c.field in LINK_FIELDS and work,
         choices.get(c.field, ()) if tab.name != "report" else (),
-        helps.get(c.field, "") if tab.name != "report" else "") for c in tab.columns)
+        helps.get(c.field, "") if tab.name != "report" else "",
+        checkbox=c.field in CHECKBOX_FIELDS, cell_only=c.field in CELL_ONLY_FIELDS) for c in tab.columns)
     return TabLayout(
         tab.name, columns, hidden=tab.hidden,
         frozen_columns=1 if work else 0,

@@ -12,6 +12,8 @@ tests can check plans without a tracker. Its steps, in order:
 3. :func:`sheets_sync.flags.comment_deadlines` and :func:`~sheets_sync.flags.flag_rows`:
    every comment's deadline (by the one rule, :mod:`sheets_sync.deadlines`), and
    the job's columns of the Comments tab.
+   With publishers, :func:`sheets_sync.publishing.plan_publishing`: approvals recorded,
+   replies to post, comments to hide, an earlier run's replies found posted.
 4. :func:`sheets_sync.pending.plan_department_tabs` and
    :func:`~sheets_sync.pending.plan_tab_registry`: the departments' tabs.
 """
@@ -28,6 +30,7 @@ from sheets_sync.flags import CommentRows, comment_deadlines, flag_rows
 from sheets_sync.models import Comment, Post
 from sheets_sync.no_reply import NoReplyRules, no_reply_rules
 from sheets_sync.pending import carry_typed_values, plan_department_tabs, plan_tab_registry
+from sheets_sync.publishing import Inputs, PublishPlan, plan_publishing
 from sheets_sync.roster import Roster, tokenize
 from sheets_sync.schema import Schema, Tab
 from sheets_sync.sources.base import Batch
@@ -57,6 +60,10 @@ class Plan:
     conflicts: list[str] = field(default_factory=list)
     overdue: list[CommentDeadline] = field(default_factory=list)
     tabs_rewritten: list[str] = field(default_factory=list)
+    # Publishing (only when the run has publishers): the platform calls to make after the
+    # write, and the rows they concern as the write leaves them.
+    publishing: PublishPlan | None = None
+    publish_rows: Mapping[tuple, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -115,9 +122,10 @@ def index_records(records: Iterable[Record], key_fields: tuple[str, ...], title:
 
 
 def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, now: datetime,
-             *, cell_limit: int = CELL_LIMIT) -> Plan:
+             *, cell_limit: int = CELL_LIMIT, publishing: Inputs | None = None) -> Plan:
     """Everything a run changes, from what it read and what the sources gave: new rows,
-    routing, typed values carried, deadlines and overdue flags, the departments' tabs."""
+    routing, typed values carried, deadlines and overdue flags, publishing (with
+    ``publishing``), the departments' tabs."""
     new = plan_new_rows(view, batches, schema, now, cell_limit=cell_limit)
     rows = CommentRows(schema.tab("comments"), _comments_after(view, new.changes),
                        [c for c in new.changes if isinstance(c, AddRow) and c.tab == "comments"],
@@ -127,6 +135,7 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
     exported = {c.key: c.commented_at for b in batches.values() for c in b.comments}
     states = comment_deadlines(rows, schema, now, view.roster, exported)
     overdue = flag_rows(rows, states, schema, now)
+    published = plan_publishing(rows, publishing, schema, now) if publishing is not None else None
     tab_changes, rewritten = plan_department_tabs(rows, states, view.tabs, view.tab_tables, view.roster,
                                                   _posts_text(view, new.changes), now, schema=schema)
     updates = rows.updates()
@@ -134,9 +143,12 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
     changes += [*updates, *tab_changes, *plan_tab_registry(view.tabs, view.roster, view.checkpoints, now)]
     warnings = [*new.warnings, *(f"conflict in {c}: see the Sync notes column" for c in carried.conflicts),
                 *rows.warnings]
+    if published is not None:
+        warnings += published.warnings
     return replace(new, changes=changes, rows_updated=new.rows_updated + len(updates), warnings=warnings,
                    carried=carried.values, conflicts=carried.conflicts, overdue=overdue,
-                   tabs_rewritten=rewritten)
+                   tabs_rewritten=rewritten, publishing=published,
+                   publish_rows={a.key: rows[a.key] for a in published.actions} if published else {})
 
 
 def _comments_after(view: TrackerView, changes: Iterable[Change]) -> dict[tuple, Mapping[str, str]]:

@@ -9,7 +9,9 @@ A run, in order (:func:`run_sync`):
    made, what people broke put right — before the read;
 4. the read, of only the columns planning needs, and :func:`tracker_view`;
 5. :func:`sheets_sync.planner.plan_run`, pure: every change of the run;
-6. one ``apply`` of those changes and the Sync Log's row.
+6. one ``apply`` of those changes and the Sync Log's row;
+7. with publishers (``publish``): the replies posted and comments hidden that the
+   plan's write recorded as intents, and their outcomes in one more ``apply``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.errors import ColumnsMoved, InputError, SourceError
 from sheets_sync.pending import TAB_FIELDS, department_tabs, registered_tabs
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_run
+from sheets_sync.publishing import FIELDS as PUBLISH_FIELDS
 from sheets_sync.roster import Roster, load_roster_file, roster_from_rows
 from sheets_sync.schema import Schema, Tab
 from sheets_sync.sources.base import Batch, Source
@@ -59,10 +62,10 @@ SYNC_FIELDS = {
 UNCHANGING = ("text", "author", "author_id", "url", "added_at")
 
 
-def sync_fields(schema: Schema, tabs: Iterable[Tab]) -> dict[str, list[str]]:
+def sync_fields(schema: Schema, tabs: Iterable[Tab], *, publishing: bool = False) -> dict[str, list[str]]:
     """Per tab, the columns a run reads (a backend may read more)."""
     fields = dict(SYNC_FIELDS)
-    fields["comments"] = _comment_fields(schema)
+    fields["comments"] = _comment_fields(schema, publishing)
     for tab in tabs:
         fields[tab.name] = list(TAB_FIELDS)
     return fields
@@ -79,6 +82,12 @@ class SyncResult:
     seconds: float = 0.0
     # Every tab of the run by name, the departments' under their current titles (describe()).
     tabs: Mapping[str, Tab] = field(default_factory=dict)
+    published: object | None = None  # publishing_run.Outcomes, when the run published
+
+    @property
+    def publish_actions(self) -> tuple:
+        """The platform calls the plan makes (all of them in a dry run)."""
+        return self.plan.publishing.actions if self.plan.publishing else ()
 
     def summary(self) -> dict:
         out = {"tracker": self.tracker, "sources": self.sources, "dry_run": self.dry_run}
@@ -86,6 +95,8 @@ class SyncResult:
         out["source_errors"] = list(self.source_errors)
         out["structure"] = list(self.structure)
         out["seconds"] = round(self.seconds, 2)
+        if self.plan.publishing is not None:
+            out["publishing"] = publishing_summary(self)
         return out
 
 
@@ -114,26 +125,42 @@ def init_tracker(backend: Backend, schema: Schema, roster_path: Path | str | Non
 
 def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
              roster_path: Path | str | None = None, now: datetime | None = None,
-             dry_run: bool = False, command: str = "sync", follow_up: bool = True) -> SyncResult:
-    """Add new posts and comments, flag overdue replies, rebuild the departments' tabs.
+             dry_run: bool = False, command: str = "sync", follow_up: bool = True,
+             publishers=None, sleep=None) -> SyncResult:
+    """Add new posts and comments, flag overdue replies, rebuild the departments' tabs;
+    with ``publishers`` (by platform), publish the approved replies too.
 
     With no sources it only does the last two (``tabs`` and ``overdue``); with
     ``follow_up`` false it leaves the departments' tabs alone.
     """
+    step = _publish_step(publishers, schema, sleep)
     try:
         return _sync_once(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run,
-                          command=command, follow_up=follow_up)
+                          command=command, follow_up=follow_up, step=step)
     except ColumnsMoved as exc:
         # The write was put right in its columns; a new run reads the new layout and
         # finishes (the sources are read again: what was written is not added twice).
+        # Nothing was posted yet: the intents of this attempt are its own to send.
         log.warning("%s; running again", exc)
         return _sync_once(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run,
-                          command=command, follow_up=follow_up)
+                          command=command, follow_up=follow_up, step=step)
+
+
+def _publish_step(publishers, schema: Schema, sleep):
+    if not publishers:
+        return None
+    from sheets_sync.publishing import publishing_settings
+    from sheets_sync.publishing_run import PublishStep, as_publishers, new_attempt
+
+    step = PublishStep(as_publishers(publishers), publishing_settings(schema), new_attempt())
+    if sleep is not None:
+        step.sleep = sleep
+    return step
 
 
 def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
                roster_path: Path | str | None, now: datetime | None, dry_run: bool, command: str,
-               follow_up: bool) -> SyncResult:
+               follow_up: bool, step=None) -> SyncResult:
     started = time.monotonic()
     now = now or now_ist()
     with backend.open(schema, write=not dry_run) as session:
@@ -144,17 +171,38 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
         if not dry_run:
             structure += prepare_tabs(session, schema, setup)
         read = session.read([*READ_TABS, *(t.name for t in setup.tabs.values())],
-                            fields=sync_fields(schema, setup.tabs.values()))
+                            fields=sync_fields(schema, setup.tabs.values(), publishing=step is not None))
         structure += read.repaired
-        view = tracker_view(read, schema, setup, session.is_new())
-        plan = plan_run(view, batches, schema, now, cell_limit=session.cell_limit)
+        view = tracker_view(read, schema, setup, session.is_new(), publishing=step is not None)
+        inputs = step.inputs({k: r.values for k, r in view.comments.items()}) if step else None
+        plan = plan_run(view, batches, schema, now, cell_limit=session.cell_limit, publishing=inputs)
         if not dry_run and (command != "init" or plan.changes):
-            entry = log_row(plan, command=command, source=", ".join(s.name for s in sources),
-                            now=now, seconds=time.monotonic() - started, run_by=run_by(),
-                            errors=source_errors)
-            session.apply([*plan.changes, entry])
+            def entry(errors: list[str]) -> AddRow:
+                return log_row(plan, command=command, source=", ".join(s.name for s in sources),
+                               now=now, seconds=time.monotonic() - started, run_by=run_by(), errors=errors)
+
+            if plan.publishing is None or not plan.publishing.actions:
+                session.apply([*plan.changes, entry(source_errors)])
+            else:
+                _apply_and_publish(session, plan, step, schema, now, entry, source_errors)
     return SyncResult(backend.location, [s.name for s in sources], plan, dry_run, structure,
-                      source_errors, time.monotonic() - started, {**schema.tabs, **read.tabs})
+                      source_errors, time.monotonic() - started, {**schema.tabs, **read.tabs},
+                      step.outcomes if step else None)
+
+
+def _apply_and_publish(session: TrackerSession, plan: Plan, step, schema: Schema, now: datetime,
+                       entry, source_errors: list[str]) -> None:
+    """The plan's write (the intents in it), then the platform calls, then their outcomes
+    and the Sync Log's row in one more write: at most one write more than a sync."""
+    session.apply(plan.changes)
+    outcomes = step.finish(plan, schema, now)
+    done = [f"replies posted: {outcomes.posted}"] if outcomes.posted else []
+    try:
+        session.apply([*outcomes.changes, entry([*source_errors, *done, *outcomes.messages()])])
+    except ColumnsMoved as exc:
+        # Put right in its columns already; never run again after posting (the intents
+        # of this attempt would look unsent).
+        log.warning("%s", exc)
 
 
 @dataclass(frozen=True)
@@ -212,32 +260,39 @@ def prepare_tabs(session: TrackerSession, schema: Schema, setup: Setup) -> list[
                                     furnish=["posts", "comments"], cell_editors=cell_editors(schema))
 
 
-def tracker_view(read: TrackerRead, schema: Schema, setup: Setup, is_new: bool) -> TrackerView:
-    """What planning needs of the read, checked: a tab or header people deleted stops the run."""
+def tracker_view(read: TrackerRead, schema: Schema, setup: Setup, is_new: bool, *,
+                 publishing: bool = False) -> TrackerView:
+    """What planning needs of the read, checked: a tab or header people deleted stops the run
+    (the publishing columns only when it publishes: a tracker made before them still syncs)."""
     if not is_new:
-        _require_tabs(read, schema, READ_TABS)
+        _require_tabs(read, schema, READ_TABS, optional=() if publishing else PUBLISH_FIELDS)
     warnings: list[str] = []
     posts_tab = schema.tab("posts")
     # Only the fields planning uses: a 100,000-row tracker stays small in memory.
     posts = index_records(read["posts"].records(posts_tab, SYNC_FIELDS["posts"]), posts_tab.key,
                           posts_tab.title, warnings)
-    comments = keyed_comments(read["comments"], schema, warnings, _comment_fields(schema))
+    comments = keyed_comments(read["comments"], schema, warnings, _comment_fields(schema, publishing))
     return TrackerView(posts, comments, setup.roster, _checkpoints(read["sync_state"], schema),
                        warnings + setup.warnings,
                        tabs={code: read.tabs[tab.name] for code, tab in setup.tabs.items()},
                        tab_tables={code: read[tab.name] for code, tab in setup.tabs.items()})
 
 
-def _comment_fields(schema: Schema) -> list[str]:
-    return [c.field for c in schema.tab("comments").columns if c.field not in UNCHANGING]
+def _comment_fields(schema: Schema, publishing: bool = False) -> list[str]:
+    # Publishing names the citizen (Instagram answers a reply to a reply with @username).
+    return [c.field for c in schema.tab("comments").columns
+            if c.field not in UNCHANGING or publishing and c.field == "author"]
 
 
-def _require_tabs(read: Mapping[str, Table], schema: Schema, names: Iterable[str]) -> None:
+def _require_tabs(read: Mapping[str, Table], schema: Schema, names: Iterable[str], *,
+                  optional: Iterable[str] = ()) -> None:
     for name in names:
         tab = schema.tab(name)
         if not read[name].header:
             raise missing_tab(tab)
-        require_headers(read[name], tab)
+        skip = set(optional) if name == "comments" else set()
+        fields = [c.field for c in tab.columns if c.field not in skip] if skip else None
+        require_headers(read[name], tab, fields)
 
 
 def cell_editors(schema: Schema) -> list[str]:
@@ -311,3 +366,17 @@ def _checkpoints(table: Table, schema: Schema) -> dict[str, str]:
 
 def _stamp(now: datetime | None) -> str:
     return to_sheet(now or now_ist())
+
+
+def publishing_summary(result: SyncResult) -> dict:
+    """What a publishing run did (or, in a dry run, would do), for the summary and --json."""
+    plan = result.plan.publishing
+    out = {"attempt": plan.attempt, "recovered": len(plan.recovered),
+           "to_send": [{"platform": a.key[0], "comment_id": a.key[1], "action": a.kind,
+                        "department": a.department, "text": a.reply.text} for a in plan.actions]}
+    done = result.published
+    if done is not None:
+        out.update(posted=done.posted, hidden=done.hidden, refused=list(done.refused),
+                   uncertain=list(done.uncertain), not_sent=list(done.not_tried),
+                   token_errors=list(done.token_errors))
+    return out

@@ -291,7 +291,9 @@ def test_who_may_edit_what(google, roster_file, tmp_path):
     user.edit(google.sid, cell("Comments", "C00000", "Notes"), [["note"]], raw=True)
     for title, key, header in (("Solid Waste Management", "C00000", "Comment"),  # a job column
                                ("Water Supply", "C00001", "Reply"),  # another department's tab
-                               ("Comments", "C00000", "Comment")):  # the master's job column
+                               ("Comments", "C00000", "Comment"),  # the master's job column
+                               ("Comments", "C00000", "Approve"),  # the cell approves replies
+                               ("Comments", "C00000", "Move to department")):  # and moves comments
         with pytest.raises(ApiError) as refused:
             user.edit(google.sid, cell(title, key, header), [["x"]], raw=True)
         assert refused.value.code == 400 and "protected cell" in refused.value.message

@@ -270,3 +270,13 @@ def test_a_tracker_made_before_keeps_its_columns_and_its_four_requests(request, 
     assert google.raw_values("Comments")[0] == comments_header and google.raw_values(swm)[0] == swm_header
     rows = _by_id(google)
     assert rows["C1"]["Reply"] == "घंटागाडी उद्या येईल" and rows["C11"]["Status"] == "Pending"
+
+
+def test_approve_is_a_tick_box_the_cell_alone_may_tick(tmp_path):
+    """On Google a checkbox (a TRUE / FALSE choice in a workbook, which has no tick box both
+    Excel and LibreOffice keep); Approve and Move to department are the cell's columns."""
+    schema = load_schema()
+    columns = {c.field: c for c in tab_layout(schema, schema.tab("comments")).columns}
+    assert columns["approve"].checkbox and columns["approve"].cell_only and columns["approve"].people
+    assert columns["move_to"].cell_only and not columns["reply"].cell_only
+    assert columns["reply_url"].link

@@ -56,13 +56,15 @@ def _dropdowns(ws, found: list[tuple[ColumnLayout, int]]) -> None:
     ws.data_validations.dataValidation = [
         dv for dv in ws.data_validations.dataValidation if dv.promptTitle != DV_TITLE]
     for column, index in found:
-        if not column.choices:
+        # A workbook has no tick box that both Excel and LibreOffice keep: TRUE / FALSE.
+        choices = ("TRUE", "FALSE") if column.checkbox else column.choices
+        if not choices:
             continue
         letter = get_column_letter(index)
-        dv = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"',
+        dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
                             allow_blank=True, showErrorMessage=True,
                             promptTitle=DV_TITLE, errorTitle=column.header[:32],
-                            error=f"Choose one of: {', '.join(column.choices)}",
+                            error=f"Choose one of: {', '.join(choices)}",
                             prompt=column.help[:255] or None, showInputMessage=bool(column.help))
         dv.add(f"{letter}2:{letter}1048576")
         ws.add_data_validation(dv)

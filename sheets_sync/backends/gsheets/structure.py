@@ -14,7 +14,7 @@ from sheets_sync.backends.gsheets.cells import (
     stable_sheet_id,
 )
 from sheets_sync.errors import TrackerError
-from sheets_sync.layout import tab_layout
+from sheets_sync.layout import CELL_ONLY_FIELDS, tab_layout
 from sheets_sync.roster import Department
 from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import (
@@ -161,7 +161,9 @@ class StructureMixin:
         have = {pr.get("description", "") for pr in sheet.protections}
         out = [*_domain_closed(sheet.protections), *_extended(sheet)]
         positions = header_positions(header)
-        people = sorted(i for c in tab.columns if c.owner == "people"
+        # People's columns are open to whoever may edit the tab, but the cell's own
+        # (layout.CELL_ONLY_FIELDS: Approve, Move to department) stay the cell's.
+        people = sorted(i for c in tab.columns if c.owner == "people" and c.field not in CELL_ONLY_FIELDS
                         and (i := c.index_in(positions)) is not None)
         if JOB_COLUMNS not in have and people:
             out.append({"addProtectedRange": {"protectedRange": {
@@ -276,7 +278,12 @@ def _column_requests(sheet_id: int, column, index: int) -> list[dict]:
         out.append({"repeatCell": {"range": cells, "cell": {"userEnteredFormat": {
             "wrapStrategy": "WRAP", "verticalAlignment": "TOP"}},
             "fields": "userEnteredFormat(wrapStrategy,verticalAlignment)"}})
-    if column.choices:
+    if column.checkbox:
+        tick = {"condition": {"type": "BOOLEAN"}, "strict": True}
+        if column.help:
+            tick["inputMessage"] = column.help
+        out.append({"setDataValidation": {"range": cells, "rule": tick}})
+    elif column.choices:
         values = [{"userEnteredValue": v} for v in column.choices]
         rule = {"condition": {"type": "ONE_OF_LIST", "values": values}, "strict": True, "showCustomUi": True}
         if column.help:

@@ -1,0 +1,216 @@
+"""Publishing's platform calls: the look-ups before planning, the posts and hides after the
+run's first write (which recorded the intents), and what they came to, as the changes of
+the run's one more write. The decisions are :mod:`sheets_sync.publishing`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sheets_sync.publish.base import Posted, Publisher, Refused, Uncertain
+from sheets_sync.publishing import (
+    Action,
+    Check,
+    Inputs,
+    PublishPlan,
+    Settings,
+    checks_needed,
+    platforms_of,
+    posted_values,
+)
+from sheets_sync.schema import Schema
+from sheets_sync.table import UpdateRow
+from sheets_sync.timeutil import to_sheet
+
+log = logging.getLogger(__name__)
+
+
+def as_publishers(publishers) -> dict[str, Publisher]:
+    """Publishers by platform, from a mapping or a list (``open_publishers(...)``)."""
+    if publishers is None:
+        return {}
+    if isinstance(publishers, Mapping):
+        return dict(publishers)
+    return {p.platform: p for p in publishers}
+
+
+def run_checks(checks: Sequence[Check],
+               publishers: Mapping[str, Publisher]) -> dict[tuple, Posted | None | str]:
+    """Ask each platform whether an earlier run's reply landed (reads only)."""
+    found: dict[tuple, Posted | None | str] = {}
+    for check in checks:
+        try:
+            found[check.key] = publishers[check.key[0]].find_reply(check.reply, check.since)
+        except Exception as exc:  # noqa: BLE001 - not knowing is an answer: the row waits
+            found[check.key] = str(exc) or type(exc).__name__
+    return found
+
+
+@dataclass(frozen=True)
+class NotTried:
+    """An approved reply this run did not send (its platform stopped): it stays queued."""
+
+    why: str
+
+
+Outcome = Posted | Refused | Uncertain | NotTried | str  # a str: a hide or show done
+
+
+def perform(actions: Sequence[Action], publishers: Mapping[str, Publisher], settings: Settings, *,
+            sleep: Callable[[float], None] = time.sleep,
+            clock: Callable[[], float] = time.monotonic) -> dict[tuple, Outcome]:
+    """One call per action, the platforms taken in turn, each paced: a refusal that stops
+    a platform (an expired token, throttling, the day's quota) stops that platform only."""
+    out: dict[tuple, Outcome] = {}
+    stopped: dict[str, str] = {}
+    last: dict[str, float] = {}
+    # A run posts only while its intents are young: a run that finds one older than the
+    # settle time takes it as not landed and sends it again, so this run must be done by then.
+    ends = clock() + settings.settle.total_seconds() / 2
+    for action in _in_turn(actions):
+        platform = action.key[0]
+        wait = last[platform] + settings.pace_seconds - clock() if platform in last else 0
+        if wait > 0 and platform not in stopped:
+            sleep(wait)
+        if platform not in stopped and clock() >= ends:
+            stopped[platform] = "this run's time for sending is up"
+        if platform in stopped:
+            out[action.key] = NotTried(stopped[platform])
+            continue
+        outcome = _call(publishers[platform], action)
+        last[platform] = clock()
+        out[action.key] = outcome
+        if isinstance(outcome, Refused) and outcome.stops_platform:
+            stopped[platform] = f"{platform} refused ({outcome.reason}): {outcome}"
+    return out
+
+
+def _in_turn(actions: Sequence[Action]) -> Iterable[Action]:
+    """The actions, one platform after another in turn (their order kept per platform)."""
+    queues: dict[str, list[Action]] = {}
+    for action in actions:
+        queues.setdefault(action.key[0], []).append(action)
+    index = 0
+    while any(index < len(q) for q in queues.values()):
+        for queue in queues.values():
+            if index < len(queue):
+                yield queue[index]
+        index += 1
+
+
+def _call(publisher: Publisher, action: Action) -> Outcome:
+    try:
+        if action.kind == "post":
+            return publisher.post_reply(action.reply)
+        publisher.hide(action.reply, action.kind == "hide")
+        return action.kind
+    except (Refused, Uncertain) as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the reply may have landed
+        log.warning("%s %s: %s", action.key[0], action.kind, exc)
+        if action.kind != "post":
+            return Refused("not_allowed", str(exc) or type(exc).__name__)
+        return Uncertain(str(exc) or type(exc).__name__)
+
+
+@dataclass
+class Outcomes:
+    """What the platform calls came to: the run's last changes, and for people."""
+
+    changes: list[UpdateRow] = field(default_factory=list)
+    posted: int = 0
+    hidden: int = 0
+    refused: list[str] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)
+    not_tried: list[str] = field(default_factory=list)
+    token_errors: list[str] = field(default_factory=list)  # a platform's write token refused
+
+    def messages(self) -> list[str]:
+        return [*self.refused, *self.uncertain, *self.not_tried]
+
+
+def outcome_changes(plan: PublishPlan, outcomes: Mapping[tuple, Outcome],
+                    rows: Mapping[tuple, Mapping[str, str]], schema: Schema, now: datetime) -> Outcomes:
+    """The cells to write for each call's outcome (``rows``: the rows as the run's first
+    write left them)."""
+    out = Outcomes()
+    stamp = to_sheet(now)
+    for action in plan.actions:
+        outcome = outcomes.get(action.key)
+        if outcome is None:
+            continue  # not reached (cannot happen in one run; kept as sending if it did)
+        values = _values(action, outcome, rows[action.key], schema, stamp, out)
+        if values:
+            out.changes.append(UpdateRow("comments", action.key, values, f"publish: {action.kind}"))
+    return out
+
+
+def _values(action: Action, outcome: Outcome, row: Mapping[str, str], schema: Schema, stamp: str,
+            out: Outcomes) -> dict[str, str]:
+    name = f"{action.key[0]} comment {action.key[1]}"
+    if isinstance(outcome, Posted):
+        out.posted += 1
+        return posted_values(row, outcome, schema)
+    if isinstance(outcome, str):
+        out.hidden += 1
+        return {"publish": f"{'hidden' if outcome == 'hide' else 'shown again'} {stamp}"}
+    if isinstance(outcome, NotTried):
+        out.not_tried.append(f"{name}: not sent yet, {outcome.why}; the next run tries again")
+        return {"publish": f"approved: not sent yet ({outcome.why}); the next run tries again"}
+    if isinstance(outcome, Uncertain):
+        text = (f"{action.key[0]} did not answer clearly ({outcome}); the next run looks whether the reply "
+                "landed before anything else, and never sends it twice")
+        out.uncertain.append(f"{name}: {text}")
+        return {"sync_notes": _noted(row, text)}  # Publish keeps its "sending since …"
+    if outcome.reason == "token":
+        out.token_errors.append(f"{action.key[0]}: {outcome}")
+    what = "reply" if action.kind == "post" else action.kind
+    out.refused.append(f"{name}: {what} refused ({outcome.reason}): {outcome}")
+    values = {"sync_notes": _noted(row, f"{what} refused by {action.key[0]}: {outcome}")}
+    if action.kind == "post":
+        values["publish"] = f"refused ({outcome.reason}) {stamp}: {outcome}"
+    return values
+
+
+def _noted(row: Mapping[str, str], text: str) -> str:
+    have = row.get("sync_notes", "").strip()
+    return have if text in have else "\n".join(x for x in (have, text) if x)
+
+
+
+
+@dataclass
+class PublishStep:
+    """Publishing inside a run (:func:`sheets_sync.sync.run_sync`): the look-ups before
+    planning, then, after the run's write, the calls and their outcomes."""
+
+    publishers: dict[str, Publisher]
+    settings: Settings
+    attempt: str
+    sleep: Callable[[float], None] = time.sleep
+    outcomes: Outcomes | None = None
+
+    def inputs(self, rows: Mapping[tuple, Mapping[str, str]]) -> Inputs:
+        platforms = platforms_of(self.publishers)
+        checks = checks_needed(rows, platforms, self.settings, self.attempt)
+        return Inputs(platforms, self.settings, self.attempt, run_checks(checks, self.publishers))
+
+    def finish(self, plan, schema: Schema, now: datetime) -> Outcomes:
+        """Make the plan's calls (its intents are in the tracker now); the last changes."""
+        calls = perform(plan.publishing.actions, self.publishers, self.settings, sleep=self.sleep)
+        self.outcomes = outcome_changes(plan.publishing, calls, plan.publish_rows, schema, now)
+        return self.outcomes
+
+
+def new_attempt() -> str:
+    """A run's attempt id, written in its intents: a later run tells them from its own."""
+    return uuid.uuid4().hex[:6]
+
+
+__all__ = ["NotTried", "Outcomes", "PublishStep", "as_publishers", "new_attempt", "outcome_changes",
+           "perform", "run_checks"]
