@@ -131,11 +131,14 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the planned changes; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--as-of", help=AS_OF_HELP)
+@click.option("--publish", "publish_to", default=None, envvar="SHEETS_SYNC_PUBLISH", metavar="PLATFORMS",
+              help="Also post the approved replies on these platforms (facebook,x or all), as "
+                   "`publish` does. Default: none (or $SHEETS_SYNC_PUBLISH).")
 @schema_option
 @roster_option
 @click.pass_context
 @_fail_cleanly
-def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path, roster_path):
+def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, publish_to, schema_path, roster_path):
     """Add new posts and comments to the tracker, per department.
 
     Example:
@@ -146,8 +149,9 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, schema_path
     # Only the README's first `python cli.py sync` may make tracker.xlsx; a path someone
     # typed (option or $SHEETS_SYNC_TRACKER) must exist, or it is a typo.
     first_run = ctx.get_parameter_source("tracker") is click.core.ParameterSource.DEFAULT
+    publishers = jobs.open_publishers(publish_to) if publish_to else None
     result = jobs.sync(jobs.Tracker(tracker, schema_path, roster_path, credentials, create=first_run),
-                       source, now=now, dry_run=dry_run)
+                       source, now=now, dry_run=dry_run, publishers=publishers)
     summary = result.summary()
     if as_json:
         if dry_run:

@@ -63,7 +63,8 @@ def open_publishers(spec: str | None):
     except ImportError:
         raise ConfigError("publishing on the platforms is not part of this installation "
                           "(sheets_sync/publish/registry.py is missing)") from None
-    return factory(spec)
+    names = [n.strip().lower() for n in (spec or "all").split(",") if n.strip()]
+    return factory(None if not names or "all" in names else names)
 
 
 def sync(tracker: Tracker, source: str | None = None, *, now: datetime | None = None,

@@ -24,6 +24,7 @@ from sheets_sync.publishing import (
     plan_publishing,
     publishing_settings,
 )
+from sheets_sync.publishing import FIELDS as PUBLISHING_FIELDS
 from sheets_sync.schema import load_schema
 from sheets_sync.sources import FileSource
 from sheets_sync.sync import run_sync
@@ -136,17 +137,20 @@ def test_settings_are_checked(tmp_path):
 def test_a_tracker_made_before_publishing_still_syncs(harness, roster_file, tmp_path):
     """Made by a version without the five columns: sync works as before, publish says to run
     init, and init appends the columns at the end, moving nothing."""
-    text = SCHEMA.path.read_text(encoding="utf-8")
-    start = text.index("      # Publishing replies")
-    old_text = text[:start] + text[text.index("  departments:\n    title: Departments"):]
-    (tmp_path / "old.yaml").write_text(old_text, encoding="utf-8")
+    import yaml
+
+    data = yaml.safe_load(SCHEMA.path.read_text(encoding="utf-8"))
+    comments = data["tabs"]["comments"]
+    comments["columns"] = [c for c in comments["columns"] if c["field"] not in PUBLISHING_FIELDS]
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                                       encoding="utf-8")
     old = load_schema(tmp_path / "old.yaml")
     export = write_export(tmp_path / "export", [post("P1")], [comment("C1", "P1")])
     run_sync(harness.backend(), [FileSource(export)], old, roster_path=roster_file, now=NOW)
     before = harness.values("Comments")[0]
     run_sync(harness.backend(), [FileSource(export)], SCHEMA, roster_path=roster_file, now=NOW)
     publishers, _ = fake_publishers(lambda: NOW)
-    with pytest.raises(TrackerError, match="'Approve'.*python cli.py init"):
+    with pytest.raises(TrackerError, match="Approve'.*python cli.py init"):
         run_sync(harness.backend(), [], SCHEMA, roster_path=roster_file, now=NOW, publishers=publishers)
     import cli
 
@@ -154,7 +158,8 @@ def test_a_tracker_made_before_publishing_still_syncs(harness, roster_file, tmp_
     assert CliRunner().invoke(cli.main, args, env=harness.env).exit_code == 0
     after = harness.values("Comments")[0]
     assert after[:len(before)] == before
-    assert after[len(before):] == ["Approve", "Approved", "Publish", "Reply id", "Reply link"]
+    # In the schema's order (new tabs put Approve and Publish beside the reply).
+    assert after[len(before):] == ["Approve", "Publish", "Reply link", "Approved", "Reply id"]
     harness.type_in("Comments", "Comment ID", "C1", "Reply", "ok")
     run_sync(harness.backend(), [], SCHEMA, roster_path=roster_file, now=NOW, publishers=publishers)
     assert records(harness.values("Comments"))[0]["Publish"] == "waiting for approval"
