@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sheets_sync.layout import LINK_FIELDS, is_link
+from sheets_sync.schema import Tab
 from sheets_sync.table import Table, as_text, is_number
 
 
@@ -210,8 +211,7 @@ class _Packer:
 
     def add(self, data: bytes) -> None:
         if self.chunks[-1] and self.size + len(data) > self.limit:
-            self.chunks.append([])
-            self.size = 0
+            self._next_part()
         self.chunks[-1].append(data)
         self.size += len(data) + 1
 
@@ -259,4 +259,15 @@ def _new_sheet_id(used: set[int]) -> int:
             return candidate
 
 
-# "sheets-sync lock RUN pid PID on HOST since TIME"; older runs wrote "sheets-sync lock RUN TIME".
+def _rows_by_key(tab: Tab, table: Table) -> dict[tuple, int]:
+    """Each key's first row (0-based) in the table as read."""
+    positions = table.positions()
+    idx = [tab.index_of(k, positions) for k in tab.key]
+    if None in idx:
+        return {}
+    out: dict[tuple, int] = {}
+    for number, row in zip(table.row_numbers, table.rows, strict=True):
+        key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
+        if all(key):
+            out.setdefault(key, number - 1)
+    return out

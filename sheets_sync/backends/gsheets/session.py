@@ -21,6 +21,7 @@ from sheets_sync.backends.gsheets.cells import (
     _col,
     _grid_rows,
     _quote,
+    _rows_by_key,
     _runs,
     _table,
     stable_sheet_id,
@@ -382,17 +383,3 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             if index is not None:
                 out[column.field] = index
         return out
-
-
-def _rows_by_key(tab: Tab, table: Table) -> dict[tuple, int]:
-    """Each key's first row (0-based) in the table as read."""
-    positions = table.positions()
-    idx = [tab.index_of(k, positions) for k in tab.key]
-    if None in idx:
-        return {}
-    out: dict[tuple, int] = {}
-    for number, row in zip(table.row_numbers, table.rows, strict=True):
-        key = tuple(row[i].strip() if i < len(row) else "" for i in idx)
-        if all(key):
-            out.setdefault(key, number - 1)
-    return out

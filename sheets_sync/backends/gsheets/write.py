@@ -17,6 +17,7 @@ from sheets_sync.backends.gsheets.cells import (
     _chunks,
     _quote,
     _row_data,
+    _rows_by_key,
     _runs,
     _serialize,
 )
@@ -273,8 +274,6 @@ class WriteMixin:
         ids = [self.run_id, *(i for i in self.finished_runs() if i != self.run_id)][:FINISHED_KEPT]
         values = {"source": FINISHED_RUNS, "checkpoint": " ".join(ids),
                   "updated_at": to_sheet(datetime.now(UTC))}
-        from sheets_sync.backends.gsheets.session import _rows_by_key  # the session imports this module
-
         tab = self.tab("sync_state")
         table = self.prefetched.get("sync_state")
         rows = self.row_of.get("sync_state")
