@@ -1,0 +1,8 @@
+"""The cell's mailbox: departments' material, heads' approvals, suggestions (#15).
+
+``imap`` reads new messages (IMAP UIDs and UIDVALIDITY as the checkpoint) and
+turns each into a :class:`~sheets_sync.mail.message.Mail`: plain facts, the
+text made safe, attachments saved under sanitised names. What a message *is*
+(a request, an approval, a suggestion…) and what it changes in the tracker is
+decided by the content pipeline, not here.
+"""
