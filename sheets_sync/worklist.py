@@ -84,7 +84,8 @@ def pending_of(deadlines: Iterable[CommentDeadline], codes: Sequence[str]) -> li
 
 
 def _line(d: CommentDeadline) -> str:
-    how = overdue_flag(d) or "open"
+    # The state column already says "escalated"; the flag's own " · escalated" would say it twice.
+    how = overdue_flag(d).removesuffix(" · escalated") or "open"
     due = f"due {to_sheet(d.due_at)}" if d.due_at else "no deadline (time unreadable)"
     return (f"  {state_of(d):<9} {how:>24}  {due}  {d.platform} {d.comment_id}  "
             f"{one_line(d.author, 24)}: {one_line(d.text, 60)}")
