@@ -52,6 +52,9 @@ class Mail:
     planned_date: date | None = None
     #: Request codes quoted in the subject or text (e.g. "CR-0042"), in order, without repeats.
     codes: tuple[str, ...] = field(default=())
+    #: What the reader could not do with this message, in plain words ("the message is
+    #: 130 MB…: only its beginning was read"), for the cell to see; () when all went well.
+    notes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
