@@ -36,8 +36,10 @@ _MONTHS = {
 }
 _MONTH_OF = {name: month for month, names in _MONTHS.items() for name in names}
 _MONTH = "|".join(sorted(map(re.escape, _MONTH_OF), key=len, reverse=True))
-# \b does not work after Devanagari vowel signs: "not a letter or digit" around words instead.
-_L, _R = r"(?<![\w])", r"(?![\w])"
+# Not inside a longer number or a Latin word; Marathi joins postpositions to a year
+# ("२०२६पर्यंत", "2026रोजी"), so a letter after one is fine. (\b would fail anyway after
+# Devanagari vowel signs, which are not word characters.)
+_L, _R = r"(?<![0-9A-Za-z])", r"(?![0-9])"
 
 _PATTERNS = [
     # 2026-12-05
@@ -129,7 +131,7 @@ def planned_date(subject: str, text: str, *, received: date) -> date | None:
     return next((c.when for c in candidates if c.when >= received), None)
 
 
-_CODE_RE = re.compile(r"(?<![A-Za-z0-9])CR-(\d{4,})(?![0-9])", re.I)
+_CODE_RE = re.compile(r"(?<![A-Za-z0-9])CR-(\d{4,})(?![A-Za-z0-9])", re.I)
 
 
 def codes(subject: str, text: str) -> tuple[str, ...]:

@@ -16,9 +16,10 @@ from html.parser import HTMLParser
 # Elements whose content is never shown to a reader.
 _DROPPED = {"script", "style", "head", "title", "template", "noscript", "iframe", "object",
             "svg", "math", "select", "textarea"}
-_BLOCKS = {"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset",
-           "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-           "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul"}
+# A line break before and after these; a blank line around paragraphs, lists and tables.
+_BLOCKS = {"address", "article", "aside", "dd", "div", "dt", "fieldset", "figcaption", "figure",
+           "footer", "form", "header", "hr", "li", "main", "nav", "section", "tr"}
+_PARAGRAPHS = {"blockquote", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "ol", "p", "pre", "table", "ul"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
          "source", "track", "wbr"}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
@@ -28,7 +29,7 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
+        self.out: list[str | int] = []  # text, or a break: 1 a line, 2 a blank line
         self._skip: list[str] = []  # the open elements whose content is dropped
         self._pre = 0
         self._href: list[str] = []
@@ -45,8 +46,8 @@ class _Text(HTMLParser):
             return
         if tag == "br":
             self.out.append("\n")
-        elif tag in _BLOCKS:
-            self.out.append("\n")
+        elif tag in _BLOCKS or tag in _PARAGRAPHS:
+            self.out.append(2 if tag in _PARAGRAPHS else 1)
             if tag == "li":
                 self.out.append("• ")
         elif tag in ("td", "th"):
@@ -63,8 +64,8 @@ class _Text(HTMLParser):
                 while self._skip and self._skip.pop() != tag:
                     pass
             return
-        if tag in _BLOCKS:
-            self.out.append("\n")
+        if tag in _BLOCKS or tag in _PARAGRAPHS:
+            self.out.append(2 if tag in _PARAGRAPHS else 1)
         if tag == "pre" and self._pre:
             self._pre -= 1
         if tag == "a" and self._href:
@@ -79,7 +80,21 @@ class _Text(HTMLParser):
         self.out.append(data if self._pre else _SPACES.sub(" ", data.replace("\n", " ")))
 
     def _last_text(self) -> str:
-        return "".join(self.out[-3:])
+        return "".join(t for t in self.out[-3:] if isinstance(t, str))
+
+    def text(self) -> str:
+        """The pieces joined; breaks next to each other count once, as the strongest."""
+        pieces: list[str] = []
+        pending = 0
+        for piece in self.out:
+            if isinstance(piece, int):
+                pending = max(pending, piece)
+                continue
+            if pending and pieces:
+                pieces.append("\n" * pending)
+            pending = 0
+            pieces.append(piece)
+        return "".join(pieces)
 
 
 def html_to_text(markup: str) -> str:
@@ -87,6 +102,6 @@ def html_to_text(markup: str) -> str:
     parser = _Text()
     parser.feed(markup)
     parser.close()
-    lines = [line.strip(" ") for line in "".join(parser.out).split("\n")]
+    lines = [line.strip(" ") for line in parser.text().split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -57,6 +57,14 @@ class Mail:
     notes: tuple[str, ...] = ()
 
     @property
+    def own_text(self) -> str:
+        """The text its sender wrote, above any quoted reply or forwarded message
+        (an "APPROVE" or a date below it was someone else's, earlier)."""
+        from sheets_sync.mail.quoting import own_text  # the rules live with the reader
+
+        return own_text(self.text)
+
+    @property
     def key(self) -> str:
         """The message's identity, e.g. ``INBOX/1700000000/42``."""
         return f"{self.folder}/{self.uidvalidity}/{self.uid}"
