@@ -61,7 +61,7 @@ auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/users/%u
 }}
 userdb {{
   driver = static
@@ -79,6 +79,11 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # No authentication penalty: a test that logs in with a wrong password must not slow
+  # every later login from 127.0.0.1 by seconds (Dovecot's documented way to turn it off).
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 """
 
@@ -160,9 +165,8 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def start(self) -> None:
-        for name in ("run", "state", "home"):
+        for name in ("run", "state", "home", "users"):
             (self.root / name).mkdir(exist_ok=True)
-        (self.root / "passwd").write_text("")
         (self.root / "dovecot.conf").write_text(_CONFIG.format(
             root=self.root, user=self.user, group=self.group, uid=min(self.uid, 500) or 1,
             plain_port=self.plain_port, tls_port=self.tls_port))
@@ -203,8 +207,12 @@ class Dovecot:
 
     def add_user(self, name: str | None = None, password: str = PASSWORD) -> MailUser:
         name = name or f"cell{next(self._users)}"
-        with open(self.root / "passwd", "a", encoding="utf-8") as out:
-            out.write(f"{name}:{{PLAIN}}{password}::::::\n")
+        # A file per user: Dovecot notices a changed passwd-file by its time, in whole
+        # seconds, so users added within one second to one file would not all be seen.
+        path = self.root / "users" / name
+        path.write_text(f"{name}:{{PLAIN}}{password}::::::\n", encoding="utf-8")
+        if os.geteuid() == 0:
+            os.chown(path, self.uid, pwd.getpwnam(self.user).pw_gid)
         return MailUser(self, name, password)
 
 
@@ -289,7 +297,9 @@ class MailUser:
 
 
 def _q(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    from sheets_sync.mail.imap import quote_folder
+
+    return quote_folder(folder)
 
 
 @pytest.fixture(scope="session")

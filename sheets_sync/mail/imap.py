@@ -199,7 +199,7 @@ def _reason(exc: BaseException, settings: ImapSettings) -> str:
 
 def _examine(conn: imaplib.IMAP4, settings: ImapSettings) -> tuple[int, int]:
     """Open the folder read-only; its UIDVALIDITY and how many messages it holds."""
-    typ, data = conn.select(_quoted(settings.folder), readonly=True)
+    typ, data = conn.select(quote_folder(settings.folder), readonly=True)
     if typ != "OK":
         folders = _folders(conn)
         known = f" (its folders: {', '.join(folders[:12])})" if folders else ""
@@ -220,7 +220,7 @@ def _folders(conn: imaplib.IMAP4) -> list[str]:
         found = re.search(rb'(?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|(\S+))$', line or b"")
         if found:
             names.append(_unutf7((found.group(1) or found.group(2)).decode("ascii", "replace")))
-    return names
+    return sorted(names, key=lambda n: (n.upper() != "INBOX", n))
 
 
 def _new_uids(conn: imaplib.IMAP4, last: int) -> list[int]:
@@ -330,7 +330,7 @@ def _internaldate(value: bytes) -> datetime | None:
         return None
 
 
-def _quoted(folder: str) -> str:
+def quote_folder(folder: str) -> str:
     """A folder name as IMAP writes it: modified UTF-7 (RFC 3501 5.1.3), quoted."""
     out, run = [], []
 
