@@ -149,6 +149,28 @@ def test_a_connection_cut_in_the_middle_is_a_source_failure_and_loses_nothing(ma
     assert [m.subject for m in batch.mails] == [f"Request {n}" for n in range(4)]
 
 
+def test_a_forwarded_thread_through_the_server(mailbox, tmp_path):
+    original = request("Press note: स्वच्छता अभियान", sender="PRO <pro@mahapalika.example>",
+                       text="अभियानाचा शुभारंभ दि. १० जानेवारी २०२७.\n")
+    original.add_attachment(b"%PDF press", maintype="application", subtype="pdf", filename="press.pdf")
+    forward = request("Fwd: Press note: स्वच्छता अभियान",
+                      text="Please publish on 8 Jan 2027.\n\n---------- Forwarded message ---------\n"
+                           "From: PRO <pro@mahapalika.example>\nDate: Mon, 30 Nov 2026\n\n"
+                           "> old quoted words, publish on 1 Dec 2026\n")
+    forward.add_attachment(original)
+    mailbox.deliver(forward)
+    [mail] = fetch_new(settings_for(mailbox, tmp_path), None).mails
+    assert "अभियानाचा शुभारंभ दि. १० जानेवारी २०२७." in mail.text and "old quoted words" in mail.text
+    assert mail.own_text == "Please publish on 8 Jan 2027." and mail.planned_date == date(2027, 1, 8)
+    assert [a.name for a in mail.attachments] == ["press.pdf"]
+
+
+def test_a_plain_ascii_password_logs_in_with_login(dovecot, tmp_path):
+    user = dovecot.add_user(password="plain-ascii-password")
+    uid = user.deliver(request())
+    assert [m.uid for m in fetch_new(settings_for(user, tmp_path), None).mails] == [uid]
+
+
 def test_a_run_reads_at_most_its_limit_and_the_rest_next_time(mailbox, tmp_path):
     uids = [mailbox.deliver(request(f"R{n}")) for n in range(5)]
     s = settings_for(mailbox, tmp_path)

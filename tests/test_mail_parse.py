@@ -150,6 +150,13 @@ def test_plain_text_is_preferred_and_inline_images_count_as_attachments(tmp_path
     assert image.saved_to == "1700-7-1-attachment-1.png"
 
 
+def test_an_empty_plain_twin_gives_way_to_the_html(tmp_path):
+    m = message(text="\n")
+    m.add_alternative("<p>The real words, publish on 5 Dec 2026.</p>", subtype="html")
+    mail = parse(m, tmp_path)
+    assert mail.text == "The real words, publish on 5 Dec 2026." and mail.attachments == ()
+
+
 def test_a_reply_keeps_the_quote_but_only_the_senders_words_count(tmp_path):
     text = ("मंजूर.\n\n"
             "On Mon, 30 Nov 2026 at 10:00, Social Media Cell <cell@mahapalika.example> wrote:\n"

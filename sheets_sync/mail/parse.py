@@ -256,12 +256,16 @@ def _is_body(part: Message) -> bool:
 
 
 def _body_of_alternatives(children: list[Message]) -> Message | None:
-    """text/plain preferred, else HTML (possibly inside multipart/related), else the richest."""
-    for wanted in ("text/plain", "text/html"):
-        for child in children:
-            if child.get_content_type() == wanted or (
-                    child.is_multipart() and wanted == "text/html" and _holds(child, wanted)):
-                return child
+    """text/plain preferred, else HTML (possibly inside multipart/related), else the richest.
+
+    An empty plain twin (some programs send one beside the real HTML) does not count.
+    """
+    for child in children:
+        if child.get_content_type() == "text/plain" and _text_of(child).strip():
+            return child
+    for child in children:
+        if child.get_content_type() == "text/html" or (child.is_multipart() and _holds(child, "text/html")):
+            return child
     return children[-1] if children else None
 
 
