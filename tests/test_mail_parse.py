@@ -10,6 +10,9 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from sheets_sync.mail.files import MAX_NAME_BYTES, safe_name
 from sheets_sync.mail.htmltext import html_to_text
@@ -274,3 +277,31 @@ def test_html_entities_are_decoded_once():
     assert html_to_text("&amp;amp; &#60;i&#62; &lt;script&gt;alert(1)&lt;/script&gt;") == \
         "&amp; <i> <script>alert(1)</script>"
     assert html_to_text("<scr<script>ipt>x</script>") == "ipt>x"
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"),
+                max_size=80)
+
+
+@given(_TEXT, _TEXT)
+@settings_hypothesis(max_examples=60, deadline=None)
+def test_any_subject_and_text_come_back_exactly(subject, text):
+    import tempfile
+
+    subject = " ".join(subject.split())  # a subject is one line, as people read it
+    body = text.replace("\r", "") + "\n"
+    m = message(subject or "x", body)
+    with tempfile.TemporaryDirectory() as folder:
+        mail = parse(m, Path(folder))
+    assert mail.subject == (subject or "x")
+    assert mail.text == (body if body.strip() else "")  # a blank body is no text
+
+
+@given(st.text(max_size=300), st.sampled_from(["application/pdf", "image/jpeg", ""]))
+def test_any_name_becomes_a_safe_one(name, kind):
+    safe = safe_name(name, kind, 1)
+    assert safe and len(safe.encode("utf-8")) <= MAX_NAME_BYTES
+    assert "/" not in safe and "\\" not in safe and not safe.startswith((".", "-", " "))
+    assert all(ord(ch) >= 32 and ch != "\x7f" for ch in safe)
+    assert not any(ch in safe for ch in "\u202e\u202d\u2066\u2067\ufeff")
+    assert safe_name(safe, kind, 1) == safe  # cleaning twice changes nothing
