@@ -20,6 +20,7 @@ root, so it is started as ``nobody`` with its folder owned by ``nobody``.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import grp
 import imaplib
@@ -86,6 +87,19 @@ service anvil {{
   }}
 }}
 """
+
+
+try:
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: stop() still ends Dovecot
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: a pytest killed outright takes its Dovecot with it
+    (Linux's parent-death signal; set after the switch to ``nobody``, which would clear it)."""
+    if _PRCTL is not None:
+        _PRCTL(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
 
 
 def _free_port() -> int:
@@ -177,7 +191,8 @@ class Dovecot:
         extra = {"user": self.user, "group": self.group, "extra_groups": []} if os.geteuid() == 0 else {}
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, **extra)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent, **extra)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -313,7 +328,7 @@ def dovecot() -> Iterator[Dovecot]:
     server = Dovecot()
     try:
         server.start()
-    except (RuntimeError, OSError, KeyError) as exc:
+    except (RuntimeError, OSError, KeyError, subprocess.SubprocessError) as exc:
         server.stop()
         if os.environ.get("SHEETS_SYNC_REQUIRE_DOVECOT") == "1":
             pytest.fail(f"Dovecot could not start: {exc}")

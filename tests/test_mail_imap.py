@@ -177,12 +177,12 @@ def test_a_run_reads_at_most_its_limit_and_the_rest_next_time(mailbox, tmp_path)
     seen, checkpoint, runs = [], None, []
     while True:
         batch = fetch_new(s, checkpoint, limit=2)
-        runs.append((len(batch.mails), batch.more))
+        runs.append((len(batch.mails), batch.left, batch.more))
         seen += [m.uid for m in batch.mails]
         checkpoint = batch.checkpoint
         if not batch.more:
             break
-    assert runs == [(2, True), (2, True), (1, False)] and seen == uids
+    assert runs == [(2, 3, True), (2, 1, True), (1, 0, False)] and seen == uids
 
 
 def test_a_renumbered_folder_is_read_again_with_the_same_message_ids(mailbox, tmp_path):

@@ -15,7 +15,7 @@ already filed by their Message-ID, which ``parse`` always fills.
 The folder is opened read-only (EXAMINE) and bodies are fetched with
 ``BODY.PEEK[]``, so the cell's own reading of the mailbox (the \\Seen flags)
 is left exactly as it was. A run reads at most ``limit`` messages; the rest
-wait for the next run (``MailBatch.more``).
+wait for the next run (``MailBatch.left``).
 """
 
 from __future__ import annotations
@@ -61,8 +61,12 @@ class MailBatch:
     #: Always set: store it with the rows (``ImapSettings.checkpoint_key`` names it).
     checkpoint: str
     warnings: list[str] = field(default_factory=list)
-    #: True when more new messages wait than one run reads.
-    more: bool = False
+    #: New messages left for the next runs (a run reads at most ``limit``).
+    left: int = 0
+
+    @property
+    def more(self) -> bool:
+        return self.left > 0
 
 
 def parse_checkpoint(text: str | None) -> tuple[int, int] | None:
@@ -73,6 +77,8 @@ def parse_checkpoint(text: str | None) -> tuple[int, int] | None:
 
 def fetch_new(settings: ImapSettings, checkpoint: str | None, *, limit: int = DEFAULT_LIMIT) -> MailBatch:
     """The messages that came since ``checkpoint``, oldest first, at most ``limit`` of them."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
     warnings = []
     previous = parse_checkpoint(checkpoint)
     if checkpoint and previous is None:
@@ -89,10 +95,10 @@ def fetch_new(settings: ImapSettings, checkpoint: str | None, *, limit: int = DE
                             f"changed from {previous[0]} to {uidvalidity}): it is read again from the "
                             "start; mails already filed are recognised by their Message-ID")
         uids = _new_uids(conn, last)
-        batch, more = uids[:limit], len(uids) > limit
+        batch = uids[:limit]
         mails = list(_read(conn, settings, uidvalidity, batch, warnings))
     end = batch[-1] if batch else last
-    return MailBatch(mails, f"{uidvalidity}:{end}", warnings, more)
+    return MailBatch(mails, f"{uidvalidity}:{end}", warnings, left=len(uids) - len(batch))
 
 
 def check(settings: ImapSettings) -> str:
