@@ -126,3 +126,10 @@ def test_the_password_is_never_shown(caplog):
     assert all(SECRET not in text for text in shown)
     assert "password" not in repr(s)
     assert SECRET not in caplog.text
+
+
+def test_the_mail_api_is_sorted_and_every_name_is_there():
+    import sheets_sync.mail as mail
+
+    assert mail.__all__ == sorted(mail.__all__)
+    assert all(getattr(mail, name) is not None for name in mail.__all__)
