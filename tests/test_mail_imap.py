@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import socket
 import threading
+import time
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -134,6 +136,18 @@ def test_a_run_that_dies_before_the_tracker_is_written_reads_the_same_mail_again
     assert not list((tmp_path / "attachments").glob(".part-*"))
 
 
+def test_files_half_written_by_a_killed_run_are_cleared_later(mailbox, tmp_path):
+    folder = tmp_path / "attachments"
+    folder.mkdir()
+    old, fresh = folder / ".part-killed", folder / ".part-writing"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (folder / "1-1-1-keep.pdf").write_bytes(b"%PDF")
+    fetch_new(settings_for(mailbox, tmp_path), None)
+    assert sorted(p.name for p in folder.iterdir()) == [".part-writing", "1-1-1-keep.pdf"]
+
+
 def test_a_connection_cut_in_the_middle_is_a_source_failure_and_loses_nothing(mailbox, tmp_path):
     for n in range(4):
         m = request(f"Request {n}")
@@ -169,6 +183,37 @@ def test_a_plain_ascii_password_logs_in_with_login(dovecot, tmp_path):
     user = dovecot.add_user(password="plain-ascii-password")
     uid = user.deliver(request())
     assert [m.uid for m in fetch_new(settings_for(user, tmp_path), None).mails] == [uid]
+
+
+def test_a_connection_cut_at_any_point_of_the_session_loses_nothing(mailbox, tmp_path):
+    for n in range(3):
+        m = request(f"Request {n}")
+        m.add_attachment(bytes([n]) * 30_000, maintype="application", subtype="pdf", filename="a.pdf")
+        mailbox.deliver(m)
+    direct = settings_for(mailbox, tmp_path)
+    with _CuttingProxy(mailbox.server.host, mailbox.server.tls_port, after=None) as proxy:
+        relayed = dataclasses.replace(direct, port=proxy.port)
+        expected = fetch_new(relayed, None)
+    total = proxy.sent  # every byte the server sends in one whole run: greeting to logout
+    files = attachment_files(tmp_path)
+    outcomes = set()
+    # Finer at the start: the TLS handshake, the greeting, the login, the folder.
+    for cut in sorted({total * k // 32 for k in range(32)} | {1, 50, 200, 500, 1000, 2000, 3000}):
+        with _CuttingProxy(mailbox.server.host, mailbox.server.tls_port, after=cut) as proxy:
+            try:
+                batch = fetch_new(dataclasses.replace(direct, port=proxy.port), None)
+            except imap.MailboxError as err:
+                # A cut is the network's fault, never a setting's: the next run tries again.
+                assert isinstance(err, MailboxUnavailable), (cut, str(err))
+                outcomes.add("failed")
+            else:
+                # Cut during the farewell: everything was read.
+                assert batch.mails == expected.mails and batch.checkpoint == expected.checkpoint
+                outcomes.add("read")
+    assert "failed" in outcomes
+    again = fetch_new(direct, expected.checkpoint.split(":")[0] + ":0")
+    assert again.mails == expected.mails and attachment_files(tmp_path) == files
+    assert not list((tmp_path / "attachments").glob(".part-*"))
 
 
 def test_a_run_reads_at_most_its_limit_and_the_rest_next_time(mailbox, tmp_path):
@@ -345,9 +390,10 @@ def test_no_such_host(tmp_path, mailbox):
 class _CuttingProxy:
     """A TCP relay to the server that cuts the connection after ``after`` bytes from it."""
 
-    def __init__(self, host: str, port: int, after: int) -> None:
+    def __init__(self, host: str, port: int, after: int | None) -> None:
         self.target = (host, port)
         self.after = after
+        self.sent = 0  # bytes from the server that reached the client
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.threads: list[threading.Thread] = []
@@ -366,11 +412,10 @@ class _CuttingProxy:
         except OSError:
             return
         server = socket.create_connection(self.target)
-        threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
-        self._pipe(server, client, self.after)
+        threading.Thread(target=self._pipe, args=(client, server, None, False), daemon=True).start()
+        self._pipe(server, client, self.after, True)
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None, count: bool) -> None:
         sent = 0
         try:
             while True:
@@ -379,11 +424,14 @@ class _CuttingProxy:
                     break
                 if limit is not None and sent + len(data) > limit:
                     dst.sendall(data[:limit - sent])
+                    sent = limit
                     break
                 dst.sendall(data)
                 sent += len(data)
         except OSError:
             pass
+        if count:
+            self.sent = sent
         for s in (src, dst):
             try:
                 s.shutdown(socket.SHUT_RDWR)

@@ -14,9 +14,12 @@ import mimetypes
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 
+#: A half-written file older than this was left by a run that was killed: it is removed.
+STALE_PART_SECONDS = 3600
 #: A name is cut to this many bytes of UTF-8 (a file system allows 255, and the
 #: prefix and a Devanagari name, three bytes a letter, must fit).
 MAX_NAME_BYTES = 150
@@ -79,3 +82,20 @@ def save(folder: Path, relative: str, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_parts(folder: Path, *, now: float | None = None) -> int:
+    """Delete the temporary files of runs killed while saving (never a finished attachment);
+    the number removed. A fresh one may be another run's, still writing: it stays."""
+    if not folder.is_dir():
+        return 0
+    limit = (time.time() if now is None else now) - STALE_PART_SECONDS
+    removed = 0
+    for path in folder.glob(".part-*"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass  # gone already, or not ours to remove: it harms nothing
+    return removed

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sheets_sync.errors import ConfigError, SheetsSyncError, SourceError
+from sheets_sync.mail import files
 from sheets_sync.mail.message import Mail
 from sheets_sync.mail.parse import parse_message
 from sheets_sync.mail.settings import ImapSettings
@@ -85,6 +86,7 @@ def fetch_new(settings: ImapSettings, checkpoint: str | None, *, limit: int = DE
         warnings.append(f"the mailbox checkpoint {checkpoint!r} in Sync State is not "
                         "'uidvalidity:uid': the folder is read again from the start (mails already "
                         "filed are recognised by their Message-ID)")
+    files.remove_stale_parts(settings.attachments_dir)
     with _session(settings) as conn:
         uidvalidity, _exists = _examine(conn, settings)
         last = 0
@@ -138,13 +140,20 @@ def _connect(settings: ImapSettings) -> imaplib.IMAP4:
             return imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=settings.timeout)
         conn = imaplib.IMAP4(host, port, timeout=settings.timeout)
         if settings.security == "starttls":
-            _starttls(conn, context, where)
+            try:
+                _starttls(conn, context, where)
+            except BaseException:
+                conn.shutdown()
+                raise
         return conn
     except ssl.SSLCertVerificationError as exc:
         raise MailboxSettingsError(
             f"the mail server {where} showed a certificate this machine does not trust "
             f"({exc.verify_message}): check SHEETS_SYNC_IMAP_HOST, or set SHEETS_SYNC_IMAP_CA_FILE to "
             "your corporation's certificate authority") from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError):
+        raise MailboxUnavailable(f"the mail server {where} broke off the connection before it was "
+                                 "set up; the next run tries again") from None
     except ssl.SSLError as exc:
         raise MailboxSettingsError(
             f"{where} does not answer in TLS ({exc.reason or exc}): check SHEETS_SYNC_IMAP_PORT "
@@ -168,7 +177,6 @@ def _connect(settings: ImapSettings) -> imaplib.IMAP4:
 
 def _starttls(conn: imaplib.IMAP4, context: ssl.SSLContext, where: str) -> None:
     if "STARTTLS" not in conn.capabilities:
-        conn.shutdown()
         raise MailboxSettingsError(f"{where} does not offer STARTTLS: set SHEETS_SYNC_IMAP_SECURITY=tls "
                                    "and SHEETS_SYNC_IMAP_PORT=993")
     conn.starttls(context)
