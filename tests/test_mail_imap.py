@@ -17,8 +17,7 @@ from email.utils import make_msgid
 import pytest
 
 from sheets_sync.errors import ConfigError, SourceError
-from sheets_sync.mail import imap
-from sheets_sync.mail.imap import MailboxSettingsError, MailboxUnavailable, check, fetch_new
+from sheets_sync.mail import MailboxError, MailboxSettingsError, MailboxUnavailable, check, fetch_new, imap
 from sheets_sync.mail.settings import ImapSettings
 from sheets_sync.timeutil import IST
 
@@ -148,6 +147,40 @@ def test_files_half_written_by_a_killed_run_are_cleared_later(mailbox, tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == [".part-writing", "1-1-1-keep.pdf"]
 
 
+def test_attachments_that_cannot_be_saved_stop_the_read_and_lose_nothing(mailbox, tmp_path,
+                                                                       monkeypatch):
+    for n in range(3):
+        m = request(f"Request {n}")
+        m.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename="a.pdf")
+        mailbox.deliver(m)
+    s = settings_for(mailbox, tmp_path)
+    real, calls = imap.files.save, []
+
+    def disk_full(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args)
+
+    monkeypatch.setattr(imap.files, "save", disk_full)
+    err = failure(s)
+    assert isinstance(err, MailboxSettingsError) and err.exit_code == 2
+    assert str(err) == (f"SHEETS_SYNC_ATTACHMENTS_DIR={str(tmp_path / 'attachments')!r}: attachments "
+                        "cannot be saved there (No space left on device); free some space or name "
+                        "another folder (no mail was filed, the next run reads it again)")
+    monkeypatch.setattr(imap.files, "save", real)
+    assert [m.subject for m in fetch_new(s, None).mails] == ["Request 0", "Request 1", "Request 2"]
+
+
+def test_an_attachments_folder_that_cannot_be_made_is_named_before_reading(mailbox, tmp_path):
+    (tmp_path / "attachments").write_text("a file in the way")
+    mailbox.deliver(request())
+    err = failure(settings_for(mailbox, tmp_path))
+    assert isinstance(err, MailboxSettingsError)
+    assert str(err).startswith(f"SHEETS_SYNC_ATTACHMENTS_DIR={str(tmp_path / 'attachments')!r}: "
+                               "attachments cannot be saved there (File exists)")
+
+
 def test_a_connection_cut_in_the_middle_is_a_source_failure_and_loses_nothing(mailbox, tmp_path):
     for n in range(4):
         m = request(f"Request {n}")
@@ -202,7 +235,7 @@ def test_a_connection_cut_at_any_point_of_the_session_loses_nothing(mailbox, tmp
         with _CuttingProxy(mailbox.server.host, mailbox.server.tls_port, after=cut) as proxy:
             try:
                 batch = fetch_new(dataclasses.replace(direct, port=proxy.port), None)
-            except imap.MailboxError as err:
+            except MailboxError as err:
                 # A cut is the network's fault, never a setting's: the next run tries again.
                 assert isinstance(err, MailboxUnavailable), (cut, str(err))
                 outcomes.add("failed")
@@ -310,8 +343,8 @@ def test_a_message_over_the_message_cap_is_not_downloaded_whole(mailbox, tmp_pat
 
 # -- wrong settings: one clear line each -------------------------------------------------------
 
-def failure(s: ImapSettings) -> imap.MailboxError:
-    with pytest.raises(imap.MailboxError) as info:
+def failure(s: ImapSettings) -> MailboxError:
+    with pytest.raises(MailboxError) as info:
         fetch_new(s, None)
     message = str(info.value)
     assert "\n" not in message and s.password not in message

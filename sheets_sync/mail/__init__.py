@@ -7,14 +7,8 @@ text made safe, attachments saved under sanitised names. What a message *is*
 decided by the content pipeline, not here.
 """
 
-from sheets_sync.mail.imap import (
-    MailBatch,
-    MailboxError,
-    MailboxSettingsError,
-    MailboxUnavailable,
-    check,
-    fetch_new,
-)
+from sheets_sync.mail.errors import MailboxError, MailboxSettingsError, MailboxUnavailable
+from sheets_sync.mail.imap import MailBatch, check, fetch_new
 from sheets_sync.mail.message import Attachment, Mail
 from sheets_sync.mail.parse import parse_message
 from sheets_sync.mail.quoting import own_text

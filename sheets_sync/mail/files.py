@@ -99,3 +99,17 @@ def remove_stale_parts(folder: Path, *, now: float | None = None) -> int:
         except OSError:
             pass  # gone already, or not ours to remove: it harms nothing
     return removed
+
+
+def check_folder(folder: Path) -> None:
+    """Make sure files can be saved in ``folder`` (made if missing); raise OSError if not."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".part-check-")
+    os.close(handle)
+    os.unlink(temp)
+
+
+def cannot_save(folder: Path, exc: OSError) -> str:
+    return (f"SHEETS_SYNC_ATTACHMENTS_DIR={str(folder)!r}: attachments cannot be saved there "
+            f"({exc.strerror or exc}); free some space or name another folder (no mail was filed, "
+            "the next run reads it again)")

@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sheets_sync.errors import ConfigError, SheetsSyncError, SourceError
 from sheets_sync.mail import files
+from sheets_sync.mail.errors import MailboxSettingsError, MailboxUnavailable
 from sheets_sync.mail.message import Mail
 from sheets_sync.mail.parse import parse_message
 from sheets_sync.mail.settings import ImapSettings
@@ -41,19 +41,6 @@ DEFAULT_LIMIT = 200
 GROUP_BYTES = 32 * 1024 * 1024
 #: Of a message over the size cap, only this much is downloaded, for its headers and text.
 HEAD_BYTES = 1024 * 1024
-
-
-class MailboxError(SheetsSyncError):
-    """The mailbox could not be read; the message names the setting to check."""
-
-
-class MailboxSettingsError(MailboxError, ConfigError):
-    """A setting is wrong: the login was refused, the certificate is not trusted, no such
-    host or folder, not an IMAP server at that port (exit 2)."""
-
-
-class MailboxUnavailable(MailboxError, SourceError):
-    """The server did not answer or broke off; the next run tries again (exit 5)."""
 
 
 @dataclass
@@ -86,7 +73,7 @@ def fetch_new(settings: ImapSettings, checkpoint: str | None, *, limit: int = DE
         warnings.append(f"the mailbox checkpoint {checkpoint!r} in Sync State is not "
                         "'uidvalidity:uid': the folder is read again from the start (mails already "
                         "filed are recognised by their Message-ID)")
-    files.remove_stale_parts(settings.attachments_dir)
+    _check_attachments_dir(settings)
     with _session(settings) as conn:
         uidvalidity, _exists = _examine(conn, settings)
         last = 0
@@ -101,6 +88,16 @@ def fetch_new(settings: ImapSettings, checkpoint: str | None, *, limit: int = DE
         mails = list(_read(conn, settings, uidvalidity, batch, warnings))
     end = batch[-1] if batch else last
     return MailBatch(mails, f"{uidvalidity}:{end}", warnings, left=len(uids) - len(batch))
+
+
+def _check_attachments_dir(settings: ImapSettings) -> None:
+    """Before reading anything: mail whose attachments could not be saved must not be filed."""
+    folder = settings.attachments_dir
+    try:
+        files.check_folder(folder)
+    except OSError as exc:
+        raise MailboxSettingsError(files.cannot_save(folder, exc)) from None
+    files.remove_stale_parts(folder)
 
 
 def check(settings: ImapSettings) -> str:

@@ -25,6 +25,7 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from pathlib import Path
 
 from sheets_sync.mail import authres, dates, files
+from sheets_sync.mail.errors import MailboxSettingsError
 from sheets_sync.mail.htmltext import html_to_text
 from sheets_sync.mail.message import Attachment, Mail
 from sheets_sync.mail.settings import ImapSettings
@@ -52,6 +53,8 @@ def parse_message(raw: bytes, settings: ImapSettings, *, uidvalidity: int, uid: 
     walk = _Walk(settings, uidvalidity, uid, complete, size)
     try:
         walk.part(msg, 0, text=True)
+    except MailboxSettingsError:
+        raise  # an attachment that could not be saved: nothing of this run may be filed
     except Exception as exc:  # noqa: BLE001 - a broken body must not stop the mailbox
         notes.append(f"part of the message could not be read ({type(exc).__name__}); "
                      "open it in the mailbox")
@@ -230,13 +233,13 @@ class _Walk:
                 f"larger than {_mb(cap)} ({_mb(len(data))}): not saved; ask the sender for a link")))
             return
         relative = files.stored_name(self.uidvalidity, self.uid, n, name)
+        folder = Path(self.settings.attachments_dir)
         try:
-            files.save(Path(self.settings.attachments_dir), relative, data)
+            files.save(folder, relative, data)
         except OSError as exc:
-            self.attachments.append(Attachment(name, len(data), kind, skipped=(
-                f"could not be saved in {self.settings.attachments_dir} ({exc.strerror})")))
-            self.notes.append(f"attachment {name} could not be saved ({exc.strerror})")
-            return
+            # Disk full, folder gone: the whole read stops, so the mail is not filed without
+            # its attachment and the next run reads it again.
+            raise MailboxSettingsError(files.cannot_save(folder, exc)) from None
         self.attachments.append(Attachment(name, len(data), kind, saved_to=relative))
 
 
