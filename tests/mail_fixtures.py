@@ -27,7 +27,9 @@ import imaplib
 import itertools
 import os
 import pwd
+import shlex
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -340,3 +342,36 @@ def dovecot() -> Iterator[Dovecot]:
 @pytest.fixture
 def mailbox(dovecot: Dovecot) -> MailUser:
     return dovecot.add_user()
+
+
+def main() -> None:
+    """``python -m tests.mail_fixtures``: a Dovecot with a sample mailbox to try the mail job by
+    hand; prints the settings to export, runs until Ctrl-C."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop() on kill as on Ctrl-C
+    server = Dovecot()
+    server.start()
+    try:
+        box = server.add_user("cell")
+        sample = EmailMessage()
+        sample["Authentication-Results"] = "mail.mahapalika.example; dkim=pass header.d=mahapalika.example"
+        sample["From"] = "आरोग्य विभाग <health@mahapalika.example>"
+        sample["To"] = "cell@mahapalika.example"
+        sample["Subject"] = "पल्स पोलिओ मोहीम — प्रसिद्धीसाठी माहिती"
+        sample.set_content("नमस्कार,\nदि. ५ डिसेंबर २०२६ रोजी प्रसिद्ध करावे.\n")
+        sample.add_attachment(b"%PDF-1.4 sample", maintype="application", subtype="pdf",
+                              filename="पोलिओ.pdf")
+        box.deliver(sample)
+        print("Dovecot is serving a sample mailbox. In another terminal:\n")
+        for name, value in box.env(Path.cwd()).items():
+            print(f"export {name}={shlex.quote(value)}")
+        print("\nCtrl-C stops it.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
