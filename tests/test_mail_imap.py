@@ -291,6 +291,17 @@ def test_a_checkpoint_nobody_could_have_written_reads_from_the_start(mailbox, tm
     assert len(batch.mails) == 1 and "'banana' in Sync State is not 'uidvalidity:uid'" in batch.warnings[0]
 
 
+def test_a_checkpoint_beyond_the_folders_numbers_reads_from_the_start(mailbox, tmp_path):
+    uid = mailbox.deliver(request())
+    s = settings_for(mailbox, tmp_path)
+    validity = fetch_new(s, None).mails[0].uidvalidity
+    batch = fetch_new(s, f"{validity}:{uid + 50}")
+    assert [m.uid for m in batch.mails] == [uid]
+    assert batch.warnings == [f"the folder INBOX numbers its mail below the checkpoint (UID {uid + 50}, "
+                              f"next {uid + 1}): it is read again from the start; mails already filed "
+                              "are recognised by their Message-ID"]
+
+
 def test_an_empty_folder_still_gives_a_checkpoint(mailbox, tmp_path):
     mailbox.deliver(request())
     mailbox.expunge_all()

@@ -75,19 +75,34 @@ def fetch_new(settings: ImapSettings, checkpoint: str | None, *, limit: int = DE
                         "filed are recognised by their Message-ID)")
     _check_attachments_dir(settings)
     with _session(settings) as conn:
-        uidvalidity, _exists = _examine(conn, settings)
-        last = 0
-        if previous and previous[0] == uidvalidity:
-            last = previous[1]
-        elif previous:
-            warnings.append(f"the server renumbered the folder {settings.folder} (its UIDVALIDITY "
-                            f"changed from {previous[0]} to {uidvalidity}): it is read again from the "
-                            "start; mails already filed are recognised by their Message-ID")
+        folder = _examine(conn, settings)
+        uidvalidity = folder.uidvalidity
+        last = _last_read(previous, folder, settings, warnings)
         uids = _new_uids(conn, last)
         batch = uids[:limit]
         mails = list(_read(conn, settings, uidvalidity, batch, warnings))
     end = batch[-1] if batch else last
     return MailBatch(mails, f"{uidvalidity}:{end}", warnings, left=len(uids) - len(batch))
+
+
+def _last_read(previous: tuple[int, int] | None, folder: Folder, settings: ImapSettings,
+               warnings: list[str]) -> int:
+    """The UID after which messages are new: the checkpoint's, unless the folder was renumbered."""
+    if previous is None:
+        return 0
+    if previous[0] != folder.uidvalidity:
+        warnings.append(f"the server renumbered the folder {settings.folder} (its UIDVALIDITY "
+                        f"changed from {previous[0]} to {folder.uidvalidity}): it is read again from "
+                        "the start; mails already filed are recognised by their Message-ID")
+        return 0
+    if folder.uidnext is not None and previous[1] >= folder.uidnext:
+        # The server's numbers went back without a new UIDVALIDITY (a restored backup):
+        # new mail could have UIDs below the checkpoint, so read everything again.
+        warnings.append(f"the folder {settings.folder} numbers its mail below the checkpoint "
+                        f"(UID {previous[1]}, next {folder.uidnext}): it is read again from the "
+                        "start; mails already filed are recognised by their Message-ID")
+        return 0
+    return previous[1]
 
 
 def _check_attachments_dir(settings: ImapSettings) -> None:
@@ -103,8 +118,8 @@ def _check_attachments_dir(settings: ImapSettings) -> None:
 def check(settings: ImapSettings) -> str:
     """One line saying the mailbox can be read, for ``mail --check`` (raises MailboxError)."""
     with _session(settings) as conn:
-        _, exists = _examine(conn, settings)
-    return f"{settings.describe()}: {exists} messages"
+        folder = _examine(conn, settings)
+    return f"{settings.describe()}: {folder.exists} messages"
 
 
 # -- the connection --------------------------------------------------------------------------
@@ -115,17 +130,28 @@ def _session(settings: ImapSettings) -> Iterator[imaplib.IMAP4]:
     try:
         _login(conn, settings)
         yield conn
-    except (imaplib.IMAP4.abort, OSError) as exc:
-        raise MailboxUnavailable(f"the mail server {settings.host}:{settings.port} broke off "
-                                 f"({_reason(exc, settings)}); the next run tries again") from None
-    except imaplib.IMAP4.error as exc:
-        raise MailboxUnavailable(f"the mail server {settings.host}:{settings.port} refused a "
-                                 f"command ({_reason(exc, settings)}); the next run tries again") from None
-    finally:
-        try:
-            conn.logout()
-        except (imaplib.IMAP4.error, OSError):
-            pass
+    except BaseException as exc:
+        # No polite LOGOUT on a connection that failed: it would wait out the timeout again.
+        _close(conn)
+        if isinstance(exc, (imaplib.IMAP4.abort, OSError)):
+            raise MailboxUnavailable(f"the mail server {settings.host}:{settings.port} broke off "
+                                     f"({_reason(exc, settings)}); the next run tries again") from None
+        if isinstance(exc, imaplib.IMAP4.error):
+            raise MailboxUnavailable(f"the mail server {settings.host}:{settings.port} refused a "
+                                     f"command ({_reason(exc, settings)}); the next run tries again"
+                                     ) from None
+        raise
+    try:
+        conn.logout()
+    except (imaplib.IMAP4.error, OSError):
+        pass  # everything was read; a farewell lost on the way changes nothing
+
+
+def _close(conn: imaplib.IMAP4) -> None:
+    try:
+        conn.shutdown()
+    except OSError:
+        pass
 
 
 def _connect(settings: ImapSettings) -> imaplib.IMAP4:
@@ -208,8 +234,15 @@ def _reason(exc: BaseException, settings: ImapSettings) -> str:
     return re.sub(r"\s+", " ", text).strip()[:200] or type(exc).__name__
 
 
-def _examine(conn: imaplib.IMAP4, settings: ImapSettings) -> tuple[int, int]:
-    """Open the folder read-only; its UIDVALIDITY and how many messages it holds."""
+@dataclass(frozen=True)
+class Folder:
+    uidvalidity: int
+    exists: int  # messages in it
+    uidnext: int | None  # the UID the next message will get, when the server says
+
+
+def _examine(conn: imaplib.IMAP4, settings: ImapSettings) -> Folder:
+    """Open the folder read-only."""
     typ, data = conn.select(quote_folder(settings.folder), readonly=True)
     if typ != "OK":
         folders = _folders(conn)
@@ -221,7 +254,9 @@ def _examine(conn: imaplib.IMAP4, settings: ImapSettings) -> tuple[int, int]:
         raise MailboxUnavailable(f"the mail server {settings.host} did not say the folder's "
                                  "UIDVALIDITY; it cannot be read safely")
     exists = int(data[0]) if data and data[0] and data[0].isdigit() else 0
-    return int(values[0]), exists
+    _, following = conn.response("UIDNEXT")
+    uidnext = int(following[0]) if following and following[0] and following[0].isdigit() else None
+    return Folder(int(values[0]), exists, uidnext)
 
 
 def _folders(conn: imaplib.IMAP4) -> list[str]:
