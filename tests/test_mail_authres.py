@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sheets_sync.mail.authres import parse, verdict
 
@@ -71,3 +73,16 @@ def test_subdomain_sender_and_no_settings():
     assert verdict([f"{OURS}; dkim=pass header.d=mahapalika.example"], SENDER, "") == (
         False, "SHEETS_SYNC_MAIL_AUTHSERV is not set, so no sender can be checked")
     assert verdict([], "", OURS) == (False, "the message has no sender address")
+
+
+_PIECES = st.sampled_from(["dkim=pass", "spf=pass", "dkim=fail", " header.d=", " smtp.mailfrom=", "@",
+                           "mahapalika.example", ";", "(", ")", '"', "\\", " ", "=", "/1", "x"])
+
+
+@given(st.lists(st.lists(_PIECES | st.text(max_size=5), max_size=12).map("".join), max_size=4),
+       st.booleans(), st.sampled_from([SENDER, "a@evil.example", "", "@", "x@"]))
+def test_any_header_gives_a_verdict_never_an_error(pieces, ours, sender):
+    headers = [f"{OURS}; {p}" if ours else p for p in pieces]
+    ok, reason = verdict(headers, sender, OURS)
+    assert ok is False or reason == ""
+    assert ok is True or reason

@@ -305,3 +305,12 @@ def test_any_name_becomes_a_safe_one(name, kind):
     assert all(ord(ch) >= 32 and ch != "\x7f" for ch in safe)
     assert not any(ch in safe for ch in "\u202e\u202d\u2066\u2067\ufeff")
     assert safe_name(safe, kind, 1) == safe  # cleaning twice changes nothing
+
+
+@given(st.text(max_size=200), st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=40))
+def test_no_html_shows_what_a_script_holds(before, secret):
+    secret = "SECRET" + secret
+    text = html_to_text(f"{before}<script>{secret}</script><style>{secret}</style>")
+    # Whatever came before (even broken markup), the script's and the style's words never show,
+    # unless the text before already held them or left a tag open that swallowed the script tag.
+    assert secret not in text or secret in html_to_text(before) or "<" in before
