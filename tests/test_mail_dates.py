@@ -42,6 +42,22 @@ def test_not_dates():
     assert find_dates("मे महिन्यात") == []  # "मे" alone is May only beside a day and a year
 
 
+def test_a_day_and_month_without_a_year():
+    assert planned_date("", "दि. ५ डिसेंबर रोजी प्रसिद्ध करावे", received=RECEIVED) == date(2026, 12, 5)
+    assert planned_date("", "कार्यक्रम ५ डिसेंबरला आहे", received=RECEIVED) == date(2026, 12, 5)
+    assert planned_date("", "the camp on 5th January", received=RECEIVED) == date(2027, 1, 5)
+    assert planned_date("", "Please publish on 5 May.", received=RECEIVED) == date(2027, 5, 5)
+    # Recently past, with a cue: this year's (late); without one: no plan.
+    assert planned_date("", "प्रसिद्धी १५ नोव्हेंबर", received=RECEIVED) == date(2026, 11, 15)
+    assert planned_date("", "letter of 15 November", received=RECEIVED) is None
+    # No 29 February in 2026 or 2027, the years a year-less date can be in: no date.
+    assert planned_date("", "publish on 29 February", received=RECEIVED) is None
+    assert planned_date("", "publish on 29 February", received=date(2027, 11, 1)) == date(2028, 2, 29)
+    for words in ("5 may attend", "५ में दिखाया", "5 decorations", "12 marchers"):
+        assert find_dates(words, received=RECEIVED) == [], words
+    assert find_dates("५ डिसेंबर") == []  # no day to say which year
+
+
 def test_a_publication_cue_wins_over_an_earlier_date():
     text = ("Our letter dated 18/11/2026. The camp starts on 2 December 2026.\n"
             "Please publish it on 28 November 2026.")

@@ -2,7 +2,8 @@
 
 Dates are written the Indian way, day first, in Marathi, Hindi or English, with
 Devanagari or Latin digits: "दि. ५ डिसेंबर २०२६", "5 Dec 2026", "5th December,
-2026", "December 5, 2026", "05/12/2026", "5.12.26", "2026-12-05". A message
+2026", "December 5, 2026", "05/12/2026", "5.12.26", "2026-12-05", and without a
+year ("५ डिसेंबर रोजी": the next 5 December, or one up to 60 days past). A message
 often holds several (the letter's own date, a meeting, the event): a date
 after a publication cue ("publish on", "प्रसिद्धी") wins, then one after an
 event cue ("programme on", "कार्यक्रम"), else the first that is not before the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sheets_sync.mail.quoting import own_text
 
@@ -51,7 +52,13 @@ _PATTERNS = [
                          + _R, re.I)),
     # December 5, 2026
     ("m_d_y", re.compile(_L + r"(" + _MONTH + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})" + _R, re.I)),
+    # 5 December, ५ डिसेंबर रोजी, ५ डिसेंबरला: no year (the next such day is meant). Not followed
+    # by a Latin letter ("5 decorations") or a Devanagari sign ("५ में" is Hindi "in", not May).
+    ("d_m", re.compile(_L + r"(\d{1,2})(?:st|nd|rd|th)?\s*(?:of\s+)?(" + _MONTH
+                       + r")(?![A-Za-z\u0900-\u0903\u093A-\u094F\u0962\u0963])", re.I)),
 ]
+# A day and month without a year this long before the message are next year's.
+_YEARLESS_PAST = timedelta(days=60)
 
 _PUBLISH_CUES = re.compile(
     r"publish|publication|post(?:ed)?\s+on|go(?:es)?\s+live|release|upload|"
@@ -70,16 +77,22 @@ class Found:
     cue: int  # 2 publication, 1 event, 0 none
 
 
-def find_dates(text: str) -> list[Found]:
-    """Every valid date in ``text``, in order, with the cue that precedes it."""
+def find_dates(text: str, *, received: date | None = None) -> list[Found]:
+    """Every valid date in ``text``, in order, with the cue that precedes it.
+
+    A day and month without a year ("५ डिसेंबर रोजी") count only when ``received``
+    (the day the message came) says which year they are in.
+    """
     plain = text.translate(_DIGITS)  # the same length: positions stay valid
     found: dict[int, Found] = {}
     taken: list[range] = []
     for kind, pattern in _PATTERNS:
+        if kind == "d_m" and received is None:
+            continue
         for m in pattern.finditer(plain):
             if any(m.start() in span for span in taken):
                 continue
-            when = _date(kind, m.groups())
+            when = _yearless(m.groups(), received) if kind == "d_m" else _date(kind, m.groups())
             if when is None:
                 continue
             taken.append(range(m.start(), m.end()))
@@ -105,6 +118,21 @@ def _date(kind: str, groups: tuple[str, ...]) -> date | None:
         return None  # 31/02/2026, 2026-13-01: not a date
 
 
+def _yearless(groups: tuple[str, ...], received: date | None) -> date | None:
+    day, name = groups
+    if name == "may" or received is None:
+        return None  # "5 may attend": the English verb, not the month
+    month = _MONTH_OF[name.lower()]
+    for year in (received.year, received.year + 1):
+        try:
+            when = date(year, month, int(day))
+        except ValueError:
+            continue  # 29 February of a common year
+        if when >= received - _YEARLESS_PAST:
+            return when
+    return None
+
+
 def _cue(text: str, start: int) -> int:
     # Within the same line, shortly before the date.
     line_start = text.rfind("\n", 0, start) + 1
@@ -122,7 +150,7 @@ def planned_date(subject: str, text: str, *, received: date) -> date | None:
     ``received`` is the day the message came (IST): a date without a cue counts
     only when it is not before it (a letter's own date is not a plan).
     """
-    candidates = find_dates(subject) + find_dates(own_text(text))
+    candidates = find_dates(subject, received=received) + find_dates(own_text(text), received=received)
     if not candidates:
         return None
     best = max(c.cue for c in candidates)
