@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:
 pytest_plugins = []
 import os  # noqa: E402  TEMP while helpers work
 
-for _plugin in ("tests.fake_sheets_fixtures", "tests.platform_fixtures"):
+for _plugin in ("tests.fake_sheets_fixtures", "tests.platform_fixtures", "tests.mail_fixtures"):
     if _plugin not in os.environ.get("SKIP_PLUGINS", ""):
         pytest_plugins.append(_plugin)
 

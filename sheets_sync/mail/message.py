@@ -52,6 +52,17 @@ class Mail:
     planned_date: date | None = None
     #: Request codes quoted in the subject or text (e.g. "CR-0042"), in order, without repeats.
     codes: tuple[str, ...] = field(default=())
+    #: What the reader could not do with this message, in plain words ("the message is
+    #: 130 MB…: only its beginning was read"), for the cell to see; () when all went well.
+    notes: tuple[str, ...] = ()
+
+    @property
+    def own_text(self) -> str:
+        """The text its sender wrote, above any quoted reply or forwarded message
+        (an "APPROVE" or a date below it was someone else's, earlier)."""
+        from sheets_sync.mail.quoting import own_text  # the rules live with the reader
+
+        return own_text(self.text)
 
     @property
     def key(self) -> str:
