@@ -32,8 +32,14 @@ def snapshot(fleet) -> tuple:
     return tracker, fleet.platform_requests()
 
 
-@pytest.mark.parametrize("second", ["publish", "sync --publish all"])
-def test_two_publishes_at_once_the_second_is_kept_out_and_changes_nothing(fleet, second, tmp_path):
+def command(fleet, text: str) -> list[str]:
+    args = text.split() + (["--source", f"files:{fleet.export}"] if text.startswith("sync") else [])
+    return fleet.cli(*args)
+
+
+@pytest.mark.parametrize(("first", "second"), [("publish", "publish"), ("publish", "sync --publish all"),
+                                                ("sync --publish all", "publish")])
+def test_two_publishes_at_once_the_second_is_kept_out_and_changes_nothing(fleet, first, second, tmp_path):
     fleet.approve()
     held, release = threading.Event(), threading.Event()
 
@@ -43,29 +49,27 @@ def test_two_publishes_at_once_the_second_is_kept_out_and_changes_nothing(fleet,
         release.wait(60)
     fleet.graph.on(f"/{CIDS[0]}/comments", hold, method="POST")
     env = fleet.env()
-    first = subprocess.Popen(fleet.cli("publish"), env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    running = subprocess.Popen(command(fleet, first), env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
-        assert held.wait(60), first.communicate(timeout=5)
+        assert held.wait(60), running.communicate(timeout=5)
         before = snapshot(fleet)
-        args = second.split() + (["--source", f"files:{fleet.export}"] if second.startswith("sync") else [])
-        other = subprocess.run(fleet.cli(*args), env=env, cwd=tmp_path, capture_output=True, text=True,
-                               timeout=120)
+        other = subprocess.run(command(fleet, second), env=env, cwd=tmp_path, capture_output=True,
+                               text=True, timeout=120)
         assert other.returncode == 6, other.stderr + other.stdout
         lines = other.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in other.stderr
-        assert "another sheets-sync run holds the lock (publish, pid " in lines[0]
+        holder = f"({first.split()[0]}, pid {running.pid} on "
+        assert f"another sheets-sync run holds the lock {holder}" in lines[0]
         assert "this run changed nothing" in lines[0]
         assert snapshot(fleet) == before  # not a cell, not a request to any platform
     finally:
         release.set()
-        out, err = first.communicate(timeout=120)
-    assert first.returncode == 0, out + err
-    assert "Posted 4 reply(ies)" in out
+        out, err = running.communicate(timeout=120)
+    assert running.returncode == 0, out + err
     fleet.graph.clear_faults()
-    again = subprocess.run(fleet.cli(*second.split()) + (["--source", f"files:{fleet.export}"]
-                                                         if second.startswith("sync") else []),
-                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(command(fleet, second), env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
     assert again.returncode == 0, again.stderr + again.stdout  # the lock is free again; nothing to post
     rows = fleet.rows()
     for i, platform in enumerate(PLATFORMS):
