@@ -17,12 +17,19 @@ from sheets_sync.publishing import (
     Action,
     Check,
     Inputs,
+    Intent,
+    Platform,
     PublishPlan,
     Settings,
     checks_needed,
+    fingerprint,
+    is_posted,
+    parse_intent,
     platforms_of,
     posted_values,
+    reply_of,
 )
+from sheets_sync.publishing_journal import Journal
 from sheets_sync.schema import Schema
 from sheets_sync.table import UpdateRow
 from sheets_sync.timeutil import to_sheet
@@ -226,17 +233,64 @@ class PublishStep:
     attempt: str
     sleep: Callable[[float], None] = time.sleep
     outcomes: Outcomes | None = None
+    journal: Journal | None = None  # what this machine sent (None: the tracker's record only)
 
     def inputs(self, rows: Mapping[tuple, Mapping[str, str]]) -> Inputs:
         platforms = platforms_of(self.publishers)
         checks = checks_needed(rows, platforms, self.settings, self.attempt)
-        return Inputs(platforms, self.settings, self.attempt, run_checks(checks, self.publishers))
+        intents, posted, more = self._journaled(rows, platforms)
+        found = run_checks([*checks, *more], self.publishers)
+        found.update(posted)
+        return Inputs(platforms, self.settings, self.attempt, found, intents)
+
+    def _journaled(self, rows: Mapping[tuple, Mapping[str, str]], platforms: Mapping[str, Platform]):
+        """The rows that show neither an intent nor a posted reply while the journal holds
+        one for the same text: (their intents, those the journal knows posted, the checks
+        for the others)."""
+        intents: dict[tuple, Intent] = {}
+        posted: dict[tuple, Posted] = {}
+        checks: list[Check] = []
+        if self.journal is None:
+            return intents, posted, checks
+        if self.journal.problem:
+            log.warning("%s", self.journal.problem)
+        for key, row in rows.items():
+            entry = self.journal.get(key)
+            if (entry is None or key[0] not in platforms or is_posted(row)
+                    or parse_intent(row.get("publish", "")) is not None
+                    or entry.fp != fingerprint(row.get("reply", "").strip())):
+                continue
+            intent = Intent(_parsed(entry.since), entry.attempt)
+            if intent.at is None:
+                continue
+            intents[key] = intent
+            if entry.posted() is not None:
+                posted[key] = entry.posted()
+            else:
+                checks.append(Check(key, reply_of(key, row), intent.at - self.settings.margin))
+        return intents, posted, checks
 
     def finish(self, plan, schema: Schema, now: datetime) -> Outcomes:
-        """Make the plan's calls (its intents are in the tracker now); the last changes."""
-        calls = perform(plan.publishing.actions, self.publishers, self.settings, sleep=self.sleep)
+        """Make the plan's calls (its intents are in the tracker now, and in the journal
+        before the first post); the last changes."""
+        actions = plan.publishing.actions
+        sending = [(a.key, fingerprint(a.reply.text)) for a in actions if a.kind == "post"]
+        if self.journal is not None and sending:
+            self.journal.sending(sending, self.attempt, now)
+        calls = perform(actions, self.publishers, self.settings, sleep=self.sleep)
+        if self.journal is not None and sending:
+            self.journal.outcomes({key: calls[key] for key, _ in sending if key in calls})
         self.outcomes = outcome_changes(plan.publishing, calls, plan.publish_rows, schema, now)
         return self.outcomes
+
+
+def _parsed(text: str) -> datetime | None:
+    from sheets_sync.timeutil import parse_timestamp
+
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
 
 
 def new_attempt() -> str:
