@@ -44,10 +44,19 @@ class Entry:
     url: str = ""
     posted_at: str = ""
 
+    def since_time(self) -> datetime | None:
+        try:
+            return parse_timestamp(self.since)
+        except ValueError:
+            return None
+
     def posted(self) -> Posted | None:
         if not self.reply_id:
             return None
-        return Posted(self.reply_id, self.url, parse_timestamp(self.posted_at))
+        try:
+            return Posted(self.reply_id, self.url, parse_timestamp(self.posted_at))
+        except ValueError:
+            return None  # a time unreadable: looked up on the platform instead
 
 
 def _key(key: tuple) -> str:
@@ -105,7 +114,8 @@ class Journal:
     def save(self, now: datetime | None = None) -> None:
         if now is not None:
             floor = now - KEEP
-            self.entries = {k: e for k, e in self.entries.items() if _since(e) is None or _since(e) >= floor}
+            self.entries = {k: e for k, e in self.entries.items()
+                            if e.since_time() is None or e.since_time() >= floor}
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,13 +125,6 @@ class Journal:
         except OSError as exc:
             # The tracker's intents still stand; only the guard against a reverted copy is lost.
             log.warning("%s: could not write the publishing journal (%s)", self.path, exc)
-
-
-def _since(entry: Entry) -> datetime | None:
-    try:
-        return parse_timestamp(entry.since)
-    except ValueError:
-        return None
 
 
 __all__ = ["KEEP", "Entry", "Journal"]

@@ -260,7 +260,7 @@ class PublishStep:
                     or parse_intent(row.get("publish", "")) is not None
                     or entry.fp != fingerprint(row.get("reply", "").strip())):
                 continue
-            intent = Intent(_parsed(entry.since), entry.attempt)
+            intent = Intent(entry.since_time(), entry.attempt)
             if intent.at is None:
                 continue
             intents[key] = intent
@@ -282,15 +282,6 @@ class PublishStep:
             self.journal.outcomes({key: calls[key] for key, _ in sending if key in calls})
         self.outcomes = outcome_changes(plan.publishing, calls, plan.publish_rows, schema, now)
         return self.outcomes
-
-
-def _parsed(text: str) -> datetime | None:
-    from sheets_sync.timeutil import parse_timestamp
-
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        return None
 
 
 def new_attempt() -> str:
