@@ -157,9 +157,11 @@ def sync(ctx, tracker, credentials, source, dry_run, as_json, as_of, publish_to,
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not ctx.obj["quiet"]:
         _print_summary(result, dry_run)
-    if result.source_errors:
-        for line in result.source_errors:
-            click.echo(f"Error: {line}", err=True)
+    # A platform that refused its write token stops publishing there: exit 5, as a source.
+    errors = [*result.source_errors, *summary.get("publishing", {}).get("token_errors", [])]
+    for line in errors:
+        click.echo(f"Error: {line}", err=True)
+    if errors:
         sys.exit(5)
 
 

@@ -191,6 +191,9 @@ class Inputs:
     settings: Settings
     attempt: str
     found: Mapping[tuple, Posted | None | str] = field(default_factory=dict)
+    #: Intents the publishing journal holds for rows that show none (a copy saved over
+    #: the run's record): settled like the tracker's own (sheets_sync/publishing_journal.py).
+    journal: Mapping[tuple, Intent] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,7 @@ class _Context:
     def plan_row(self, key: tuple) -> Action | None:
         row = self.rows[key]
         if not is_posted(row):
-            intent = parse_intent(row.get("publish", ""))
+            intent = parse_intent(row.get("publish", "")) or self.inputs.journal.get(key)
             if intent is not None and intent.attempt != self.inputs.attempt and not self._lapsed(key, intent):
                 return None  # still sending, or found posted now
         row = self.rows[key]

@@ -17,12 +17,19 @@ from sheets_sync.publishing import (
     Action,
     Check,
     Inputs,
+    Intent,
+    Platform,
     PublishPlan,
     Settings,
     checks_needed,
+    fingerprint,
+    is_posted,
+    parse_intent,
     platforms_of,
     posted_values,
+    reply_of,
 )
+from sheets_sync.publishing_journal import Journal
 from sheets_sync.schema import Schema
 from sheets_sync.table import UpdateRow
 from sheets_sync.timeutil import to_sheet
@@ -131,7 +138,9 @@ class Outcomes:
     token_errors: list[str] = field(default_factory=list)  # a platform's write token refused
 
     def messages(self) -> list[str]:
-        return [*self.refused, *self.uncertain, *self.not_tried]
+        """For the Sync Log: every refusal and doubt, and the replies a stopped platform
+        left queued counted once per platform (each row says it too)."""
+        return [*self.refused, *self.uncertain, *_per_platform(self.not_tried)]
 
 
 def outcome_changes(plan: PublishPlan, outcomes: Mapping[tuple, Outcome],
@@ -155,13 +164,18 @@ def _values(action: Action, outcome: Outcome, row: Mapping[str, str], schema: Sc
     name = f"{action.key[0]} comment {action.key[1]}"
     if isinstance(outcome, Posted):
         out.posted += 1
-        return posted_values(row, outcome, schema)
+        values = posted_values(row, outcome, schema)
+        notes = _renoted(row, "")  # why it waited before is over
+        if notes != row.get("sync_notes", "").strip():
+            values["sync_notes"] = notes
+        return values
     if isinstance(outcome, str):
         out.hidden += 1
         return {"publish": f"{'hidden' if outcome == 'hide' else 'shown again'} {stamp}"}
     if isinstance(outcome, NotTried):
         out.not_tried.append(f"{name}: not sent yet, {outcome.why}; the next run tries again")
-        return {"publish": f"approved: not sent yet ({outcome.why}); the next run tries again"}
+        return {"publish": f"approved: not sent yet ({outcome.why}); the next run tries again",
+                "sync_notes": _renoted(row, f"{NOT_SENT}{outcome.why}; the next run tries again")}
     if isinstance(outcome, Uncertain):
         text = (f"{action.key[0]} did not answer clearly ({outcome}); the next run looks whether the reply "
                 "landed before anything else, and never sends it twice")
@@ -171,10 +185,35 @@ def _values(action: Action, outcome: Outcome, row: Mapping[str, str], schema: Sc
         out.token_errors.append(f"{action.key[0]}: {outcome}")
     what = "reply" if action.kind == "post" else action.kind
     out.refused.append(f"{name}: {what} refused ({outcome.reason}): {outcome}")
-    values = {"sync_notes": _noted(row, f"{what} refused by {action.key[0]}: {outcome}")}
+    note = f"{what} refused by {action.key[0]}: {outcome}"
+    values = {"sync_notes": _renoted(row, note) if action.kind == "post" else _noted(row, note)}
     if action.kind == "post":
         values["publish"] = f"refused ({outcome.reason}) {stamp}: {outcome}"
     return values
+
+
+NOT_SENT = "not sent yet: "
+#: The notes of a reply's earlier waits: each new outcome replaces them (the row says
+#: why it waits now, not every time it waited).
+_WAIT_NOTES = (NOT_SENT, "reply refused by ")
+
+
+def _renoted(row: Mapping[str, str], text: str) -> str:
+    """The row's Sync notes without its earlier waits, and ``text`` (if any) added."""
+    kept = [line for line in row.get("sync_notes", "").strip().splitlines()
+            if not line.startswith(_WAIT_NOTES)]
+    return "\n".join(x for x in (*kept, text) if x)
+
+
+def _per_platform(not_tried: Sequence[str]) -> list[str]:
+    """"x comment C1: not sent yet, <why>; …" lines, one per platform and reason."""
+    counts: dict[tuple[str, str], int] = {}
+    for line in not_tried:
+        platform = line.split(" ", 1)[0]
+        why = line.split(": not sent yet, ", 1)[-1]
+        counts[(platform, why)] = counts.get((platform, why), 0) + 1
+    return [f"{platform}: {n} approved repl{'y' if n == 1 else 'ies'} not sent yet, {why}"
+            for (platform, why), n in counts.items()]
 
 
 def _noted(row: Mapping[str, str], text: str) -> str:
@@ -194,15 +233,53 @@ class PublishStep:
     attempt: str
     sleep: Callable[[float], None] = time.sleep
     outcomes: Outcomes | None = None
+    journal: Journal | None = None  # what this machine sent (None: the tracker's record only)
 
     def inputs(self, rows: Mapping[tuple, Mapping[str, str]]) -> Inputs:
         platforms = platforms_of(self.publishers)
         checks = checks_needed(rows, platforms, self.settings, self.attempt)
-        return Inputs(platforms, self.settings, self.attempt, run_checks(checks, self.publishers))
+        intents, posted, more = self._journaled(rows, platforms)
+        found = run_checks([*checks, *more], self.publishers)
+        found.update(posted)
+        return Inputs(platforms, self.settings, self.attempt, found, intents)
+
+    def _journaled(self, rows: Mapping[tuple, Mapping[str, str]], platforms: Mapping[str, Platform]):
+        """The rows that show neither an intent nor a posted reply while the journal holds
+        one for the same text: (their intents, those the journal knows posted, the checks
+        for the others)."""
+        intents: dict[tuple, Intent] = {}
+        posted: dict[tuple, Posted] = {}
+        checks: list[Check] = []
+        if self.journal is None:
+            return intents, posted, checks
+        if self.journal.problem:
+            log.warning("%s", self.journal.problem)
+        for key, row in rows.items():
+            entry = self.journal.get(key)
+            if (entry is None or key[0] not in platforms or is_posted(row)
+                    or parse_intent(row.get("publish", "")) is not None
+                    or entry.fp != fingerprint(row.get("reply", "").strip())):
+                continue
+            intent = Intent(entry.since_time(), entry.attempt)
+            if intent.at is None:
+                continue
+            intents[key] = intent
+            if entry.posted() is not None:
+                posted[key] = entry.posted()
+            else:
+                checks.append(Check(key, reply_of(key, row), intent.at - self.settings.margin))
+        return intents, posted, checks
 
     def finish(self, plan, schema: Schema, now: datetime) -> Outcomes:
-        """Make the plan's calls (its intents are in the tracker now); the last changes."""
-        calls = perform(plan.publishing.actions, self.publishers, self.settings, sleep=self.sleep)
+        """Make the plan's calls (its intents are in the tracker now, and in the journal
+        before the first post); the last changes."""
+        actions = plan.publishing.actions
+        sending = [(a.key, fingerprint(a.reply.text)) for a in actions if a.kind == "post"]
+        if self.journal is not None and sending:
+            self.journal.sending(sending, self.attempt, now)
+        calls = perform(actions, self.publishers, self.settings, sleep=self.sleep)
+        if self.journal is not None and sending:
+            self.journal.outcomes({key: calls[key] for key, _ in sending if key in calls})
         self.outcomes = outcome_changes(plan.publishing, calls, plan.publish_rows, schema, now)
         return self.outcomes
 

@@ -133,7 +133,7 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
     With no sources it only does the last two (``tabs`` and ``overdue``); with
     ``follow_up`` false it leaves the departments' tabs alone.
     """
-    step = _publish_step(publishers, schema, sleep)
+    step = _publish_step(publishers, schema, sleep, backend.location)
     try:
         return _sync_once(backend, sources, schema, roster_path=roster_path, now=now, dry_run=dry_run,
                           command=command, follow_up=follow_up, step=step)
@@ -146,13 +146,15 @@ def run_sync(backend: Backend, sources: Sequence[Source], schema: Schema, *,
                           command=command, follow_up=follow_up, step=step)
 
 
-def _publish_step(publishers, schema: Schema, sleep):
+def _publish_step(publishers, schema: Schema, sleep, location: str):
     if not publishers:
         return None
     from sheets_sync.publishing import publishing_settings
+    from sheets_sync.publishing_journal import Journal
     from sheets_sync.publishing_run import PublishStep, as_publishers, new_attempt
 
-    step = PublishStep(as_publishers(publishers), publishing_settings(schema), new_attempt())
+    step = PublishStep(as_publishers(publishers), publishing_settings(schema), new_attempt(),
+                       journal=Journal.beside(location))
     if sleep is not None:
         step.sleep = sleep
     return step

@@ -53,7 +53,8 @@ def graph_refusal(response: Response, what: str, *, service: str, token_name: st
                        f"a new token with {permission} and put it in {token_name}", stops_platform=True)
     if code in THROTTLE_CODES:
         return Refused("throttled", f"{service} throttled this app while it was sending {what} ({said}); "
-                       f"{regain_access(response.headers)}; the replies stay queued for the next run",
+                       f"{regain_access(response.headers, service)}; the replies stay queued for the next "
+                       "run",
                        stops_platform=True, retry_after=regain_seconds(response.headers))
     if code in TEMPORARY_CODES or error.get("is_transient") is True:
         return None

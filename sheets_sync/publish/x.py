@@ -27,7 +27,7 @@ from sheets_sync.publish.base import Posted, Refused, Reply, Uncertain
 from sheets_sync.publish.platform import PlatformPublisher
 from sheets_sync.publish.twitter_text import MAX_WEIGHTED_LENGTH, weighted_length
 from sheets_sync.sources._http import Response, json_or_text
-from sheets_sync.sources.platforms import text_field, time_field
+from sheets_sync.sources.platforms import ist, text_field, time_field
 
 X_EPOCH_MS = 1288834974657
 _LEADING_MENTIONS = re.compile(r"^(?:@\w{1,15}\s+)+")
@@ -77,10 +77,20 @@ class XPublisher(PlatformPublisher):
                            f"{_WRITE.format(env=self.token_name)}", stops_platform=True)
         if response.status == 429:
             capped = kind == "usage-capped"
+            wait = self._wait(response.headers)
+            back = ("X gives no time, try again in 15 minutes" if wait is None
+                    else f"X resets the limit at {ist(self.clock() + timedelta(seconds=wait))} "
+                         "(x-rate-limit-reset)")
             return Refused("quota" if capped else "throttled",
                            f"X {'usage cap' if capped else 'rate limit'} reached while sending {what} "
-                           f"({said}); the replies stay queued for the next run", stops_platform=True,
-                           retry_after=self._wait(response.headers))
+                           f"({said}); {back}; the replies stay queued for the next run", stops_platform=True,
+                           retry_after=wait)
+        if response.status == 403 and body.get("reason") == "client-not-enrolled":
+            needs = json_or_text(body.get("required_enrollment", "") or "a paid access level", 80)
+            return Refused("permission", f"X refused {what} (client-not-enrolled): the app behind "
+                           f"{self.token_name} is not enrolled for this endpoint (X asks for {needs!r}); in "
+                           "the X developer portal attach the app to a Project with that access level; the "
+                           "replies stay queued", stops_platform=True)
         if response.status == 403:
             return self._forbidden(kind, detail.lower(), what, said)
         if response.status == 404:

@@ -26,7 +26,7 @@ from typing import Any
 from sheets_sync.publish.base import Posted, Refused, Reply, Uncertain
 from sheets_sync.publish.platform import PlatformPublisher
 from sheets_sync.sources._http import Response, json_or_text
-from sheets_sync.sources.platforms import text_field, time_field
+from sheets_sync.sources.platforms import ist, text_field, time_field
 from sheets_sync.sources.youtube import (
     AUTH_DETAIL_REASONS,
     QUOTA_REASONS,
@@ -67,12 +67,13 @@ class YouTubePublisher(PlatformPublisher):
                            stops_platform=True)
         if reason in QUOTA_REASONS:
             now = self.clock()
+            back = quota_reset(now)
             return Refused("quota", f"YouTube's daily quota is spent ({said}); each reply costs 50 units; "
-                           "it resets at midnight Pacific time, the replies stay queued until then",
-                           stops_platform=True, retry_after=(quota_reset(now) - now).total_seconds())
-        if reason in RETRY_REASONS:
-            return Refused("throttled", f"YouTube throttled {what} ({said}); the replies stay queued for "
-                           "the next run", stops_platform=True)
+                           f"it resets at midnight Pacific time ({ist(back)}), the replies stay queued "
+                           "until then", stops_platform=True, retry_after=(back - now).total_seconds())
+        if reason in RETRY_REASONS or response.status == 429:
+            return Refused("throttled", f"YouTube throttled {what} ({said}); YouTube gives no time: the "
+                           "replies stay queued and the next run tries again", stops_platform=True)
         return self._refused_here(response.status, reason, detail, what, said, needs)
 
     def _refused_here(self, status: int, reason: str, detail: str, what: str, said: str,

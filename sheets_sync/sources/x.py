@@ -11,7 +11,8 @@ itself. The account's own replies (``author_id`` equal to the account) are
 ``by_page``. X reports no hidden replies, so ``deleted`` is always false.
 
 Errors: 401 → :class:`AuthError` (renew the bearer token); 403 →
-:class:`AuthError` (the app's access level); 429 → :class:`RateLimited`
+:class:`AuthError` (the app's access level; ``client-not-enrolled``, X's answer to a
+free-tier app's reads, says what that means and what to do); 429 → :class:`RateLimited`
 saying when to come back (``x-rate-limit-reset``) or that the usage cap is
 reached (problem type ``usage-capped``); 5xx and dropped connections →
 retried. A 200 that carries partial ``errors[]`` becomes a warning naming
@@ -72,6 +73,8 @@ class XSource(PlatformSource):
                 f"X rejected the bearer token in {self.secret.name} ({said}): "
                 + RENEW.format(env=self.secret.name)
             )
+        if response.status == 403 and body.get("reason") == "client-not-enrolled":
+            return AuthError(self._not_enrolled(what, body))
         if response.status == 403:
             return AuthError(
                 f"X refused {what} ({said}): the app behind {self.secret.name} needs access "
@@ -92,6 +95,18 @@ class XSource(PlatformSource):
         if response.status >= 500:
             return Transient(SourceError(f"X: {what}: HTTP {response.status} ({said})"))
         return ApiError(f"X refused {what} ({said})", status=response.status, reason=kind)
+
+    def _not_enrolled(self, what: str, body: Mapping[str, Any]) -> str:
+        # X's free access level answers its reads so: the token is good, the plan is not.
+        needs = json_or_text(body.get("required_enrollment", "") or "a paid access level", 80)
+        return (
+            f"X refused {what}: the app behind {self.secret.name} is not enrolled for this "
+            f"endpoint (client-not-enrolled; X asks for {needs!r}) — X's free access level may post "
+            "but not read replies. So X's comments are not read into the tracker (the other "
+            "platforms still are). To read them: in the X developer portal attach the app to a "
+            "Project with read access (pay-per-use credits, or X's free access for public-utility "
+            "apps), then run `python cli.py sources check`; or leave x out of --source until then"
+        )
 
     @staticmethod
     def _come_back(headers: Mapping[str, str]) -> str:

@@ -23,7 +23,7 @@ One module per API: ``server`` (the shared plumbing), ``graph``, ``youtube``, ``
 
 from .graph import AFTER_CURSOR_MESSAGE, FakeGraph, graph_error, graph_throttled, graph_time
 from .server import DROP, Answer, FakeServer, LoggedRequest
-from .x import X_UNAUTHORIZED, FakeX, x_problem, x_rate_limited, x_time
+from .x import X_UNAUTHORIZED, FakeX, x_not_enrolled, x_problem, x_rate_limited, x_time
 from .youtube import API_KEY_INVALID, QUOTA_EXCEEDED, FakeYouTube, youtube_error, youtube_time
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "graph_error",
     "graph_throttled",
     "graph_time",
+    "x_not_enrolled",
     "x_problem",
     "x_rate_limited",
     "x_time",

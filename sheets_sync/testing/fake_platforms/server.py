@@ -6,7 +6,12 @@ Writes (POST, PUT) go to :meth:`FakeServer.handle_write`. A fault set with
 exists, the client hears a 500 or nothing — which is the failure that makes a
 blind retry post twice; without it the fault answers instead of the platform.
 ``method`` limits a fault to one HTTP method ("POST"), so a fault on a write
-does not hit the reads of the same path."""
+does not hit the reads of the same path.
+
+:meth:`FakeServer.on` runs a test's function when a matching request arrives
+(or, ``accepted=True``, once it was carried out), in the server's thread and
+outside its lock: a person editing the tracker while the platform takes a reply,
+or a run held in the middle of a post while a second run starts."""
 
 from __future__ import annotations
 
@@ -33,6 +38,14 @@ class LoggedRequest:
     params: dict[str, str]
     headers: dict[str, str]
     body: Any = None  # a write's body: parsed JSON, or the form fields
+
+
+@dataclass
+class _Hook:
+    fragment: str
+    call: Any  # (LoggedRequest) -> None
+    method: str | None = None
+    accepted: bool = False
 
 
 @dataclass
@@ -69,6 +82,7 @@ class FakeServer:
         self.page_size = page_size
         self.requests: list[LoggedRequest] = []
         self._faults: list[_Fault] = []
+        self._hooks: list[_Hook] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -166,6 +180,18 @@ class FakeServer:
         (``accepted``: after carrying the request out)."""
         self._faults.append(_Fault(fragment, DROP, times, after, method=method, accepted=accepted))
 
+    def on(self, fragment: str, call, *, method: str | None = None, accepted: bool = False) -> None:
+        """Call ``call(request)`` for each request whose path contains ``fragment``: when it
+        arrives, before the platform does anything (``accepted``: after it was carried out,
+        before the answer leaves). It may block (a run held mid-request)."""
+        self._hooks.append(_Hook(fragment, call, method, accepted))
+
+    def clear_faults(self) -> None:
+        """No more faults or hooks (a throttle lifted, a person gone)."""
+        with self._lock:
+            self._faults.clear()
+            self._hooks.clear()
+
     def writes(self, fragment: str = "") -> list[LoggedRequest]:
         """The POST/PUT/DELETE requests whose path contains ``fragment``."""
         return [r for r in self.requests if r.method != "GET" and fragment in r.path]
@@ -181,9 +207,12 @@ class FakeServer:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         body = _read_body(handler, headers) if method != "GET" else None
         path = parts.path
+        logged = LoggedRequest(method, path, params, headers, body)
         with self._lock:
-            self.requests.append(LoggedRequest(method, path, params, headers, body))
+            self.requests.append(logged)
             fault = self._fault_for(path, method)
+            hooks = [h for h in self._hooks if h.fragment in path and h.method in (None, method)]
+        self._run_hooks(hooks, logged, accepted=False)
         answer: Answer | str | None = None
         if fault is not None and not fault.accepted:
             answer = fault.answer
@@ -193,6 +222,7 @@ class FakeServer:
             else:
                 with self._lock:
                     answer = self._route(method, path[len(self.prefix) :], params, body, headers)
+            self._run_hooks(hooks, logged, accepted=True)
             if fault is not None:
                 answer = fault.answer  # carried out; the client hears the fault instead
         if answer == DROP:
@@ -204,6 +234,12 @@ class FakeServer:
             return
         assert not isinstance(answer, str)
         self._send(handler, answer)
+
+    @staticmethod
+    def _run_hooks(hooks: list[_Hook], request: LoggedRequest, *, accepted: bool) -> None:
+        for hook in hooks:
+            if hook.accepted == accepted:
+                hook.call(request)
 
     def _route(self, method: str, path: str, params: dict[str, str], body: Any,
                headers: dict[str, str]) -> Answer:

@@ -6,7 +6,9 @@ X's 403 ``unsupported-authentication``): a reply ``POST /2/tweets`` with
 its id a snowflake that carries its time, its text served as X serves it (the
 replied-to author's @username first, ``& < >`` HTML-escaped); hide a reply
 ``PUT /2/tweets/{id}/hidden`` ``{"hidden": true}`` (conversations the account
-started only). Knobs: ``not_mentioned``, ``refuse_duplicates`` (posts whose author did not mention the
+started only). Knobs: ``not_enrolled`` (read paths the app's access level does not
+include, answered with X's 403 ``client-not-enrolled``: a free-tier app's
+``{"/2/tweets/search"}``), ``not_mentioned``, ``refuse_duplicates`` (posts whose author did not mention the
 account: X's 403 for self-serve apps), ``scopes``, ``post_limit`` (posts per 15
 minutes, then 429), :meth:`FakeX.delete_tweet`, and the server's faults.
 """
@@ -58,6 +60,27 @@ def _forbidden(detail: str) -> Answer:
     return 403, {"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}, {}
 
 
+def x_not_enrolled(client_id: str = "28907132") -> Answer:
+    """X's 403 for an app whose access level does not include the endpoint (the free
+    tier's reads): not problem+JSON's usual ``status``, but ``reason``,
+    ``required_enrollment`` and ``registration_url``, as X sends it."""
+    return (
+        403,
+        {
+            "client_id": client_id,
+            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys "
+            "and tokens from a Twitter developer App that is attached to a Project. You can create a "
+            "project via the developer portal.",
+            "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+            "title": "Client Forbidden",
+            "required_enrollment": "Appropriate Level of API Access",
+            "reason": "client-not-enrolled",
+            "type": "https://api.twitter.com/2/problems/client-forbidden",
+        },
+        {},
+    )
+
+
 X_UNAUTHORIZED = (
     401,
     {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"},
@@ -86,6 +109,9 @@ class FakeX(FakeServer):
         # default so that tests may post the same thanks under many comments.
         self.refuse_duplicates = False
         self.hidden: set[str] = set()
+        # Read paths (fragments) the app is not enrolled for: X's free access level
+        # refuses the replies search with a 403 "client-not-enrolled".
+        self.not_enrolled: set[str] = set()
         self._posted: list[datetime] = []
         self._sequence = 0
 
@@ -135,6 +161,8 @@ class FakeX(FakeServer):
     def handle(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
         if bearer_token(headers) not in (self.token, self.user_token):
             return X_UNAUTHORIZED
+        if any(fragment in path for fragment in self.not_enrolled):
+            return x_not_enrolled()
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["2", "users"] and len(parts) == 3:
             user = self.users.get(parts[2])
