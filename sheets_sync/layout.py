@@ -117,6 +117,12 @@ def tab_layout(schema: Schema, tab: Tab) -> TabLayout:
     """How ``tab`` looks (a department's tab: ``tab.department`` is set)."""
     choices = {"status": tuple(schema.status_names), "category": tuple(schema.category_names)}
     helps = {"status": schema.status_help}
+    if tab.name == "content":  # the requests' own statuses and kinds
+        from sheets_sync.content_settings import content_settings
+
+        settings = content_settings(schema)
+        choices = {"status": settings.statuses, "kind": settings.kind_names}
+        helps = {}
     work = tab.department is not None or tab.name in WORK_TABS
     columns = tuple(ColumnLayout(
         c.field, c.header, c.width, c.wrap, c.hidden, c.owner == "people",
