@@ -111,8 +111,9 @@ class _Rows:
 
 
 def plan_mail(view: ContentView, mails: Sequence[Mail], checkpoint: str | None, settings: ContentSettings,
-              now: datetime, *, cell_limit: int = 50_000) -> MailPlan:
-    """Every change of a ``mail`` run. ``checkpoint`` is the mailbox's after ``mails``."""
+              now: datetime, *, cell_limit: int = 50_000, checkpoint_key: str = MAIL_SOURCE) -> MailPlan:
+    """Every change of a ``mail`` run. ``checkpoint`` is the mailbox's after ``mails``, kept in
+    the Sync State's row ``checkpoint_key`` (a mailbox and folder of its own)."""
     stamp = to_sheet(now)
     content = _Rows("content", {(k,): r.values for k, r in view.requests.items()})
     supervision = _Rows("supervision", {k: r.values for k, r in view.supervision.items()})
@@ -141,7 +142,7 @@ def plan_mail(view: ContentView, mails: Sequence[Mail], checkpoint: str | None, 
         log.append(AddRow("mail_log", _log_row(mail, filing, stamp, cell_limit)))
     notes = follow_up(content, settings, now, view.roster)
     changes: list[Change] = [*content.changes("content"), *log, *supervision.changes("suggestion")]
-    changes += _sync_state(view.checkpoints, checkpoint, codes, stamp)
+    changes += _sync_state(view.checkpoints, checkpoint_key, checkpoint, codes, stamp)
     return MailPlan(changes, filed, skipped, {k[0]: v for k, v in content.rows.items()}, notes)
 
 
@@ -232,10 +233,10 @@ def _log_row(mail: Mail, filing: Filing, stamp: str, cell_limit: int) -> dict[st
             "reason": filing.reason, "message_id": mail.message_id, "mail_key": mail.key, "read_at": stamp}
 
 
-def _sync_state(checkpoints: Mapping[str, str], checkpoint: str | None, codes: _Codes,
+def _sync_state(checkpoints: Mapping[str, str], key: str, checkpoint: str | None, codes: _Codes,
                 stamp: str) -> list[Change]:
     out: list[Change] = []
-    wanted = [(MAIL_SOURCE, checkpoint)] + ([(CODES_SOURCE, f"{codes.prefix}-{codes.last:04d}")]
+    wanted = [(key, checkpoint)] + ([(CODES_SOURCE, f"{codes.prefix}-{codes.last:04d}")]
                                             if codes.changed else [])
     for source, value in wanted:
         if value is None or checkpoints.get(source) == value:

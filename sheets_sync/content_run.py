@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheets_sync.backends.base import Backend, TrackerSession
-from sheets_sync.content import MailPlan, plan_mail, view_from_read
+from sheets_sync.content import MAIL_SOURCE, MailPlan, plan_mail, view_from_read
 from sheets_sync.content_mail import delivered, delivery_row, outbox
 from sheets_sync.content_settings import content_settings
 from sheets_sync.emailer import Delivery, Outgoing, SmtpFactory, connect, send_messages
@@ -34,8 +34,9 @@ from sheets_sync.table import AddRow, Record, Table, require_headers
 from sheets_sync.timeutil import IST, now_ist, to_sheet
 
 CONTENT_TABS = ("content", "mail_log", "supervision")
-# The mailbox reader: (checkpoint or None) → (the messages after it, the new checkpoint).
-Fetch = Callable[[str | None], tuple[Sequence[Mail], str]]
+# The mailbox reader: (checkpoint or None) → (the messages after it, the new checkpoint), or
+# an object with ``mails``, ``checkpoint`` and ``warnings`` (sheets_sync.mail.imap.MailBatch).
+Fetch = Callable[[str | None], "tuple[Sequence[Mail], str] | object"]
 
 
 @dataclass
@@ -82,7 +83,7 @@ def read_content(session: TrackerSession, schema: Schema, roster_path, *, names=
 
 def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | None = None,
              smtp=None, roster_path=None, dry_run: bool = False, factory: SmtpFactory = connect,
-             run_by: str = "") -> MailRun:
+             run_by: str = "", checkpoint_key: str = MAIL_SOURCE) -> MailRun:
     """File the mailbox's new messages and send what the requests ask for (``smtp``: the
     emailer's SmtpSettings; None sends nothing, and the next run with it sends)."""
     from sheets_sync.sync import cell_editors
@@ -97,14 +98,16 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
         if not dry_run:
             structure = session.ensure_structure(only=list(CONTENT_TABS), cell_editors=cell_editors(schema))
         _, _, checkpoints, _, _ = read_content(session, schema, roster_path, names=(), dry_run=True)
-        mails, checkpoint = fetch(checkpoints.get("mail") or None)
+        mails, checkpoint, fetched = _fetch(fetch, checkpoints.get(checkpoint_key) or None)
         if not dry_run:
             session.lock([*CONTENT_TABS, "sync_state"])
         records, roster, checkpoints, sync_log, warnings = read_content(session, schema, roster_path,
                                                                         dry_run=dry_run)
         view = view_from_read(records, roster, checkpoints)
         cell = tuple(getattr(smtp, "cell", ()) or ())
-        plan = plan_mail(view, list(mails), checkpoint, settings, now, cell_limit=session.cell_limit)
+        warnings += fetched
+        plan = plan_mail(view, list(mails), checkpoint, settings, now, cell_limit=session.cell_limit,
+                         checkpoint_key=checkpoint_key)
         if not dry_run:
             session.apply([*plan.changes, _log_row(plan, now, time.monotonic() - started, run_by)])
     messages, unaddressed = outbox(plan.requests, roster, settings, cell, now)
@@ -119,6 +122,14 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
             session.apply([delivery_row(run.delivery, command="mail", now=now,
                                         seconds=time.monotonic() - started, run_by=run_by)])
     return run
+
+
+def _fetch(fetch: Fetch, checkpoint: str | None) -> tuple[list[Mail], str, list[str]]:
+    got = fetch(checkpoint)
+    if hasattr(got, "mails"):
+        return list(got.mails), got.checkpoint, list(getattr(got, "warnings", []) or [])
+    mails, new = got
+    return list(mails), new, []
 
 
 def _log_row(plan: MailPlan, now: datetime, seconds: float, run_by: str) -> AddRow:

@@ -213,7 +213,8 @@ def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | N
     return ReportRun(result, snap, delivery)
 
 
-def mail(tracker: Tracker, fetch, *, now: datetime | None = None, send=None, dry_run: bool = False):
+def mail(tracker: Tracker, fetch, *, now: datetime | None = None, send=None, dry_run: bool = False,
+         checkpoint_key: str = "mail"):
     """The cell's mailbox: new messages filed as requests, approvals, changes asked,
     suggestions (or ignored, with the reason), then the e-mails the requests ask for.
     ``fetch(checkpoint) -> (mails, checkpoint)`` reads the mailbox (called under the run
@@ -224,16 +225,16 @@ def mail(tracker: Tracker, fetch, *, now: datetime | None = None, send=None, dry
 
     backend, schema = tracker.open()
     if dry_run:
-        return run_mail(backend, schema, fetch, now=now, roster_path=tracker.roster_path, dry_run=True)
+        return run_mail(backend, schema, fetch, now=now, roster_path=tracker.roster_path, dry_run=True,
+                        checkpoint_key=checkpoint_key)
     with lock(backend, "mail"):
         return run_mail(backend, schema, fetch, now=now, smtp=send, roster_path=tracker.roster_path,
-                        run_by=run_by())
+                        run_by=run_by(), checkpoint_key=checkpoint_key)
 
 
 def content(tracker: Tracker):
     """The requests of the Content tab as they stand (code → row); read only."""
     from sheets_sync.content_run import read_content
-    from sheets_sync.sync import tracker_roster  # noqa: F401 - the roster as every reader reads it
 
     backend, schema = tracker.open()
     with backend.open(schema, write=False) as session:
