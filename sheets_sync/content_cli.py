@@ -156,3 +156,49 @@ def content_command(ctx, tracker, credentials, department, as_json, schema_path,
         late = f" LATE ({i['lead_days']} days)" if i["late"] else ""
         click.echo(f"  {i['request']:<8} {i['department']:<8} {i['status']:<18} "
                    f"{i['planned_date'] or '(no date)':<11}{late}  {i['subject'][:60]}")
+
+
+@click.command()
+@tracker_option
+@credentials_option
+@click.option("--dry-run", is_flag=True, help="Say who would get what; send and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--as-of", help="The digest of the 24 hours before this time (a date or 'YYYY-MM-DD HH:MM' "
+                              "in IST). Default: now.")
+@schema_option
+@roster_option
+@click.pass_context
+@_fail_cleanly
+def digest(ctx, tracker, credentials, dry_run, as_json, as_of, schema_path, roster_path):
+    """E-mail each department its daily supervision digest: new comments on its posts,
+    pending and overdue ones, replies sent, requests waiting on it. A department with
+    nothing gets nothing; each gets it once a day, however often this runs. Answers to
+    it are filed as suggestions in the Supervision tab by `mail`.
+
+    Example:
+
+        python cli.py digest --tracker tracker.xlsx --dry-run
+    """
+    from sheets_sync.emailer import SmtpSettings
+
+    now = _as_of(as_of)
+    smtp = None if dry_run else SmtpSettings.from_env()
+    run = jobs.digest(jobs.Tracker(tracker, schema_path, roster_path, credentials), now=now, send=smtp,
+                      dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(run.summary(), ensure_ascii=False, indent=2))
+    elif not ctx.obj["quiet"]:
+        quiet = sum(1 for d in run.days if d.quiet)
+        verb = "Would send" if run.dry_run else "Digest of"
+        click.echo(f"{verb} {run.day.isoformat()}: {len(run.messages)} department(s) with something to "
+                   f"say, {quiet} quiet (nothing sent to them).")
+        for m in run.messages:
+            click.echo(f"  {m.key} → {', '.join(m.recipients)}")
+        if run.delivery is not None:
+            click.echo(f"Sent {len(run.delivery.sent)} e-mail(s)"
+                       + (f", {len(run.delivery.skipped)} sent earlier today" if run.delivery.skipped else "")
+                       + (f", {len(run.delivery.failed)} failed" if run.delivery.failed else "") + ".")
+        for line in run.warnings:
+            click.echo(f"Warning: {line}")
+    if run.delivery is not None and run.delivery.failed:
+        raise_failed(run.delivery.failed)

@@ -3,15 +3,15 @@ nothing to file (and why). Pure: the message, the requests as they stand, the ro
 
 The rules (the README's "How a message is filed" says the same for the cell):
 
-1. A message that quotes a request code (``Mail.codes``) is an answer about that
+1. A reply to the daily digest (its subject marker ``[digest CODE YYYY-MM-DD]``)
+   from that department's head or a nodal officer: a suggestion.
+2. A message that quotes a request code (``Mail.codes``) is an answer about that
    request. It counts only from the head of the request's department (or, with
    ``content.nodal_may_approve``, one of its nodal officers), only when the mail
    server vouches for the sender (``Mail.authenticated``), and only while the
    request is "Sent for approval". Its first line that is not quoted says
    APPROVE / APPROVED / मंजूर / मान्य (``content.approve_words``): an approval;
    any other text: changes asked. Anything else: ignored, with the reason.
-2. A reply to the daily digest (its subject marker ``[digest CODE YYYY-MM-DD]``)
-   from that department's head or a nodal officer: a suggestion.
 3. Anything else from a department's address (head, nodal officers): a new request.
 4. Anything from an address no department has: ignored ("unknown sender"), and
    listed for the cell in the Mail Log.
@@ -69,14 +69,15 @@ def file_mail(mail: Mail, requests: Mapping[str, Mapping[str, str]], roster: Ros
     """What ``mail`` is, given the requests (code → the Content row as it stands now)."""
     known = addresses(roster) if known is None else known
     roles = known.get(mail.sender.strip().casefold(), [])
-    codes = [c.upper() for c in mail.codes]
-    if codes:
-        return _answer(mail, codes, requests, roster, settings, roles)
+    # The digest's marker first: an answer to it may quote the requests the digest listed.
     mark = DIGEST_MARK.search(mail.subject)
     if mark and roles:
         code, day = mark.group(1).upper(), _day(mark.group(2))
         if day and any(c == code for c, _ in roles):
             return Filing(SUGGESTION, code, text=own_text(mail.text), day=day)
+    codes = [c.upper() for c in mail.codes]
+    if codes:
+        return _answer(mail, codes, requests, roster, settings, roles)
     if not roles:
         return Filing(IGNORED, reason=f"unknown sender {mail.sender or '(no address)'}: not the head or a "
                       "nodal officer of any department in the Departments tab")

@@ -232,6 +232,20 @@ def mail(tracker: Tracker, fetch, *, now: datetime | None = None, send=None, dry
                         run_by=run_by(), checkpoint_key=checkpoint_key)
 
 
+def digest(tracker: Tracker, *, now: datetime | None = None, send=None, dry_run: bool = False):
+    """Each department's daily supervision e-mail about the day before ``now`` (nothing for a
+    quiet department), sent once a day (``send``: the emailer's SmtpSettings)."""
+    from sheets_sync.digest import run_digest
+    from sheets_sync.sync import run_by
+
+    backend, schema = tracker.open()
+    if dry_run or send is None:
+        return run_digest(backend, schema, now=now, roster_path=tracker.roster_path, dry_run=True)
+    with lock(backend, "digest"):
+        return run_digest(backend, schema, now=now, smtp=send, roster_path=tracker.roster_path,
+                          run_by=run_by())
+
+
 def content(tracker: Tracker):
     """The requests of the Content tab as they stand (code → row); read only."""
     from sheets_sync.content_run import read_content
@@ -243,5 +257,6 @@ def content(tracker: Tracker):
     return backend.location, records["content"], roster
 
 
-__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "content", "init", "lock", "mail", "open_publishers",
-           "open_sources", "overdue", "pending", "publish", "replies", "report", "sync", "tabs"]
+__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "content", "digest", "init", "lock", "mail",
+           "open_publishers", "open_sources", "overdue", "pending", "publish", "replies", "report", "sync",
+           "tabs"]
