@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from sheets_sync import jobs
+from sheets_sync import content_run, jobs
 from sheets_sync.cli import (
     _as_of,
     _fail_cleanly,
@@ -18,34 +17,7 @@ from sheets_sync.cli import (
     schema_option,
     tracker_option,
 )
-from sheets_sync.errors import ConfigError, DeliveryError
-
-
-def smtp_or_none(environ=None):
-    """The mail server's settings, or None (with the reason) when none is set up: the
-    requests are still filed, and the next run with a server sends what waits."""
-    import os
-
-    from sheets_sync.emailer import SmtpSettings
-
-    env = os.environ if environ is None else environ
-    if not (env.get("SHEETS_SYNC_SMTP_HOST") or "").strip():
-        return None, ("no e-mail sent: SHEETS_SYNC_SMTP_HOST is not set (the acknowledgements and "
-                      "approval requests wait for a run that has it)")
-    return SmtpSettings.from_env(env), ""
-
-
-def imap_fetcher(tracker: str):
-    """The real mailbox (sheets_sync.mail.imap), loaded on first use: (fetch, checkpoint key)."""
-    try:
-        from sheets_sync.mail.imap import fetch_new
-        from sheets_sync.mail.settings import ImapSettings
-    except ImportError:
-        raise ConfigError("reading the mailbox is not part of this installation "
-                          "(sheets_sync/mail/imap.py is missing)") from None
-    beside = Path(tracker).resolve().parent / "attachments" if tracker.lower().endswith(".xlsx") else None
-    settings = ImapSettings.from_env(default_attachments_dir=beside)
-    return (lambda checkpoint: fetch_new(settings, checkpoint)), settings.checkpoint_key
+from sheets_sync.errors import DeliveryError
 
 
 @click.command()
@@ -73,8 +45,8 @@ def mail(ctx, tracker, credentials, dry_run, as_json, as_of, schema_path, roster
         python cli.py mail --tracker tracker.xlsx --dry-run
     """
     now = _as_of(as_of)
-    fetch, key = imap_fetcher(tracker)
-    smtp, why = (None, "") if dry_run else smtp_or_none()
+    fetch, key = content_run.imap_fetcher(tracker)
+    smtp, why = (None, "") if dry_run else content_run.smtp_or_none()
     run = jobs.mail(jobs.Tracker(tracker, schema_path, roster_path, credentials), fetch, now=now, send=smtp,
                     dry_run=dry_run, checkpoint_key=key)
     if why:

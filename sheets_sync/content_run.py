@@ -17,17 +17,19 @@ fetches the same messages or sends the same e-mails meanwhile:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.content import MAIL_SOURCE, MailPlan, plan_mail, view_from_read
 from sheets_sync.content_mail import delivered, delivery_row, outbox
 from sheets_sync.content_settings import content_settings
 from sheets_sync.emailer import Delivery, Outgoing, SmtpFactory, connect, send_messages
-from sheets_sync.errors import TrackerError
+from sheets_sync.errors import ConfigError, DeliveryError, TrackerError
 from sheets_sync.mail.message import Mail
 from sheets_sync.schema import Schema
 from sheets_sync.table import AddRow, Record, Table, require_headers
@@ -124,6 +126,31 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
     return run
 
 
+def smtp_or_none(environ=None):
+    """The mail server's settings, or None (with the reason) when none is set up: the
+    requests are still filed, and the next run with a server sends what waits."""
+    from sheets_sync.emailer import SmtpSettings
+
+    env = os.environ if environ is None else environ
+    if not (env.get("SHEETS_SYNC_SMTP_HOST") or "").strip():
+        return None, ("no e-mail sent: SHEETS_SYNC_SMTP_HOST is not set (the acknowledgements and "
+                      "approval requests wait for a run that has it)")
+    return SmtpSettings.from_env(env), ""
+
+
+def imap_fetcher(tracker: str):
+    """The real mailbox (sheets_sync.mail.imap), loaded on first use: (fetch, checkpoint key)."""
+    try:
+        from sheets_sync.mail.imap import fetch_new
+        from sheets_sync.mail.settings import ImapSettings
+    except ImportError:
+        raise ConfigError("reading the mailbox is not part of this installation "
+                          "(sheets_sync/mail/imap.py is missing)") from None
+    beside = Path(tracker).resolve().parent / "attachments" if tracker.lower().endswith(".xlsx") else None
+    settings = ImapSettings.from_env(default_attachments_dir=beside)
+    return (lambda checkpoint: fetch_new(settings, checkpoint)), settings.checkpoint_key
+
+
 def _fetch(fetch: Fetch, checkpoint: str | None) -> tuple[list[Mail], str, list[str]]:
     got = fetch(checkpoint)
     if hasattr(got, "mails"):
@@ -140,3 +167,47 @@ def _log_row(plan: MailPlan, now: datetime, seconds: float, run_by: str) -> AddR
     return AddRow("sync_log", {
         "run_at": to_sheet(now), "command": "mail", "source": "mailbox", "rows_updated": len(plan.filed),
         "held": len(ignored), "errors": text[:30_000], "seconds": round(seconds, 1), "run_by": run_by})
+
+
+# --- the scheduler's jobs (scheduler.build_jobs) --------------------------------------------------
+
+
+def _scheduled_tracker(ctx):
+    from sheets_sync.jobs import Tracker
+
+    return Tracker(ctx.tracker, ctx.schema_path, ctx.roster_path, ctx.credentials)
+
+
+def _pairs(failed) -> str:
+    return ", ".join(f"{k}→{a}" for k, a, _ in failed)
+
+
+def mail_job(ctx) -> str:
+    """The cell's mailbox filed, and what the requests ask sent (sheets_sync.content_run)."""
+    from sheets_sync import jobs
+
+    fetch, key = imap_fetcher(ctx.tracker)
+    smtp, why = smtp_or_none()
+    run = jobs.mail(_scheduled_tracker(ctx), fetch, send=smtp, checkpoint_key=key)
+    s = run.summary()
+    line = (f"{s['read'] - s['already_read']} message(s) filed: {s['requests']} request(s), {s['approvals']} "
+            f"approval(s), {s['changes_asked']} changes asked, {s['suggestions']} suggestion(s), "
+            f"{len(s['ignored'])} ignored")
+    if run.delivery is not None:
+        line += f"; {len(run.delivery.sent)} e-mail(s) sent"
+        if run.delivery.failed:
+            raise DeliveryError(line + "; not sent: " + _pairs(run.delivery.failed))
+    return line + (f"; {why}" if why else "")
+
+
+def digest_job(ctx) -> str:
+    from sheets_sync import jobs
+    from sheets_sync.emailer import SmtpSettings
+
+    run = jobs.digest(_scheduled_tracker(ctx), send=SmtpSettings.from_env())
+    line = f"digest of {run.day.isoformat()}: {len(run.messages)} department(s)"
+    if run.delivery is not None:
+        line += f", {len(run.delivery.sent)} e-mail(s) sent"
+        if run.delivery.failed:
+            raise DeliveryError(line + "; not sent: " + _pairs(run.delivery.failed))
+    return line

@@ -22,7 +22,6 @@ DEFAULT_KINDS = (("scheme", ("scheme", "योजना")), ("project", ("projec
                  ("programme", ("programme", "कार्यक्रम")), ("notice", ("notice", "सूचना")),
                  ("press note", ("press note", "प्रसिद्धीपत्रक")), ("other", ()))
 DEFAULT_APPROVE = ("approve", "approved", "मंजूर", "मान्य")
-_HOUR_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,6 @@ class ContentSettings:
     statuses: tuple[str, ...] = STATUSES
     kinds: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_KINDS
     approve_words: tuple[str, ...] = DEFAULT_APPROVE
-    digest_at: str = "08:30"
 
     @property
     def kind_names(self) -> tuple[str, ...]:
@@ -73,13 +71,10 @@ def content_settings(schema: Schema) -> ContentSettings:
     if not isinstance(words, list):
         problems.append("approve_words must be a list of words")
         words = list(DEFAULT_APPROVE)
-    at = str(raw.get("digest_at", "08:30")).strip()
-    if not _HOUR_RE.match(at):
-        problems.append(f"digest_at {at!r} must be a time of day like 08:30")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return ContentSettings(int(lead), float(remind), bool(nodal), prefix, statuses, kinds,
-                           tuple(str(w).casefold() for w in words), at)
+                           tuple(str(w).casefold() for w in words))
 
 
 def _number(raw: dict, name: str, default: float, problems: list[str], *, whole: bool = False) -> float:

@@ -76,7 +76,8 @@ def test_an_answer_to_the_digest_is_filed_as_a_suggestion_on_the_days_row(world,
     box.deliver(sender=HEAD, received=later(1),
                 subject="Re: [sheets-sync] Daily supervision SWM 2026-11-30: 1 new, 1 overdue, 0 request(s) "
                         "waiting [digest SWM 2026-11-30]",
-                text="Please pin the ghantagadi timetable post.\n\nOn Tue, sheets-sync wrote:\n> Dear\n> CR-0001",
+                text="Please pin the ghantagadi timetable post.\n\nOn Tue, sheets-sync wrote:\n"
+                     "> Dear\n> CR-0001",
                 codes=("CR-0001",))  # quoted from the digest: still a suggestion
     jobs.mail(tracker, box.fetch, now=later(1.5))
     assert mail_log(harness)[-1]["Filed as"] == "suggestion"
