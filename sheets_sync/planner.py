@@ -106,6 +106,8 @@ class TrackerView:
     # The content pipeline's published posts: a Content row's Post ID (or Post link) →
     # (the request's department, its code). Such a post goes to that department.
     request_posts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Department code → its requests waiting for its head's approval (shown in its tab).
+    requests_waiting: Mapping[str, list] = field(default_factory=dict)
 
 
 def index_records(records: Iterable[Record], key_fields: tuple[str, ...], title: str,
@@ -139,13 +141,15 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
     states = comment_deadlines(rows, schema, now, view.roster, exported)
     overdue = flag_rows(rows, states, schema, now)
     published = plan_publishing(rows, publishing, schema, now) if publishing is not None else None
+    tab_warnings: list[str] = []
     tab_changes, rewritten = plan_department_tabs(rows, states, view.tabs, view.tab_tables, view.roster,
-                                                  _posts_text(view, new.changes), now, schema=schema)
+                                                  _posts_text(view, new.changes), now, schema=schema,
+                                                  requests=view.requests_waiting, warnings=tab_warnings)
     updates = rows.updates()
     changes = [rows.added(c) if isinstance(c, AddRow) and c.tab == "comments" else c for c in new.changes]
     changes += [*updates, *tab_changes, *plan_tab_registry(view.tabs, view.roster, view.checkpoints, now)]
     warnings = [*new.warnings, *(f"conflict in {c}: see the Sync notes column" for c in carried.conflicts),
-                *rows.warnings]
+                *rows.warnings, *tab_warnings]
     if published is not None:
         warnings += published.warnings
     return replace(new, changes=changes, rows_updated=new.rows_updated + len(updates), warnings=warnings,

@@ -26,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.content_tabs import FIELDS as CONTENT_FIELDS
+from sheets_sync.content_tabs import waiting_requests
 from sheets_sync.errors import ColumnsMoved, InputError, SourceError
 from sheets_sync.pending import TAB_FIELDS, department_tabs, registered_tabs
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_run
@@ -55,7 +57,7 @@ READ_TABS = ("posts", "comments", "sync_state")
 # The columns planning needs; the rest (citizen text above all) is not read back.
 SYNC_FIELDS = {
     "posts": ["platform", "post_id", "department", "text"],
-    "content": ["request", "department", "post_id", "post_link"],
+    "content": list(CONTENT_FIELDS),
 }
 # A comment's own words never change once added: the text, author and link of the
 # comments already in the tracker are not read; a comment entering a department's
@@ -282,7 +284,8 @@ def tracker_view(read: TrackerRead, schema: Schema, setup: Setup, is_new: bool, 
                        warnings + setup.warnings,
                        tabs={code: read.tabs[tab.name] for code, tab in setup.tabs.items()},
                        tab_tables={code: read[tab.name] for code, tab in setup.tabs.items()},
-                       request_posts=request_posts(read, schema, warnings))
+                       request_posts=request_posts(read, schema, warnings),
+                       requests_waiting=_waiting(read, schema, setup.roster))
 
 
 def request_posts(read: Mapping[str, Table], schema: Schema,
@@ -301,6 +304,12 @@ def request_posts(read: Mapping[str, Table], schema: Schema,
                     continue
                 out.setdefault(value, (department, request))
     return out
+
+
+def _waiting(read: Mapping[str, Table], schema: Schema, roster: Roster) -> dict[str, list]:
+    if "content" not in read or not read["content"].header:
+        return {}
+    return waiting_requests(read["content"].records(schema.tab("content"), SYNC_FIELDS["content"]), roster)
 
 
 def _comment_fields(schema: Schema, publishing: bool = False) -> list[str]:
