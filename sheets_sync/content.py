@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from sheets_sync.content_filing import (
     APPROVAL,
     CHANGES,
+    FOLLOW_UP,
     IGNORED,
     REQUEST,
     SUGGESTION,
@@ -136,6 +137,9 @@ def plan_mail(view: ContentView, mails: Sequence[Mail], checkpoint: str | None, 
             content.add((filing.code,), request_row(mail, filing, settings, stamp, cell_limit))
         elif filing.kind in (APPROVAL, CHANGES):
             content.set((filing.code,), **_answer_values(mail, filing, cell_limit))
+        elif filing.kind == FOLLOW_UP:
+            content.set((filing.code,), **_follow_up_values(content.rows[(filing.code,)], mail, filing,
+                                                            cell_limit))
         elif filing.kind == SUGGESTION:
             _file_suggestion(supervision, mail, filing, cell_limit)
         filed.append(Filed(mail, filing))
@@ -215,6 +219,22 @@ def _answer_values(mail: Mail, filing: Filing, cell_limit: int) -> dict[str, str
     return {"status": "Changes asked", "head_answer": cell_text(
         f"{to_sheet(mail.received)} {mail.sender}: {filing.text}", cell_limit),
         "asked_at": "", "asked_link": "", "reminded_at": ""}
+
+
+def _follow_up_values(row: Mapping[str, str], mail: Mail, filing: Filing,
+                      cell_limit: int) -> dict[str, str]:
+    """A later e-mail about a request: its first lines and its attachments added to the row."""
+    line = " ".join(filing.text.split())[:300]
+    entry = f"{to_sheet(mail.received)} {mail.sender}: {mail.subject}" + (f" — {line}" if line else "")
+    out = {"follow_ups": cell_text(_joined(row.get("follow_ups", ""), entry), cell_limit)}
+    if mail.attachments:
+        more = attachments_text(mail.attachments)
+        out["attachments"] = cell_text(_joined(row.get("attachments", ""), more), cell_limit)
+    return out
+
+
+def _joined(had: str, more: str) -> str:
+    return f"{had}\n{more}" if had.strip() else more
 
 
 def _file_suggestion(rows: _Rows, mail: Mail, filing: Filing, cell_limit: int) -> None:

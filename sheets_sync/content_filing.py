@@ -12,6 +12,9 @@ The rules (the README's "How a message is filed" says the same for the cell):
    request is "Sent for approval". Its first line that is not quoted says
    APPROVE / APPROVED / मंजूर / मान्य (``content.approve_words``): an approval;
    any other text: changes asked. Anything else: ignored, with the reason.
+   A message quoting the code from another address of the request's department
+   that does not try to approve (more material, a reply to the acknowledgement):
+   a **follow-up**, added to the request's row.
 3. Anything else from a department's address (head, nodal officers): a new request.
 4. Anything from an address no department has: ignored ("unknown sender"), and
    listed for the cell in the Mail Log.
@@ -29,6 +32,7 @@ from sheets_sync.mail.message import Mail
 from sheets_sync.roster import Roster
 
 REQUEST, APPROVAL, CHANGES, SUGGESTION, IGNORED = "request", "approval", "changes", "suggestion", "ignored"
+FOLLOW_UP = "follow-up"
 DIGEST_MARK = re.compile(r"\[digest ([A-Za-z0-9_.-]+) (\d{4}-\d{2}-\d{2})\]")
 # Where a reply's quoted part starts, when the mail program does not quote with ">".
 _QUOTE_HEADS = re.compile(r"^(on .{4,200} wrote:|-+ ?original message ?-+|from: |-----|________________"
@@ -49,6 +53,7 @@ class Filing:
         """The Mail Log's "Filed as", in the cell's words."""
         return {REQUEST: f"request {self.code}", APPROVAL: f"approval of {self.code}",
                 CHANGES: f"changes asked for {self.code}", SUGGESTION: "suggestion",
+                FOLLOW_UP: f"follow-up on {self.code}",
                 IGNORED: "ignored"}[self.kind]
 
 
@@ -93,7 +98,11 @@ def _answer(mail: Mail, codes: list[str], requests: Mapping[str, Mapping[str, st
     department = row.get("department", "").strip()
     resolved = roster.resolve(department) or department
     allowed = {"head", "nodal"} if settings.nodal_may_approve else {"head"}
+    text = own_text(mail.text)
     if not any(c == resolved and role in allowed for c, role in roles):
+        if any(c == resolved for c, _ in roles) and not is_approval(text, settings):
+            # More material from the department about its request (a reply to the acknowledgement).
+            return Filing(FOLLOW_UP, resolved, code, text=text)
         dept = roster.get(resolved)
         head = dept.head if dept and dept.head else "none in the Departments tab"
         who = "head" + (" or a nodal officer" if settings.nodal_may_approve else "")
@@ -106,7 +115,6 @@ def _answer(mail: Mail, codes: list[str], requests: Mapping[str, Mapping[str, st
     if status != SENT:
         return Filing(IGNORED, resolved, code, f"answer about {code}, whose status is "
                       f"{status or 'empty'!r}, not {SENT!r}: the cell did not ask for an approval")
-    text = own_text(mail.text)
     if is_approval(text, settings):
         return Filing(APPROVAL, resolved, code, text=text)
     return Filing(CHANGES, resolved, code, text=text or "(no text: the answer was empty)")

@@ -92,6 +92,14 @@ def test_a_late_request_is_flagged_and_the_sender_and_head_told(world, server): 
     for _, subject, plain, _ in got:
         assert subject.startswith("[sheets-sync] CR-0001 received (late / उशीर)")
         assert "at least 7 days" in plain and "किमान 7 दिवस" in plain
+    # The reports count it, per department.
+    report = jobs.report(tracker, now=later(1), write_tab=False).report
+    assert report.department("SWM").late_requests == 1 and report.total.late_requests == 1
+    assert report.department("WS").late_requests == 0
+    from sheets_sync.report import report_text
+
+    text = report_text(report)
+    assert "Content requests that came late (less lead time than the order asks): SWM 1" in text
 
 
 def _sent_for_approval(harness, tracker, box, server, link="https://drive.example/d/CR-0001"):  # noqa: F811
@@ -125,7 +133,7 @@ def test_sent_for_approval_asks_the_head_and_the_heads_approval_is_recorded(worl
 
 
 @pytest.mark.parametrize("sender,authenticated,reason", [
-    (NODAL, True, "who is not the head of SWM (head: hod.swm@mahapalika.example)"),
+    (NODAL, True, "who is not the head of SWM (head: hod.swm@mahapalika.example)"),  # tries to approve
     ("hod.ws@mahapalika.example", True, "who is not the head of SWM"),
     (HEAD, False, "not authenticated: dkim=fail (signature did not verify)"),
 ])
@@ -212,10 +220,15 @@ def test_a_planned_date_typed_by_the_cell_always_wins(world, server):  # noqa: F
     run(tracker, box)
     type_in_content(harness, "CR-0001", "Planned date", "2026-12-05")
     box.deliver(subject="Re: Health camp, new photos", codes=(), planned=date(2026, 12, 25))
+    server.messages.clear()
     run(tracker, box, later(1))
     rows = content_rows(harness)
     assert rows["CR-0001"]["Planned date"] == "2026-12-05"
     assert rows["CR-0001"]["Lead time (days)"] == "4" and rows["CR-0001"]["Late"].startswith("late: 4")
+    # The date the cell typed made it late: the sender and the head are told (and CR-0002 acknowledged).
+    late = [(to, subject) for to, subject, _, _ in inbox(server) if "is late" in subject]
+    assert sorted(late) == sorted([(NODAL, "[sheets-sync] CR-0001 is late: Health camp"),
+                                   (HEAD, "[sheets-sync] CR-0001 is late: Health camp")])
     type_in_content(harness, "CR-0001", "Planned date", "next week")
     run(tracker, box, later(2))
     row = content_rows(harness)["CR-0001"]
@@ -261,3 +274,19 @@ def test_codes_are_never_given_twice_even_when_the_last_row_is_deleted(world, se
     assert list(content_rows(harness)) == ["CR-0001", "CR-0003"]
     log = records(harness.values("Sync State"))
     assert {r["Source"]: r["Checkpoint"] for r in log}["content codes"] == "CR-0003"
+
+
+def test_more_material_quoting_the_code_is_added_to_its_request(world, server):  # noqa: F811
+    harness, tracker, box = world
+    box.deliver(subject="Health camp")
+    run(tracker, box)
+    box.deliver(subject="Re: [sheets-sync] CR-0001 received: Health camp", codes=("CR-0001",),
+                text="आणखी फोटो जोडले आहेत.\n> Your e-mail was received", received=later(1),
+                attachments=(Attachment("camp-2.jpg", 300_000, "image/jpeg", "2026-12/4/camp-2.jpg"),))
+    run(tracker, box, later(1.5))
+    rows = content_rows(harness)
+    assert list(rows) == ["CR-0001"]
+    assert rows["CR-0001"]["Later e-mails"] == (
+        f"2026-12-01 11:00 {NODAL}: Re: [sheets-sync] CR-0001 received: Health camp — आणखी फोटो जोडले आहेत.")
+    assert rows["CR-0001"]["Attachments"].endswith("camp-2.jpg (293 KB) → 2026-12/4/camp-2.jpg")
+    assert mail_log(harness)[-1]["Filed as"] == "follow-up on CR-0001"
