@@ -284,7 +284,7 @@ def follow_up(content: _Rows, settings: ContentSettings, now: datetime, roster: 
             lead = (planned - received.astimezone(IST).date()).days
             values["lead_days"] = str(lead)
             if lead < settings.lead_days and status != WITHDRAWN:
-                values["late"] = f"late: {lead} day(s), the order asks {settings.lead_days}"
+                values["late"] = f"late: {lead} of {settings.lead_days} days"
                 if not row.get("late_told_at", "").strip():
                     values["late_told_at"] = stamp
                     notes.append(f"{code}: late ({lead} day(s) before the planned date); "

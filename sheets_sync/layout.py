@@ -135,7 +135,7 @@ def tab_layout(schema: Schema, tab: Tab) -> TabLayout:
         frozen_columns=1 if work else 0,
         row_height=TALL_ROW if work and any(c.wrap for c in columns) else None,
         header_height=45 if schema.language != "en" else 30,
-        print_setup=PrintSetup() if tab.department is not None else None)
+        print_setup=PrintSetup() if tab.department is not None or tab.name == "content" else None)
 
 
 def is_link(value: str) -> bool:

@@ -85,7 +85,7 @@ def test_a_late_request_is_flagged_and_the_sender_and_head_told(world, server): 
     box.deliver(subject="Press note: ward office inauguration", planned=date(2026, 12, 4))
     run(tracker, box)
     row = content_rows(harness)["CR-0001"]
-    assert row["Lead time (days)"] == "3" and row["Late"] == "late: 3 day(s), the order asks 7"
+    assert row["Lead time (days)"] == "3" and row["Late"] == "late: 3 of 7 days"
     assert row["Kind"] == "project"  # "inauguration" comes before "press note" in the schema's order
     got = inbox(server)
     assert sorted(to for to, *_ in got) == sorted([NODAL, HEAD])
