@@ -99,7 +99,10 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
             raise TrackerError(f"{backend.location} has no tabs yet; run `python cli.py init` first")
         if not dry_run:
             structure = session.ensure_structure(only=list(CONTENT_TABS), cell_editors=cell_editors(schema))
-        _, _, checkpoints, _, _ = read_content(session, schema, roster_path, names=(), dry_run=True)
+        from sheets_sync.sync import _checkpoints
+
+        # The checkpoint before the fetch (the run lock keeps other runs out meanwhile).
+        checkpoints = _checkpoints(session.read(["sync_state"])["sync_state"], schema)
         mails, checkpoint, fetched = _fetch(fetch, checkpoints.get(checkpoint_key) or None)
         if not dry_run:
             session.lock([*CONTENT_TABS, "sync_state"])
