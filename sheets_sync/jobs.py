@@ -213,5 +213,50 @@ def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | N
     return ReportRun(result, snap, delivery)
 
 
-__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "init", "lock", "open_publishers", "open_sources",
-           "overdue", "pending", "publish", "replies", "report", "sync", "tabs"]
+def mail(tracker: Tracker, fetch, *, now: datetime | None = None, send=None, dry_run: bool = False,
+         checkpoint_key: str = "mail"):
+    """The cell's mailbox: new messages filed as requests, approvals, changes asked,
+    suggestions (or ignored, with the reason), then the e-mails the requests ask for.
+    ``fetch(checkpoint) -> (mails, checkpoint)`` reads the mailbox (called under the run
+    lock); ``send`` is the emailer's SmtpSettings (None: nothing sent this run). A dry run
+    takes no lock, fetches, and writes and sends nothing."""
+    from sheets_sync.content_run import run_mail
+    from sheets_sync.sync import run_by
+
+    backend, schema = tracker.open()
+    if dry_run:
+        return run_mail(backend, schema, fetch, now=now, roster_path=tracker.roster_path, dry_run=True,
+                        checkpoint_key=checkpoint_key)
+    with lock(backend, "mail"):
+        return run_mail(backend, schema, fetch, now=now, smtp=send, roster_path=tracker.roster_path,
+                        run_by=run_by(), checkpoint_key=checkpoint_key)
+
+
+def digest(tracker: Tracker, *, now: datetime | None = None, send=None, dry_run: bool = False):
+    """Each department's daily supervision e-mail about the day before ``now`` (nothing for a
+    quiet department), sent once a day (``send``: the emailer's SmtpSettings)."""
+    from sheets_sync.digest import run_digest
+    from sheets_sync.sync import run_by
+
+    backend, schema = tracker.open()
+    if dry_run or send is None:
+        return run_digest(backend, schema, now=now, roster_path=tracker.roster_path, dry_run=True)
+    with lock(backend, "digest"):
+        return run_digest(backend, schema, now=now, smtp=send, roster_path=tracker.roster_path,
+                          run_by=run_by())
+
+
+def content(tracker: Tracker):
+    """The requests of the Content tab as they stand (code → row); read only."""
+    from sheets_sync.content_run import read_content
+
+    backend, schema = tracker.open()
+    with backend.open(schema, write=False) as session:
+        records, roster, _, _, _ = read_content(session, schema, tracker.roster_path, names=("content",),
+                                                dry_run=True)
+    return backend.location, records["content"], roster
+
+
+__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "content", "digest", "init", "lock", "mail",
+           "open_publishers", "open_sources", "overdue", "pending", "publish", "replies", "report", "sync",
+           "tabs"]

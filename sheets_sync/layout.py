@@ -117,6 +117,12 @@ def tab_layout(schema: Schema, tab: Tab) -> TabLayout:
     """How ``tab`` looks (a department's tab: ``tab.department`` is set)."""
     choices = {"status": tuple(schema.status_names), "category": tuple(schema.category_names)}
     helps = {"status": schema.status_help}
+    if tab.name == "content":  # the requests' own statuses and kinds
+        from sheets_sync.content_settings import content_settings
+
+        settings = content_settings(schema)
+        choices = {"status": settings.statuses, "kind": settings.kind_names}
+        helps = {}
     work = tab.department is not None or tab.name in WORK_TABS
     columns = tuple(ColumnLayout(
         c.field, c.header, c.width, c.wrap, c.hidden, c.owner == "people",
@@ -129,7 +135,7 @@ def tab_layout(schema: Schema, tab: Tab) -> TabLayout:
         frozen_columns=1 if work else 0,
         row_height=TALL_ROW if work and any(c.wrap for c in columns) else None,
         header_height=45 if schema.language != "en" else 30,
-        print_setup=PrintSetup() if tab.department is not None else None)
+        print_setup=PrintSetup() if tab.department is not None or tab.name == "content" else None)
 
 
 def is_link(value: str) -> bool:

@@ -161,10 +161,14 @@ def _carry_row(rows: CommentRows, tab: Tab, rec: Record, key: tuple, conflicts: 
 def plan_department_tabs(rows: CommentRows, states: Mapping[tuple, CommentDeadline],
                          tabs: Mapping[str, Tab], tables: Mapping[str, Table], roster: Roster,
                          posts_text: Mapping[tuple, str], now: datetime,
-                         schema: Schema | None = None) -> tuple[list[Change], list[str]]:
-    """Each roster department's tab made to hold its open comments, most urgent first:
-    the changes (a ReplaceRows per tab whose content changes, and the CopyCells of the
-    comments' words it lacks), and the titles of those tabs."""
+                         schema: Schema | None = None, requests: Mapping[str, list] | None = None,
+                         warnings: list[str] | None = None) -> tuple[list[Change], list[str]]:
+    """Each roster department's tab made to hold its open comments, most urgent first, then
+    the content requests waiting on it (``requests``: code → Content rows; see
+    :mod:`sheets_sync.content_tabs`): the changes (a ReplaceRows per tab whose content
+    changes, and the CopyCells of the comments' words it lacks), and the titles of those tabs."""
+    from sheets_sync.content_tabs import request_rows
+
     by_department: dict[str, list[CommentDeadline]] = {}
     for state in states.values():
         if state.is_open:
@@ -178,6 +182,10 @@ def plan_department_tabs(rows: CommentRows, states: Mapping[tuple, CommentDeadli
         open_ = sorted(by_department.get(code, []), key=urgency)
         wanted = [_tab_row(rows[s.key], s, posts_text) for s in open_] or [
             _nothing_pending(roster.get(code), stamp, schema)]
+        asked, kept = request_rows((requests or {}).get(code, []), tables.get(code), tab, fingerprint)
+        wanted += asked
+        if warnings is not None:
+            warnings += kept
         planned = _tab_changes(tables.get(code), tab, wanted)
         if planned is None:
             continue

@@ -103,6 +103,11 @@ class TrackerView:
     # person may have given it), and as read.
     tabs: Mapping[str, Tab] = field(default_factory=dict)
     tab_tables: Mapping[str, Table] = field(default_factory=dict)
+    # The content pipeline's published posts: a Content row's Post ID (or Post link) →
+    # (the request's department, its code). Such a post goes to that department.
+    request_posts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Department code → its requests waiting for its head's approval (shown in its tab).
+    requests_waiting: Mapping[str, list] = field(default_factory=dict)
 
 
 def index_records(records: Iterable[Record], key_fields: tuple[str, ...], title: str,
@@ -136,13 +141,15 @@ def plan_run(view: TrackerView, batches: Mapping[str, Batch], schema: Schema, no
     states = comment_deadlines(rows, schema, now, view.roster, exported)
     overdue = flag_rows(rows, states, schema, now)
     published = plan_publishing(rows, publishing, schema, now) if publishing is not None else None
+    tab_warnings: list[str] = []
     tab_changes, rewritten = plan_department_tabs(rows, states, view.tabs, view.tab_tables, view.roster,
-                                                  _posts_text(view, new.changes), now, schema=schema)
+                                                  _posts_text(view, new.changes), now, schema=schema,
+                                                  requests=view.requests_waiting, warnings=tab_warnings)
     updates = rows.updates()
     changes = [rows.added(c) if isinstance(c, AddRow) and c.tab == "comments" else c for c in new.changes]
     changes += [*updates, *tab_changes, *plan_tab_registry(view.tabs, view.roster, view.checkpoints, now)]
     warnings = [*new.warnings, *(f"conflict in {c}: see the Sync notes column" for c in carried.conflicts),
-                *rows.warnings]
+                *rows.warnings, *tab_warnings]
     if published is not None:
         warnings += published.warnings
     return replace(new, changes=changes, rows_updated=new.rows_updated + len(updates), warnings=warnings,
@@ -204,6 +211,7 @@ def plan_new_rows(view: TrackerView, batches: Mapping[str, Batch], schema: Schem
         for comment in batch.comments:
             if comment.key not in view.comments and comment.key not in new_comments:
                 _plan_comment(comment, schema, departments, new_comments, out, stamp, cell_limit, no_reply)
+    _request_posts(view, departments, out, schema.unassigned)
     _follow_posts(view, departments, out)
     _plan_checkpoints(view, batches, out, stamp)
     return Plan(out.changes, out.posts_added, out.comments_added, out.rows_updated, out.held, out.warnings)
@@ -215,14 +223,14 @@ def _plan_post(post: Post, view: TrackerView, schema: Schema, departments: dict[
     if post.key in view.posts:
         # While a post is Unassigned, each run tries the rules again.
         if departments[post.key] == unassigned and _is_placeholder(view.posts[post.key], unassigned):
-            code, why = _route(post, view.roster, out.warnings)
+            code, why = _route(post, view.roster, out.warnings, view.request_posts)
             if code:
                 departments[post.key] = code
                 out.update(UpdateRow("posts", post.key, {"department": code, "routed_by": why}, "routed now"))
         return
     if post.key in departments:
         return  # twice in this run's sources
-    code, why = _route(post, view.roster, out.warnings)
+    code, why = _route(post, view.roster, out.warnings, view.request_posts)
     department = code or unassigned
     departments[post.key] = department
     out.changes.append(AddRow("posts", {
@@ -264,6 +272,25 @@ def _follow_posts(view: TrackerView, departments: Mapping[tuple, str], out: _New
         wanted = departments.get((key[0], rec.get("post_id").strip()))
         if wanted and rec.get("department").strip() != wanted:
             out.update(UpdateRow("comments", key, {"department": wanted}, "follows its post's department"))
+
+
+def _request_posts(view: TrackerView, departments: dict[tuple, str], out: _NewRows, unassigned: str) -> None:
+    """Posts already in the tracker that the cell linked to a request (its Post ID or link): an
+    Unassigned one goes to the request's department; one with another department keeps it (the
+    Department is people's) and the job says so."""
+    for key, rec in view.posts.items():
+        request = view.request_posts.get(key[1])
+        code = view.roster.resolve(request[0]) if request else None
+        if not code or departments.get(key) in (code, None):
+            continue
+        if departments[key] == unassigned and _is_placeholder(rec, unassigned):
+            departments[key] = code
+            out.update(UpdateRow("posts", key, {"department": code, "routed_by": f"request {request[1]}"},
+                                 "published for a request"))
+        else:
+            out.warnings.append(f"Posts row {rec.row}: post {key[1]} is request {request[1]}'s, of {code}, "
+                                f"but its Department is {departments[key]!r}; type {code} there if the "
+                                "request is right")
 
 
 def _plan_checkpoints(view: TrackerView, batches: Mapping[str, Batch], out: _NewRows, stamp: str) -> None:
@@ -361,7 +388,12 @@ def _own_comment_status(schema: Schema) -> str:
     return next((s.name for s in schema.statuses if not s.open), schema.default_status)
 
 
-def _route(post: Post, roster: Roster, warnings: list[str]) -> tuple[str | None, str]:
+def _route(post: Post, roster: Roster, warnings: list[str],
+           requests: Mapping[str, tuple[str, str]] | None = None) -> tuple[str | None, str]:
+    request = (requests or {}).get(post.post_id) or (requests or {}).get(post.url)
+    if request and roster.resolve(request[0]):
+        # The cell published this post for a department's request: whatever the rules say.
+        return roster.resolve(request[0]), f"request {request[1]}"
     if post.department:
         code = roster.resolve(post.department)
         if code:

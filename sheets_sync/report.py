@@ -36,7 +36,7 @@ from sheets_sync.roster import Roster
 from sheets_sync.schema import Schema
 from sheets_sync.sync import keyed_comments, tracker_roster
 from sheets_sync.table import AddRow, CellValue, Change, Record, UpdateRow, missing_tab, require_headers
-from sheets_sync.timeutil import now_ist, to_sheet
+from sheets_sync.timeutil import from_sheet, now_ist, to_sheet
 
 log = logging.getLogger("sheets_sync.report")
 
@@ -61,6 +61,8 @@ class TrackerSnapshot:
     report_rows: dict[str, Record] = field(default_factory=dict)  # Report tab, by department
     warnings: list[str] = field(default_factory=list)
     has_report_tab: bool = False
+    # The content pipeline's requests (#15): (department code, received, late?) of each.
+    requests: list[tuple[str, datetime | None, bool]] = field(default_factory=list)
 
 
 def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
@@ -70,6 +72,7 @@ def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
     The comments and the roster are read as the sync reads them (:func:`sync.keyed_comments`,
     :func:`sync.tracker_roster`), so the report counts what the overdue flags count."""
     names = ["comments", "departments", "sync_log"] + (["report"] if "report" in schema.tabs else [])
+    names += ["content"] if "content" in schema.tabs else []
     tables = session.read(names)
     warnings: list[str] = []
     comments_tab = schema.tab("comments")
@@ -91,7 +94,17 @@ def read_tracker(session: TrackerSession, schema: Schema, location: str, *,
             code = rec.get("department").strip()
             if code and code not in report_rows:
                 report_rows[code] = rec
-    return TrackerSnapshot(location, comments, roster, log, report_rows, warnings, has_report_tab)
+    return TrackerSnapshot(location, comments, roster, log, report_rows, warnings, has_report_tab,
+                           _requests(tables, schema, roster))
+
+
+def _requests(tables, schema: Schema, roster: Roster) -> list[tuple[str, datetime | None, bool]]:
+    """Each request's department, when it came and whether it came late (the Content tab's Late)."""
+    if "content" not in tables or not tables["content"].header:
+        return []
+    return [(roster.resolve(r.get("department")) or r.get("department").strip(),
+             from_sheet(r.get("received")), bool(r.get("late").strip()))
+            for r in tables["content"].records(schema.tab("content"))]
 
 
 def load_deadlines(backend: Backend, schema: Schema, as_of: datetime, *, roster_path=None,
@@ -115,7 +128,7 @@ def run_report(backend: Backend, schema: Schema, as_of: datetime, *, since: date
     with backend.open(schema, write=write_tab) as session:
         snap = read_tracker(session, schema, backend.location, roster_path=roster_path)
         deadlines = evaluate(snap.comments, schema, as_of, roster=snap.roster, rules=rules)
-        report = build_report(deadlines, snap.roster, as_of, since=since, until=until,
+        report = build_report(deadlines, snap.roster, as_of, since=since, until=until, requests=snap.requests,
                               rules=rules.describe(), location=backend.location, warnings=snap.warnings)
         if write_tab and session.is_new():
             report.warnings.append(f"{backend.location} has no tabs yet; the Report tab was not written "
@@ -211,6 +224,7 @@ class DepartmentSummary:
     p90_reply_hours: float | None = None
     on_time_share: float | None = None
     reply_times_known: int = 0
+    late_requests: int = 0  # content requests of the period that came with less lead time than asked
 
     def as_dict(self) -> dict:
         o = self.oldest_open
@@ -225,12 +239,14 @@ class DepartmentSummary:
             "p90_reply_hours": _round(self.p90_reply_hours),
             "on_time_share": _round(self.on_time_share, 3),
             "reply_times_known": self.reply_times_known,
+            "late_requests": self.late_requests,
         }
 
 
 SUMMARY_COLUMNS = ("department", "name", "name_mr", "received", "answered", "open", "overdue",
                    "overdue_level_1", "overdue_level_2", "oldest_open_at", "oldest_open_comment",
-                   "median_reply_hours", "p90_reply_hours", "on_time_share", "reply_times_known")
+                   "median_reply_hours", "p90_reply_hours", "on_time_share", "reply_times_known",
+                   "late_requests")
 
 
 @dataclass
@@ -274,8 +290,10 @@ def default_period(as_of: datetime, since: datetime | None = None,
 
 def build_report(deadlines: Sequence[CommentDeadline], roster: Roster, as_of: datetime, *,
                  since: datetime | None = None, until: datetime | None = None, rules: str = "",
-                 location: str = "", warnings: Sequence[str] = ()) -> Report:
-    """Summarise per department (pure: deadlines in, report out)."""
+                 location: str = "", warnings: Sequence[str] = (),
+                 requests: Sequence[tuple[str, datetime | None, bool]] = ()) -> Report:
+    """Summarise per department (pure: deadlines in, report out); ``requests`` (department,
+    received, late) gives each department's late requests of the period."""
     since, until = default_period(as_of, since, until)
     frame = _frame(deadlines, since, until, as_of)
     codes = [d.code for d in roster]
@@ -283,6 +301,10 @@ def build_report(deadlines: Sequence[CommentDeadline], roster: Roster, as_of: da
     summaries = [_summarise(code, frame[frame["department"] == code], roster) for code in codes]
     total = _summarise(ALL, frame, roster)
     total.name, total.name_mr = "All departments", "सर्व विभाग"
+    late_requests = [code for code, at, late in requests if late and at is not None and since <= at < until]
+    for summary in summaries:
+        summary.late_requests = late_requests.count(summary.code)
+    total.late_requests = len(late_requests)
     late = [d for d in overdue(deadlines) if d.commented_at is None or d.commented_at <= as_of]
     notes = list(warnings) + [f"Comments row {d.row}: {d.note}" for d in deadlines if d.note]
     return Report(as_of, since, until, summaries, total, late, rules, location, notes)
@@ -386,6 +408,11 @@ def report_text(report: Report, *, overdue_limit: int = 20) -> str:
                              f"{one_line(d.text, 60)}")
             if len(items) > overdue_limit:
                 lines.append(f"    … and {len(items) - overdue_limit} more (see --csv or --html)")
+    late = [s for s in report.departments if s.late_requests]
+    if late:
+        lines.append("")
+        lines.append("Content requests that came late (less lead time than the order asks): "
+                     + ", ".join(f"{s.code} {s.late_requests}" for s in late))
     for w in report.warnings:
         lines.append(f"Warning: {w}")
     return "\n".join(lines)

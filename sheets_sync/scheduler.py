@@ -52,6 +52,12 @@ class ScheduleConfig:
     report_email: bool = True
     include_empty: bool = False
     path: Path | None = None  # the file it came from, for messages
+    # The content pipeline (#15): the mailbox read with each sync, and the departments' daily
+    # digest at an IST time. None: on when its settings are in the environment
+    # (SHEETS_SYNC_IMAP_HOST for the mailbox, SHEETS_SYNC_SMTP_HOST for the digest).
+    mail_with_sync: bool | None = None
+    digest_at: str | None = "08:30"
+    digest: bool | None = None
 
     def with_options(self, **options) -> ScheduleConfig:
         """Command-line options win over the file; None means "not given"."""
@@ -75,7 +81,7 @@ def load_schedule_config(path: Path | str | None = None) -> ScheduleConfig:
     def problem(keys: tuple, text: str) -> None:
         problems.append(f"{loc.where(*keys)}: {text}")
 
-    known = {"tracker", "source", "sync", "overdue", "report"}
+    known = {"tracker", "source", "sync", "overdue", "report", "mail", "digest"}
     for key in data:
         if key not in known:
             problem((key,), f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
@@ -83,6 +89,7 @@ def load_schedule_config(path: Path | str | None = None) -> ScheduleConfig:
     for job in ("sync", "overdue"):
         kw.update(_every(data, job, problem))
     kw.update(_report_settings(data, problem))
+    kw.update(_content_settings(data, problem))
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else
                           f"{path}: {len(problems)} problems: " + "; ".join(problems))
@@ -138,6 +145,28 @@ def _report_settings(data: dict, problem) -> dict:
     return out
 
 
+def _content_settings(data: dict, problem) -> dict:
+    """mail: {with_sync: true/false} and digest: {at: "08:30" or off}."""
+    out: dict = {}
+    mail = _section(data, "mail", ("with_sync",), problem)
+    if "with_sync" in mail:
+        if not isinstance(mail["with_sync"], bool):
+            problem(("mail", "with_sync"), "mail: with_sync must be true or false")
+        else:
+            out["mail_with_sync"] = mail["with_sync"]
+    digest = _section(data, "digest", ("at",), problem)
+    if "at" in digest:
+        at = digest["at"]
+        if at in (None, False, "off"):
+            out["digest"] = False
+        elif not isinstance(at, str) or parse_hhmm(at) is None:
+            problem(("digest", "at"), f"digest: at {at!r} must be an IST time in quotes, e.g. \"08:30\", "
+                    "or off")
+        else:
+            out.update(digest=True, digest_at=at.strip())
+    return out
+
+
 def _section(data: dict, name: str, keys: tuple[str, ...], problem) -> dict:
     section = data.get(name)
     if section is None:
@@ -189,12 +218,21 @@ class JobContext:
     source: str | None = None
 
 
-def build_jobs(config: ScheduleConfig, ctx: JobContext) -> list[Job]:
+def build_jobs(config: ScheduleConfig, ctx: JobContext, environ=None) -> list[Job]:
     """The jobs a configuration asks for, each calling the library under the run lock."""
+    import os
+
+    def wanted(flag: bool | None, setting: str) -> bool:  # None: when its server is set up
+        return bool(flag or (flag is None and (env.get(setting) or "").strip()))
+
+    env = os.environ if environ is None else environ
     jobs = []
     if config.sync_every_minutes:
         jobs.append(Job("sync", lambda: sync_job(ctx), every_minutes=config.sync_every_minutes,
                         detail=f"source {ctx.source or 'the sample exports'}"))
+        if wanted(config.mail_with_sync, "SHEETS_SYNC_IMAP_HOST"):
+            jobs.append(Job("mail", lambda: _content_job("mail_job", ctx), detail="the cell's mailbox",
+                            every_minutes=config.sync_every_minutes))
     if config.overdue_every_minutes:
         jobs.append(Job("overdue", lambda: overdue_job(ctx), every_minutes=config.overdue_every_minutes))
     if config.report_at:
@@ -203,7 +241,17 @@ def build_jobs(config: ScheduleConfig, ctx: JobContext) -> list[Job]:
                         daily_at_ist=config.report_at,
                         detail=("e-mail on" + (", empty lists too" if empty else "")) if email
                         else "e-mail off"))
+    if config.digest_at and wanted(config.digest, "SHEETS_SYNC_SMTP_HOST"):
+        jobs.append(Job("digest", lambda: _content_job("digest_job", ctx), daily_at_ist=config.digest_at,
+                        detail="each department's supervision e-mail"))
     return jobs
+
+
+def _content_job(name: str, ctx: JobContext) -> str:
+    """The content pipeline's jobs live with it (sheets_sync.content_run), loaded when they run."""
+    from sheets_sync import content_run
+
+    return getattr(content_run, name)(ctx)
 
 
 def _tracker(ctx: JobContext):

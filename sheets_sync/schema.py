@@ -34,6 +34,16 @@ REQUIRED_FIELDS = {
                  "rows_updated", "held", "errors"],
     "sync_state": ["source", "checkpoint", "updated_at"],
 }
+# Tabs a schema may leave out (a tracker without the content pipeline), whose fields the
+# engine relies on when they are there.
+OPTIONAL_FIELDS = {
+    "content": ["request", "department", "subject", "kind", "planned_date", "lead_days", "late", "status",
+                "draft_link", "post_id", "approved_by", "approved_at", "approval_message_id", "sender",
+                "received", "asked_at", "asked_link", "reminded_at", "flagged_at", "late_told_at",
+                "head_answer", "sync_notes", "message_id"],
+    "mail_log": ["mail_key", "message_id", "sender", "subject", "received", "filed_as", "reason"],
+    "supervision": ["date", "department", "digest_sent", "suggestions"],
+}
 
 
 def normalize_header(text: str) -> str:
@@ -362,7 +372,7 @@ def _build_tab(name, raw, loc, problem, where: tuple | None = None, language: st
 
 
 def _require_fields(name: str, fields: set[str], where: tuple, problem) -> None:
-    missing = [f for f in REQUIRED_FIELDS.get(name, []) if f not in fields]
+    missing = [f for f in REQUIRED_FIELDS.get(name, OPTIONAL_FIELDS.get(name, [])) if f not in fields]
     if len(missing) == 1:
         problem(where + ("columns",), f"tab '{name}' needs a column with field '{missing[0]}'")
     elif missing:

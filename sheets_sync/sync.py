@@ -26,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
+from sheets_sync.content_tabs import FIELDS as CONTENT_FIELDS
+from sheets_sync.content_tabs import waiting_requests
 from sheets_sync.errors import ColumnsMoved, InputError, SourceError
 from sheets_sync.pending import TAB_FIELDS, department_tabs, registered_tabs
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_run
@@ -55,11 +57,17 @@ READ_TABS = ("posts", "comments", "sync_state")
 # The columns planning needs; the rest (citizen text above all) is not read back.
 SYNC_FIELDS = {
     "posts": ["platform", "post_id", "department", "text"],
+    "content": list(CONTENT_FIELDS),
 }
 # A comment's own words never change once added: the text, author and link of the
 # comments already in the tracker are not read; a comment entering a department's
 # tab has them copied there by the backend (table.CopyCells).
 UNCHANGING = ("text", "author", "author_id", "url", "added_at")
+
+
+def _content_read(schema: Schema) -> tuple[str, ...]:
+    """The Content tab, read (not locked) for the posts the cell published for a request."""
+    return ("content",) if "content" in schema.tabs else ()
 
 
 def sync_fields(schema: Schema, tabs: Iterable[Tab], *, publishing: bool = False) -> dict[str, list[str]]:
@@ -172,7 +180,7 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
         session.use_tabs(setup.tabs.values())
         if not dry_run:
             structure += prepare_tabs(session, schema, setup)
-        read = session.read([*READ_TABS, *(t.name for t in setup.tabs.values())],
+        read = session.read([*READ_TABS, *_content_read(schema), *(t.name for t in setup.tabs.values())],
                             fields=sync_fields(schema, setup.tabs.values(), publishing=step is not None))
         structure += read.repaired
         view = tracker_view(read, schema, setup, session.is_new(), publishing=step is not None)
@@ -277,7 +285,33 @@ def tracker_view(read: TrackerRead, schema: Schema, setup: Setup, is_new: bool, 
     return TrackerView(posts, comments, setup.roster, _checkpoints(read["sync_state"], schema),
                        warnings + setup.warnings,
                        tabs={code: read.tabs[tab.name] for code, tab in setup.tabs.items()},
-                       tab_tables={code: read[tab.name] for code, tab in setup.tabs.items()})
+                       tab_tables={code: read[tab.name] for code, tab in setup.tabs.items()},
+                       request_posts=request_posts(read, schema, warnings),
+                       requests_waiting=_waiting(read, schema, setup.roster))
+
+
+def request_posts(read: Mapping[str, Table], schema: Schema,
+                  warnings: list[str]) -> dict[str, tuple[str, str]]:
+    """The Content tab's published posts: Post ID and Post link → (department, request)."""
+    if "content" not in read or not read["content"].header:
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for rec in read["content"].records(schema.tab("content"), SYNC_FIELDS["content"]):
+        request, department = rec.get("request").strip(), rec.get("department").strip()
+        for value in (rec.get("post_id").strip(), rec.get("post_link").strip()):
+            if value and request and department:
+                if value in out and out[value][0] != department:
+                    warnings.append(f"post {value} is given to two requests, {out[value][1]} and {request}; "
+                                    f"its comments follow {out[value][1]}")
+                    continue
+                out.setdefault(value, (department, request))
+    return out
+
+
+def _waiting(read: Mapping[str, Table], schema: Schema, roster: Roster) -> dict[str, list]:
+    if "content" not in read or not read["content"].header:
+        return {}
+    return waiting_requests(read["content"].records(schema.tab("content"), SYNC_FIELDS["content"]), roster)
 
 
 def _comment_fields(schema: Schema, publishing: bool = False) -> list[str]:

@@ -74,7 +74,8 @@ def test_the_lock_s_answer_carries_only_what_the_lock_needs(google, tracker, ros
     google.server.clear_requests()
     sync(google, tracker, roster_file, now=LATER)
     lock = next(e for e in google.server.requests if e["path"].endswith(":batchUpdate"))
-    assert lock["response_bytes"] < 8_000, lock["response_bytes"]  # unmasked: 12 KB here
+    # (8.6 KB since the content pipeline's three tabs, with their protection, are in every answer)
+    assert lock["response_bytes"] < 9_500, lock["response_bytes"]  # unmasked: 12 KB here
 
 
 def test_no_protection_lets_a_whole_workspace_domain_through(google, tracker, roster_file):

@@ -190,7 +190,8 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 
     def lock(self, tabs: Sequence[str]) -> None:
         if self.write and not self.locks:
-            self._lock([t for t in tabs if t in LOCKED_TABS or self.tab(t).department])
+            # The Content tab too: the job updates its rows by position (a request's status).
+            self._lock([t for t in tabs if t in (*LOCKED_TABS, "content") or self.tab(t).department])
 
     def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 JOB_COLUMNS = "sheets-sync: the job's columns (the cell may edit)"
 DEPARTMENT_TAB = "sheets-sync: the department's tab (its officers and the cell may edit)"
+CELL_TAB = "sheets-sync: the cell's tab (only the cell may edit)"
+# The content pipeline's tabs (requests, the mail read, supervision): the cell's alone.
+CELL_TABS = ("content", "mail_log", "supervision")
 TRACKER_TIME_ZONE = IST.key  # the zone of every time the job writes
 
 
@@ -156,9 +159,11 @@ class StructureMixin:
         columns (of the Comments and Posts tabs and of every department's tab):
         the cell alone. People's columns stay open to whoever may edit the tab.
         """
+        have = {pr.get("description", "") for pr in sheet.protections}
+        if tab.name in CELL_TABS:
+            return self._cell_tab(sheet, have, editors)
         if tab.name not in ("comments", "posts") and not tab.department:
             return []
-        have = {pr.get("description", "") for pr in sheet.protections}
         out = [*_domain_closed(sheet.protections), *_extended(sheet)]
         positions = header_positions(header)
         # People's columns are open to whoever may edit the tab, but the cell's own
@@ -181,6 +186,17 @@ class StructureMixin:
                 "editors": _editors(dict.fromkeys(users))}}})
             sheet.protections.append({"description": DEPARTMENT_TAB})
         return out
+
+    @staticmethod
+    def _cell_tab(sheet: SheetInfo, have: set, editors: list[str]) -> list[dict]:
+        """The content pipeline's tabs: every officer may see them, only the cell may
+        change them (a department must not approve its own request in the sheet)."""
+        if CELL_TAB in have:
+            return [*_domain_closed(sheet.protections), *_extended(sheet)]
+        sheet.protections.append({"description": CELL_TAB})
+        return [*_domain_closed(sheet.protections), *_extended(sheet), {"addProtectedRange": {
+            "protectedRange": {"range": {"sheetId": sheet.sheet_id}, "description": CELL_TAB,
+                               "editors": _editors(editors)}}}]
 
     def _furniture(self, tab: Tab, sheet: SheetInfo, header: list[str], *, fresh: bool) -> list[dict]:
         """Render the tab's layout (layout.py): frozen rows and columns, hidden, and, where
@@ -223,7 +239,8 @@ def _domain_closed(protections) -> list[dict]:
     out = []
     for pr in protections:
         editors = pr.get("editors") or {}
-        if pr.get("description") in (JOB_COLUMNS, DEPARTMENT_TAB) and editors.get("domainUsersCanEdit"):
+        if pr.get("description") in (JOB_COLUMNS, DEPARTMENT_TAB, CELL_TAB) and \
+                editors.get("domainUsersCanEdit"):
             out.append({"updateProtectedRange": {
                 "protectedRange": {"protectedRangeId": pr["protectedRangeId"],
                                    "editors": _editors(editors.get("users") or [])},
@@ -241,7 +258,7 @@ def _extended(sheet: SheetInfo) -> list[dict]:
     out = []
     for pr in sheet.protections:
         ranges = [pr.get("range") or {}, *(pr.get("unprotectedRanges") or [])]
-        if pr.get("description") not in (JOB_COLUMNS, DEPARTMENT_TAB) or not any(
+        if pr.get("description") not in (JOB_COLUMNS, DEPARTMENT_TAB, CELL_TAB) or not any(
                 r.get("endRowIndex") is not None and r["endRowIndex"] < sheet.rows for r in ranges):
             continue
         update: dict = {"protectedRangeId": pr["protectedRangeId"], "range": _open(pr["range"])}

@@ -1,0 +1,79 @@
+"""The requests a department's tab shows (issue #15): pure, no I/O.
+
+Below its open comments, each department's tab lists the requests that wait on it — the
+approvals the cell asked of its head — one row each, in a section the job owns: the
+row's Comment ID is the request's code and its Platform ``request``, so the comments'
+machinery (:mod:`sheets_sync.pending`) keeps, moves and removes it like any row, and
+never carries it to the Comments tab. The head answers by e-mail, not in the sheet; a
+value a person types in such a row all the same is never dropped: the row stays, with
+what they typed, and the run's warnings ask the cell to move it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sheets_sync.table import Record, Table
+
+PLATFORM = "request"
+PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
+# What the sync reads of the Content tab (with the Post ID and link of routing by request).
+FIELDS = ("request", "department", "status", "subject", "draft_link", "asked_at", "planned_date", "post_id",
+          "post_link")
+SENT = "sent for approval"
+
+
+def waiting_requests(records: Sequence[Record], roster) -> dict[str, list[dict[str, str]]]:
+    """Department code → its requests waiting for its head's approval (Content rows), by code."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for rec in sorted(records, key=lambda r: r.get("request")):
+        if " ".join(rec.get("status").split()).casefold() != SENT or not rec.get("request").strip():
+            continue
+        code = roster.resolve(rec.get("department")) if rec.get("department").strip() else None
+        if code:
+            out.setdefault(code, []).append(dict(rec.values))
+    return out
+
+
+def request_rows(waiting: Sequence[Mapping[str, str]], table: Table | None, tab,
+                 fingerprint) -> tuple[list[dict], list[str]]:
+    """The tab rows of a department's waiting requests, and the rows of requests no longer
+    waiting that keep what a person typed in them (with a warning each)."""
+    have = {r.get("comment_id").strip(): r for r in _records(table, tab)
+            if r.get("platform").strip() == PLATFORM}
+    rows, warnings = [], []
+    shown = set()
+    for request in waiting:
+        code = request.get("request", "").strip()
+        shown.add(code)
+        rows.append(_row(code, request, have.get(code), fingerprint))
+    for code, rec in have.items():
+        typed = {f: rec.get(f) for f in PEOPLE_FIELDS if rec.get(f).strip()}
+        if code in shown or not typed:
+            continue
+        # As it stands (its Synced too: the job's cells are not written again).
+        rows.append({"comment_id": code, "platform": PLATFORM, "synced": rec.get("synced"),
+                     **{f: rec.get(f) for f in PEOPLE_FIELDS}})
+        warnings.append(f"{tab.title} tab: request {code} no longer waits, but its row holds what a person "
+                        f"typed ({', '.join(typed)}); the row stays until the cell moves it and empties it")
+    return rows, warnings
+
+
+def _row(code: str, request: Mapping[str, str], had: Record | None, fingerprint) -> dict:
+    values = {
+        "comment_id": code, "platform": PLATFORM,
+        "text": (f"Request {code} waits for the head's approval: answer the e-mail with APPROVE / मंजूर, or "
+                 f"the changes. / विनंती {code} विभागप्रमुखांच्या मंजुरीच्या प्रतीक्षेत: ई-मेलला उत्तर द्या."),
+        "post": request.get("subject", ""),
+        "commented_at": request.get("asked_at", ""),
+        "due_at": request.get("planned_date", ""),
+        "url": request.get("draft_link", ""),
+    }
+    for name in PEOPLE_FIELDS:  # what a person typed there stays
+        values[name] = had.get(name) if had is not None else ""
+    values["synced"] = fingerprint(values)
+    return values
+
+
+def _records(table: Table | None, tab) -> list[Record]:
+    return table.records(tab) if table is not None and table.header else []
