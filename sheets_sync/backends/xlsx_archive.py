@@ -1,0 +1,142 @@
+"""The archive of a local tracker: a workbook per year beside it,
+``<tracker stem> archive 2026.xlsx``, with the tracker's tabs and headers.
+
+Written only by ``archive`` and ``archive restore``, which hold the tracker's run
+lock; saved like the tracker (atomically, keeping its mode), and never while
+LibreOffice or Excel has it open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import openpyxl
+from openpyxl.styles import Font
+
+from sheets_sync.archive_store import ArchiveStore, ArchiveStores, merged_header, placed, row_key
+from sheets_sync.backends.office_lock import find_office_lock
+from sheets_sync.backends.xlsx import _keep_access, _new_save_file, _set_cell, _text
+from sheets_sync.errors import TrackerError
+from sheets_sync.schema import Tab, normalize_header
+
+_BOLD = Font(bold=True)
+
+
+class XlsxArchives(ArchiveStores):
+    def __init__(self, tracker: Path) -> None:
+        self.tracker = Path(tracker)
+
+    def name(self, year: int) -> str:
+        return f"{self.tracker.stem} archive {year}.xlsx"
+
+    def open(self, year: int, ref: str = "", *, create: bool = False) -> XlsxArchive | None:
+        # Always beside the tracker, by name: a workbook moved with its archives keeps them.
+        path = self.tracker.with_name(self.name(year))
+        if not path.exists() and not create:
+            return None
+        return XlsxArchive(year, path)
+
+
+class XlsxArchive(ArchiveStore):
+    def __init__(self, year: int, path: Path) -> None:
+        self.year = year
+        self.path = path
+        self.location = str(path)
+        self.ref = path.name
+        self._wb = None
+
+    def _book(self):
+        if self._wb is None:
+            if self.path.exists():
+                try:
+                    self._wb = openpyxl.load_workbook(self.path)
+                except Exception as exc:  # noqa: BLE001 - any unreadable file says the same
+                    raise TrackerError(f"{self.path}: the archive workbook cannot be read "
+                                       f"({type(exc).__name__}); restore it from a backup") from None
+            else:
+                self._wb = openpyxl.Workbook()
+                self._wb.remove(self._wb.active)
+        return self._wb
+
+    def _sheet(self, tab: Tab, *, make: bool = False):
+        wb = self._book()
+        for title in wb.sheetnames:
+            if normalize_header(title) == normalize_header(tab.title):
+                return wb[title]
+        return wb.create_sheet(tab.title) if make else None
+
+    def rows(self, tab: Tab) -> tuple[list[str], list[list[str]]]:
+        ws = self._sheet(tab)
+        if ws is None:
+            return [], []
+        values = ws.iter_rows(values_only=True)
+        header = [_text(v) for v in next(values, ())]
+        rows = [[_text(v) for v in row] for row in values]
+        return header, [r for r in rows if any(r)]
+
+    def put(self, tab: Tab, header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+        ws = self._sheet(tab, make=True)
+        have = [_text(c.value) for c in ws[1]] if ws.max_row >= 1 and ws.max_column >= 1 else []
+        archive_header, added = merged_header(have, header)
+        for i, h in enumerate(archive_header, start=1):
+            if i > len(have) or not have[i - 1].strip():
+                ws.cell(1, i).value = h
+                ws.cell(1, i).font = _BOLD
+        ws.freeze_panes = "A2"
+        at: dict[tuple, int] = {}
+        last = 1
+        for number, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+            texts = [_text(v) for v in row]
+            if any(texts):
+                last = number
+                at.setdefault(row_key(tab, archive_header, texts), number)
+        new = 0
+        for row in rows:
+            cells = placed(tab, header, row, archive_header)
+            key = row_key(tab, archive_header, [str(c) for c in cells])
+            number = at.get(key)
+            if number is None or not tab.key:
+                if number is not None:
+                    continue  # the very row (a Sync Log row) is there already
+                last += 1
+                number = at[key] = last
+                new += 1
+            for j, value in enumerate(cells, start=1):
+                _set_cell(ws.cell(number, j), value)
+        self.save()
+        return new
+
+    def remove(self, tab: Tab, keys: Sequence[tuple]) -> int:
+        ws = self._sheet(tab)
+        if ws is None:
+            return 0
+        header = [_text(c.value) for c in ws[1]]
+        wanted = set(keys)
+        doomed = [n for n, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2)
+                  if row_key(tab, header, [_text(v) for v in row]) in wanted]
+        for n in reversed(doomed):
+            ws.delete_rows(n, 1)
+        if doomed:
+            self.save()
+        return len(doomed)
+
+    def save(self) -> None:
+        office = find_office_lock(self.path)
+        if office is not None:
+            raise TrackerError(office.refusal(self.path))
+        tmp = None
+        try:
+            tmp = _new_save_file(self.path)
+            _keep_access(self.path, tmp)
+            self._book().save(tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise TrackerError(f"{self.path}: could not save the archive ({exc.strerror}); the tracker "
+                               "was not changed, run again") from None
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)

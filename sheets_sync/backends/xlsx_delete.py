@@ -1,0 +1,37 @@
+"""The workbook's :class:`~sheets_sync.table.DeleteRows`: rows found by key in the
+workbook as it stands when the run writes, each checked against ``only_if`` there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sheets_sync.schema import Tab, normalize_header
+from sheets_sync.table import DeleteRows, whole_row_key
+
+
+def delete_rows(ws, tab: Tab, changes: Sequence[DeleteRows], text) -> int:
+    """Delete the rows these changes name (bottom first); returns how many went.
+    ``text`` turns a cell's value into the text a read gives."""
+    header = [text(c.value) for c in ws[1]]
+    positions: dict[str, int] = {}
+    for i, h in enumerate(header):
+        positions.setdefault(normalize_header(h), i)
+    doomed: list[int] = []
+    for change in changes:
+        wanted = set(change.keys)
+        key_at = [tab.index_of(k, positions) for k in tab.key] if not change.whole_row else []
+        checks = {f: tab.index_of(f, positions) for f in change.only_if}
+        for number, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+            cells = [text(v) for v in row]
+            if change.whole_row:
+                key = whole_row_key(cells)
+            else:
+                key = tuple(cells[i].strip() if i is not None and i < len(cells) else "" for i in key_at)
+            if key not in wanted:
+                continue
+            values = {f: (cells[i] if i is not None and i < len(cells) else "") for f, i in checks.items()}
+            if change.allows(values):
+                doomed.append(number)
+    for number in sorted(set(doomed), reverse=True):
+        ws.delete_rows(number, 1)
+    return len(set(doomed))
