@@ -187,7 +187,7 @@ def _moved_counts(plan: ArchivePlan, comments: set, posts: set) -> dict[tuple[st
     return {k: n for k, n in out.items() if n}
 
 
-def moved_text(counts: dict[tuple[str, int], int], schema: Schema) -> str:
+def moved_text(counts: dict[tuple[str, int], int]) -> str:
     """"2026: 120 comments, 4 posts, 300 Sync Log rows" (one part per year)."""
     years: dict[int, list[str]] = {}
     names = {"comments": "comment(s)", "posts": "post(s)", "sync_log": "Sync Log row(s)"}
@@ -199,7 +199,7 @@ def moved_text(counts: dict[tuple[str, int], int], schema: Schema) -> str:
 
 
 def _log_row(result: ArchiveResult, now: datetime, run_by: str, clock: float) -> AddRow:
-    text = moved_text(result.moved, None)  # type: ignore[arg-type]
+    text = moved_text(result.moved)
     notes = [f"moved to the archive: {text}" if text else "nothing to move"]
     if result.stayed:
         notes.append(f"{len(result.stayed)} comment(s) reopened meanwhile stay: " + ", ".join(result.stayed[:20]))

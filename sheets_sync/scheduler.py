@@ -51,6 +51,8 @@ class ScheduleConfig:
     report_at: str | None = "09:00"  # IST, every day
     report_email: bool = True
     include_empty: bool = False
+    # The archive (``archive``): on the 1st of every month at this IST time, or None (off).
+    archive_at: str | None = "03:00"
     path: Path | None = None  # the file it came from, for messages
 
     def with_options(self, **options) -> ScheduleConfig:
@@ -75,7 +77,7 @@ def load_schedule_config(path: Path | str | None = None) -> ScheduleConfig:
     def problem(keys: tuple, text: str) -> None:
         problems.append(f"{loc.where(*keys)}: {text}")
 
-    known = {"tracker", "source", "sync", "overdue", "report"}
+    known = {"tracker", "source", "sync", "overdue", "report", "archive"}
     for key in data:
         if key not in known:
             problem((key,), f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
@@ -83,6 +85,7 @@ def load_schedule_config(path: Path | str | None = None) -> ScheduleConfig:
     for job in ("sync", "overdue"):
         kw.update(_every(data, job, problem))
     kw.update(_report_settings(data, problem))
+    kw.update(_archive_settings(data, problem))
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else
                           f"{path}: {len(problems)} problems: " + "; ".join(problems))
@@ -138,6 +141,20 @@ def _report_settings(data: dict, problem) -> dict:
     return out
 
 
+def _archive_settings(data: dict, problem) -> dict:
+    """The archive: section: at (an IST time on the 1st of each month, or off)."""
+    section = _section(data, "archive", ("at",), problem)
+    if "at" not in section:
+        return {}
+    at = section["at"]
+    if at in (None, False, "off"):
+        return {"archive_at": None}
+    if not isinstance(at, str) or parse_hhmm(at) is None:
+        problem(("archive", "at"), f"archive: at {at!r} must be an IST time in quotes, e.g. \"03:00\", or off")
+        return {}
+    return {"archive_at": at.strip()}
+
+
 def _section(data: dict, name: str, keys: tuple[str, ...], problem) -> dict:
     section = data.get(name)
     if section is None:
@@ -170,9 +187,12 @@ class Job:
     every_minutes: int = 0  # an interval job …
     daily_at_ist: str | None = None  # … or a daily one at this IST time
     detail: str = ""
+    monthly: bool = False  # a daily job that runs on the 1st of the month only
 
     @property
     def when(self) -> str:
+        if self.monthly:
+            return f"monthly, on the 1st at {self.daily_at_ist} IST"
         if self.daily_at_ist:
             return f"daily at {self.daily_at_ist} IST"
         return f"every {self.every_minutes} minute{'s' if self.every_minutes != 1 else ''}"
@@ -203,6 +223,9 @@ def build_jobs(config: ScheduleConfig, ctx: JobContext) -> list[Job]:
                         daily_at_ist=config.report_at,
                         detail=("e-mail on" + (", empty lists too" if empty else "")) if email
                         else "e-mail off"))
+    if config.archive_at:
+        jobs.append(Job("archive", lambda: archive_job(ctx), daily_at_ist=config.archive_at, monthly=True,
+                        detail="closed comments older than archive.after_days"))
     return jobs
 
 
@@ -232,6 +255,14 @@ def overdue_job(ctx: JobContext) -> str:
     late = overdue(jobs.overdue(_tracker(ctx), command="overdue (scheduler)").deadlines)
     escalated = sum(1 for d in late if d.level == 2)
     return f"{len(late)} comment(s) overdue, {escalated} escalated"
+
+
+def archive_job(ctx: JobContext) -> str:
+    from sheets_sync import jobs
+    from sheets_sync.archive_run import moved_text
+
+    result = jobs.archive(_tracker(ctx))
+    return "archived " + (moved_text(result.counts) or "nothing")
 
 
 def report_job(ctx: JobContext, *, email: bool, include_empty: bool = False) -> str:
@@ -390,6 +421,8 @@ class Scheduler:
         def run() -> None:
             if self._stopping:
                 return  # stopping: no new job starts
+            if job.monthly and self._now().astimezone(IST).day != 1:
+                return
             started = time.monotonic()
             stamp = to_sheet(self._now().astimezone(IST))
             self.runs[job.name] = self.runs.get(job.name, 0) + 1

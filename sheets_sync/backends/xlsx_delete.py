@@ -34,4 +34,10 @@ def delete_rows(ws, tab: Tab, changes: Sequence[DeleteRows], text) -> int:
                 doomed.append(number)
     for number in sorted(set(doomed), reverse=True):
         ws.delete_rows(number, 1)
+    if doomed:
+        # openpyxl moves a cell's link with the cell but not the address it is saved
+        # under: without this the links of the rows below stay where the rows were.
+        for cell in ws._cells.values():
+            if cell.hyperlink is not None:
+                cell.hyperlink.ref = cell.coordinate
     return len(set(doomed))

@@ -1,0 +1,50 @@
+"""The archive moves exactly the closed old rows, keeps every cell, and is idempotent,
+on both backends."""
+
+from __future__ import annotations
+
+from sheets_sync import jobs
+from tests.archive_world import CLOSED, EXTRA, NOW, archived, archived_ids, comments, make, posts
+
+
+def tracker(harness):
+    return jobs.Tracker(harness.tracker_arg)
+
+
+def test_moves_exactly_the_closed_old_rows_and_keeps_every_cell(harness, tmp_path, roster_file, monkeypatch):
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    make(harness, tmp_path, roster_file)
+    before = comments(harness)
+    result = jobs.archive(tracker(harness), now=NOW)
+    assert result.counts[("comments", 2026)] == len(CLOSED)
+    assert result.counts[("comments", 2025)] == 1
+    assert result.counts[("posts", 2026)] == 1  # P1: every comment answered; P2 keeps C8
+    live = comments(harness)
+    assert set(live) == {"C8", "C9"}
+    assert set(posts(harness)) == {"P2", "P3"}
+    rows = {r["Comment ID"]: r for r in archived(harness, 2026)}
+    assert set(rows) == CLOSED
+    for cid in CLOSED:
+        # Every cell as it was, people's and the extra column included, byte for byte.
+        want = {k: v for k, v in before[cid].items()}
+        got = {k: rows[cid].get(k, "") for k in want}
+        assert got == want
+    assert rows["C1"][EXTRA] == "+91 वार्ड 7"
+    assert rows["C1"]["Comment"] == "=घंटागाडी 1 आली नाही 😡 🙏"
+    assert archived_ids(harness, 2025) == ["C0"]
+    # The second run moves nothing.
+    again = jobs.archive(tracker(harness), now=NOW)
+    assert again.counts == {}
+    assert sorted(archived_ids(harness, 2026)) == sorted(CLOSED)
+
+
+def test_dry_run_changes_nothing(harness, tmp_path, roster_file, monkeypatch):
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    make(harness, tmp_path, roster_file)
+    before = {t: harness.values(t) for t in ("Comments", "Posts", "Sync Log")}
+    result = jobs.archive(tracker(harness), now=NOW, dry_run=True)
+    assert result.counts[("comments", 2026)] == len(CLOSED)
+    assert {t: harness.values(t) for t in before} == before
+    assert archived(harness, 2026) == []
