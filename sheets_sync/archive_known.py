@@ -48,7 +48,8 @@ def _candidates(items, live: Mapping, states: Mapping[int, YearState], tab: str,
 
 
 def drop_archived(batches: Mapping[str, Batch], live_comments: Mapping, live_posts: Mapping,
-                  checkpoints: Mapping[str, str], schema: Schema, archives) -> tuple[dict[str, Batch], list[str]]:
+                  checkpoints: Mapping[str, str], schema: Schema,
+                  archives) -> tuple[dict[str, Batch], list[str]]:
     """The batches without the comments the archive holds, and with the archived posts only
     where a new comment needs them (with their archived department). ``archives``: a
     callable giving the tracker's :class:`ArchiveStores`, called only when needed."""

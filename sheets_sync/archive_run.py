@@ -78,7 +78,8 @@ class ArchiveResult:
     def summary(self) -> dict:
         return {"tracker": self.tracker, "dry_run": self.dry_run,
                 "moved": [{"tab": t, "year": y, "rows": n, "to": self.where.get(y, "")}
-                          for (t, y), n in sorted(self.counts.items(), key=lambda i: (i[0][1], TABS.index(i[0][0])))],
+                          for (t, y), n in sorted(self.counts.items(),
+                                                  key=lambda i: (i[0][1], TABS.index(i[0][0])))],
                 "stayed": list(self.stayed), "warnings": list(self.plan.warnings),
                 "seconds": round(self.seconds, 2)}
 
@@ -94,11 +95,13 @@ def _read(backend: Backend, schema: Schema) -> dict[str, Table]:
 
 def checkpoints_of(table: Table, schema: Schema) -> dict[str, str]:
     tab = schema.tab("sync_state")
-    return {r.get("source").strip(): r.get("checkpoint") for r in table.records(tab) if r.get("source").strip()}
+    return {r.get("source").strip(): r.get("checkpoint") for r in table.records(tab)
+            if r.get("source").strip()}
 
 
 def run_archive(backend: Backend, schema: Schema, *, now: datetime | None = None, dry_run: bool = False,
-                stores: Callable[[Backend], ArchiveStores] = archive_stores, run_by: str = "") -> ArchiveResult:
+                stores: Callable[[Backend], ArchiveStores] = archive_stores,
+                run_by: str = "") -> ArchiveResult:
     started = time.monotonic()
     now = now or now_ist()
     settings = archive_settings(schema)  # a bad setting stops before anything is read
@@ -169,7 +172,8 @@ def _delete_moved(backend: Backend, schema: Schema, plan: ArchivePlan, done: dic
         ]
         checkpoints = checkpoints_of(read["sync_state"], schema)
         for year, state in done.items():
-            values = {"source": f"{STATE_PREFIX}{year}", "checkpoint": state.encode(), "updated_at": to_sheet(now)}
+            values = {"source": f"{STATE_PREFIX}{year}", "checkpoint": state.encode(),
+                      "updated_at": to_sheet(now)}
             name = values["source"]
             changes.append(UpdateRow("sync_state", (name,), values, "archive") if name in checkpoints
                            else AddRow("sync_state", values))
@@ -202,7 +206,8 @@ def _log_row(result: ArchiveResult, now: datetime, run_by: str, clock: float) ->
     text = moved_text(result.moved)
     notes = [f"moved to the archive: {text}" if text else "nothing to move"]
     if result.stayed:
-        notes.append(f"{len(result.stayed)} comment(s) reopened meanwhile stay: " + ", ".join(result.stayed[:20]))
+        notes.append(f"{len(result.stayed)} comment(s) reopened meanwhile stay: "
+                     + ", ".join(result.stayed[:20]))
     return AddRow("sync_log", {"run_at": to_sheet(now), "command": "archive",
                                "source": ", ".join(str(y) for y in sorted(result.where)),
                                "posts_added": 0, "comments_added": 0, "rows_updated": 0, "held": 0,
@@ -220,7 +225,8 @@ class RestoreResult:
 
 
 def run_restore(backend: Backend, schema: Schema, ids: Sequence[str], *, now: datetime | None = None,
-                stores: Callable[[Backend], ArchiveStores] = archive_stores, run_by: str = "") -> RestoreResult:
+                stores: Callable[[Backend], ArchiveStores] = archive_stores,
+                run_by: str = "") -> RestoreResult:
     """Bring archived comments (by comment id) back into the tracker, with their posts when
     those are archived too. The archive keeps its copy (nothing is ever lost); archiving the
     comment again writes the tracker's row over it."""
@@ -231,8 +237,9 @@ def run_restore(backend: Backend, schema: Schema, ids: Sequence[str], *, now: da
     states = year_states(checkpoints_of(tables["sync_state"], schema))
     wanted = [i.strip() for i in ids if i.strip()]
     result = RestoreResult(backend.location)
-    live_comments = {r.key(schema.tab("comments")) for r in tables["comments"].records(schema.tab("comments"))}
-    live_posts = {r.key(schema.tab("posts")) for r in tables["posts"].records(schema.tab("posts"))}
+    comments_tab, posts_tab = schema.tab("comments"), schema.tab("posts")
+    live_comments = {r.key(comments_tab) for r in tables["comments"].records(comments_tab)}
+    live_posts = {r.key(posts_tab) for r in tables["posts"].records(posts_tab)}
     result.already = [f"{k[0]} {k[1]}" for k in sorted(live_comments) if k[1] in wanted]
     todo = [i for i in wanted if not any(k[1] == i for k in live_comments)]
     archives = stores(backend) if todo and states else None
@@ -241,14 +248,14 @@ def run_restore(backend: Backend, schema: Schema, ids: Sequence[str], *, now: da
     if changes:
         with backend.open(schema, write=True) as session:
             session.lock(["posts", "comments"])
-            read = session.read(["posts", "comments"], fields={"comments": list(schema.tab("comments").key),
-                                                               "posts": list(schema.tab("posts").key)})
+            read = session.read(["posts", "comments"], fields={"comments": list(comments_tab.key),
+                                                               "posts": list(posts_tab.key)})
             # Added meanwhile by someone else: not added twice.
-            present = {("comments", r.key(schema.tab("comments"))) for r in read["comments"].records(
-                schema.tab("comments"))} | {("posts", r.key(schema.tab("posts"))) for r in read["posts"].records(
-                schema.tab("posts"))}
+            present = {(name, r.key(tab)) for name, tab in (("comments", comments_tab), ("posts", posts_tab))
+                       for r in read[name].records(tab)}
             changes = [c for c in changes if (c.tab, _key(c, schema)) not in present]
-            changes.append(AddRow("sync_log", {"run_at": to_sheet(now), "command": "archive restore", "source": "",
+            changes.append(AddRow("sync_log", {"run_at": to_sheet(now), "command": "archive restore",
+                                               "source": "",
                                                "posts_added": 0, "comments_added": 0, "rows_updated": 0,
                                                "held": 0, "errors": "restored: " + ", ".join(result.restored),
                                                "seconds": 0.0, "run_by": run_by}))

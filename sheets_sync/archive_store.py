@@ -62,11 +62,6 @@ class ArchiveStore(ABC):
                                      for f, i in at.items()})
         return out
 
-    @abstractmethod
-    def remove(self, tab: Tab, keys: Sequence[tuple]) -> int:
-        """Delete the rows with these keys (``archive restore``, once they are back in
-        the tracker); returns how many went."""
-
 
 class ArchiveStores(ABC):
     """The archives of one tracker, by year."""

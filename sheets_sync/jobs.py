@@ -241,5 +241,6 @@ def report(tracker: Tracker, *, now: datetime | None = None, since: datetime | N
     return ReportRun(result, snap, delivery)
 
 
-__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "archive", "archive_restore", "init", "lock", "open_publishers", "open_sources",
+__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "archive", "archive_restore", "init", "lock",
+           "open_publishers", "open_sources",
            "overdue", "pending", "publish", "replies", "report", "sync", "tabs"]

@@ -150,7 +150,8 @@ def _archive_settings(data: dict, problem) -> dict:
     if at in (None, False, "off"):
         return {"archive_at": None}
     if not isinstance(at, str) or parse_hhmm(at) is None:
-        problem(("archive", "at"), f"archive: at {at!r} must be an IST time in quotes, e.g. \"03:00\", or off")
+        problem(("archive", "at"), f"archive: at {at!r} must be an IST time in quotes, e.g. \"03:00\", "
+                "or off")
         return {}
     return {"archive_at": at.strip()}
 

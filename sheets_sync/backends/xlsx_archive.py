@@ -108,20 +108,6 @@ class XlsxArchive(ArchiveStore):
         self.save()
         return new
 
-    def remove(self, tab: Tab, keys: Sequence[tuple]) -> int:
-        ws = self._sheet(tab)
-        if ws is None:
-            return 0
-        header = [_text(c.value) for c in ws[1]]
-        wanted = set(keys)
-        doomed = [n for n, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2)
-                  if row_key(tab, header, [_text(v) for v in row]) in wanted]
-        for n in reversed(doomed):
-            ws.delete_rows(n, 1)
-        if doomed:
-            self.save()
-        return len(doomed)
-
     def save(self) -> None:
         office = find_office_lock(self.path)
         if office is not None:

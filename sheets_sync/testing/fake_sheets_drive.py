@@ -50,7 +50,8 @@ class DriveMixin:
             book = self._books.get(g["sid"])
             if book is None or book.role_of(who) is None:
                 raise DriveError(404, f"File not found: {g['sid']}.", "notFound")
-            people = [(book.owner, "owner"), *((e, r) for e, r in book.permissions.items() if e != book.owner)]
+            people = [(book.owner, "owner"),
+                      *((e, r) for e, r in book.permissions.items() if e != book.owner)]
         return {"kind": "drive#permissionList", "permissions": [
             {"kind": "drive#permission", "id": str(abs(hash(e)) % 10**20), "type": "user", "role": r,
              "emailAddress": e} for e, r in people]}

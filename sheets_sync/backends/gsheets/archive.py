@@ -12,7 +12,6 @@ within one spreadsheet).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
@@ -20,7 +19,7 @@ from gspread.exceptions import APIError
 from gspread.urls import DRIVE_FILES_API_V3_URL, SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.archive_store import ArchiveStore, ArchiveStores, merged_header, placed, row_key
-from sheets_sync.backends.gsheets.cells import _cell, _chunks, _col, _quote, _runs
+from sheets_sync.backends.gsheets.cells import _cell, _chunks, _quote
 from sheets_sync.backends.gsheets.client import RetryingHTTPClient, UncertainWrite, explain, load_credentials
 from sheets_sync.backends.gsheets.write import MAX_PAYLOAD
 from sheets_sync.endpoint import session_for
@@ -158,7 +157,8 @@ class GoogleArchive(ArchiveStore):
                 return self._put(tab, header, rows)
             except UncertainWrite:
                 # Applied or not, the rows are written by key: writing again doubles nothing.
-                log.warning("the archive's write may not have landed (attempt %d); writing again", attempt + 1)
+                log.warning("the archive's write may not have landed (attempt %d); writing again",
+                            attempt + 1)
         raise TrackerError(f"could not write to {self.location} after 3 tries; run again "
                            "(the tracker was not changed)")
 
@@ -168,7 +168,8 @@ class GoogleArchive(ArchiveStore):
         setup: list[dict] = []
         if props is None:
             props = {"sheetId": _new_id(sheets), "title": tab.title,
-                     "gridProperties": {"rowCount": 1, "columnCount": max(len(header), 1), "frozenRowCount": 1}}
+                     "gridProperties": {"rowCount": 1, "columnCount": max(len(header), 1),
+                                        "frozenRowCount": 1}}
             setup.append({"addSheet": {"properties": props}})
             first = sheets.get("sheet1")
             if first is not None and len(sheets) == 1:
@@ -197,7 +198,7 @@ class GoogleArchive(ArchiveStore):
                 if tab.key:
                     updates.append({"updateCells": {
                         "start": {"sheetId": sheet_id, "rowIndex": at[key], "columnIndex": 0},
-                        "rows": [{"values": [_cell(c) if c != "" else {} for c in cells]}], "fields": FIELDS}})
+                        "rows": [{"values": [_cell(c) for c in cells]}], "fields": FIELDS}})
                 continue
             at[key] = -1
             appends.append({"values": [_cell(c) for c in cells]})
@@ -212,29 +213,9 @@ class GoogleArchive(ArchiveStore):
 
     def _send(self, chunk: list[bytes]) -> None:
         payload = b'{"requests":[' + b",".join(chunk) + b"]}"
-        self._call("writing to the archive", self.client.request, "post", SPREADSHEET_BATCH_UPDATE_URL % self.id,
-                   data=payload, headers={"Content-Type": "application/json; charset=utf-8"})
-
-    def remove(self, tab: Tab, keys: Sequence[tuple]) -> int:
-        props = self._sheets().get(normalize_header(tab.title))
-        if props is None:
-            return 0
-        header, _ = self.rows(tab)
-        reply = self._call("reading the archive", self.client.values_batch_get, self.id, [_quote(tab.title)],
-                           {"valueRenderOption": "FORMATTED_VALUE"})
-        values = (reply.get("valueRanges") or [{}])[0].get("values", [])
-        wanted = set(keys)
-        doomed = [i for i, row in enumerate(values) if i and row_key(tab, header, [str(v) for v in row]) in wanted]
-        requests_ = [{"deleteDimension": {"range": {"sheetId": props["sheetId"], "dimension": "ROWS",
-                                                    "startIndex": a, "endIndex": b}}}
-                     for a, b in reversed(_runs(doomed))]
-        if requests_:
-            try:
-                self._send([json.dumps(r).encode() for r in requests_])
-            except UncertainWrite:
-                raise TrackerError(f"the connection broke while removing rows from {self.location}; "
-                                   "run `archive restore` again (what is back in the tracker stays)") from None
-        return len(doomed)
+        self._call("writing to the archive", self.client.request, "post",
+                   SPREADSHEET_BATCH_UPDATE_URL % self.id, data=payload,
+                   headers={"Content-Type": "application/json; charset=utf-8"})
 
 
 def _new_id(sheets: dict[str, dict]) -> int:
@@ -244,5 +225,3 @@ def _new_id(sheets: dict[str, dict]) -> int:
         candidate += 1
     return candidate
 
-
-__all__ = ["GoogleArchive", "GoogleArchives", "_col"]
