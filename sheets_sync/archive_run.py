@@ -41,7 +41,16 @@ from sheets_sync.archive_store import ArchiveStore, ArchiveStores, placed, row_k
 from sheets_sync.backends.base import Backend
 from sheets_sync.errors import TrackerError
 from sheets_sync.schema import Schema
-from sheets_sync.table import AddRow, Change, DeleteRows, Table, UpdateRow, as_text, missing_tab
+from sheets_sync.table import (
+    AddRow,
+    Change,
+    DeleteRows,
+    Table,
+    UpdateRow,
+    as_text,
+    header_positions,
+    missing_tab,
+)
 from sheets_sync.timeutil import now_ist, to_sheet
 
 READ = (*TABS, "sync_state")
@@ -123,7 +132,8 @@ def run_archive(backend: Backend, schema: Schema, *, now: datetime | None = None
             _put_and_verify(store, schema, plan, move)
         result.where[year] = store.location
         done[year] = advanced(state, moves, store.ref)
-    _delete_moved(backend, schema, plan, done, result, now, run_by)
+    staying = _delete_moved(backend, schema, plan, done, result, now, run_by)
+    _put_back_lost(backend, schema, tables, staying, result, now)
     result.seconds = time.monotonic() - started
     return result
 
@@ -143,8 +153,9 @@ def _put_and_verify(store: ArchiveStore, schema: Schema, plan: ArchivePlan, move
 
 
 def _delete_moved(backend: Backend, schema: Schema, plan: ArchivePlan, done: dict[int, YearState],
-                  result: ArchiveResult, now: datetime, run_by: str) -> None:
-    """Step 3: the rows out of the tracker by key, as it stands now, with the bookkeeping."""
+                  result: ArchiveResult, now: datetime, run_by: str) -> dict[str, set]:
+    """Step 3: the rows out of the tracker by key, as it stands now, with the bookkeeping.
+    Returns the keys of the rows that stay, per tab."""
     comments_tab = schema.tab("comments")
     closed = closed_statuses(schema)
     fields = {"comments": [*comments_tab.key, "status", "post_id"], "posts": list(schema.tab("posts").key)}
@@ -181,6 +192,61 @@ def _delete_moved(backend: Backend, schema: Schema, plan: ArchivePlan, done: dic
         result.moved = _moved_counts(plan, set(comment_keys), set(post_keys))
         changes.append(_log_row(result, now, run_by, time.monotonic()))
         session.apply(changes)
+    posts_live = {r.key(schema.tab("posts")) for r in read["posts"].records(schema.tab("posts"))}
+    return {"comments": set(live) - gone, "posts": posts_live - set(post_keys)}
+
+
+def _put_back_lost(backend: Backend, schema: Schema, tables: dict[str, Table], staying: dict[str, set],
+                   result: ArchiveResult, now: datetime) -> None:
+    """The rows that should have stayed and are gone, put back.
+
+    Google's lock holds every editor but not the spreadsheet's owner: an owner who
+    sorts the Comments tab in the instant between the job's read and its delete
+    would have other rows deleted than the ones read there. So the key columns are
+    read once more; a row that vanished comes back from the run's first read (every
+    cell of the schema's columns as they were then), with a Sync note saying so.
+    """
+    with backend.open(schema, write=False) as session:
+        now_read = session.read(["comments", "posts"], fields={n: list(schema.tab(n).key)
+                                                              for n in ("comments", "posts")})
+    note = f"put back by archive on {to_sheet(now)}: the tab was sorted while rows were moved; check this row"
+    back = 0
+    for name in ("posts", "comments"):
+        tab = schema.tab(name)
+        present = {r.key(tab) for r in now_read[name].records(tab)}
+        lost = staying[name] - present
+        if not lost:
+            continue
+        table = tables[name]
+        rows = [list(r) for r in table.rows if row_key(tab, table.header, r) in lost]
+        lost -= {row_key(tab, table.header, r) for r in rows}
+        notes_at = tab.index_of("sync_notes", header_positions(table.header)) if name == "comments" else None
+        for row in rows:
+            if notes_at is not None:
+                row += [""] * (notes_at + 1 - len(row))
+                row[notes_at] = "; ".join(v for v in (row[notes_at], note) if v)
+        if rows:
+            # Every cell of the rows as this run first read them, by header, at the end.
+            tracker_rows(backend).put(tab, table.header, rows)
+            back += len(rows)
+        result.plan.warnings.extend(f"{tab.title} {' '.join(k)} vanished while the archive deleted rows and "
+                                    "was not in its read; the next sync adds it again" for k in sorted(lost))
+    if back:
+        result.plan.warnings.append(f"{back} row(s) vanished while the archive deleted rows (the tab was "
+                                    "sorted); put back from this run's read")
+
+
+def tracker_rows(backend: Backend) -> ArchiveStore:
+    """The tracker itself as a store of rows by header (to put rows back whole)."""
+    from sheets_sync.backends.xlsx import XlsxBackend
+
+    if isinstance(backend, XlsxBackend):
+        from sheets_sync.backends.xlsx_archive import XlsxArchive
+
+        return XlsxArchive(0, backend.path)
+    from sheets_sync.backends.gsheets.archive import GoogleArchive, GoogleArchives
+
+    return GoogleArchive(GoogleArchives(backend), 0, backend.spreadsheet_id)
 
 
 def _moved_counts(plan: ArchivePlan, comments: set, posts: set) -> dict[tuple[str, int], int]:

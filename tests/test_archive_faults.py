@@ -11,6 +11,7 @@ import pytest
 
 from sheets_sync import archive_run, jobs
 from tests.archive_world import CLOSED, NOW, archived, comments, make, posts
+from tests.trackers import records
 
 ALL = {f"C{i}" for i in range(0, 10)}
 
@@ -19,8 +20,13 @@ class Killed(BaseException):
     """A kill: not an error the job handles (as SIGKILL would not be)."""
 
 
+def live_ids(harness) -> Counter:
+    """The Comments tab's ids, with how many rows hold each (a doubled row counts twice)."""
+    return Counter(r["Comment ID"] for r in records(harness.values("Comments")) if r["Comment ID"])
+
+
 def check_one_place(harness) -> None:
-    live = Counter(r for r in comments(harness))
+    live = live_ids(harness)
     kept = Counter(r["Comment ID"] for y in (2025, 2026) for r in archived(harness, y))
     assert all(n == 1 for n in live.values()), live
     assert all(n == 1 for n in kept.values()), kept
@@ -141,4 +147,37 @@ def test_google_faults_at_each_write(request, tmp_path, roster_file, monkeypatch
     jobs.archive(jobs.Tracker(harness.tracker_arg), now=NOW)
     assert armed["done"]
     assert any(r["status"] in (503, None) and r["method"] == "POST" for r in server.requests), "no fault hit"
+    check_one_place(harness)
+
+
+def test_google_owner_sorting_at_the_delete_loses_nothing(request, tmp_path, roster_file, monkeypatch):
+    """The lock does not hold the spreadsheet's owner: a sort in the instant before the
+    delete makes it take other rows; those come back from the run's read."""
+    from tests.trackers import OWNER, GoogleHarness
+
+    harness = GoogleHarness.make(request, tmp_path)
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    make(harness, tmp_path, roster_file)
+    server, sid = harness.server, harness.sid
+    owner = server.as_user(OWNER)
+    column = harness.values("Comments")[0].index("Comment ID")
+    done = {"sorted": False}
+
+    def hook(info, stage):
+        if (stage == "before" and not done["sorted"] and info.spreadsheet_id == sid
+                and "deleteDimension" in str(info.body)):
+            done["sorted"] = True
+            owner.sort(sid, "Comments", column, ascending=False)
+
+    server.on_request(hook)
+    result = jobs.archive(jobs.Tracker(harness.tracker_arg), now=NOW)
+    assert done["sorted"]
+    live = live_ids(harness)
+    kept = {r["Comment ID"] for y in (2025, 2026) for r in archived(harness, y)}
+    assert all(n == 1 for n in live.values())
+    assert set(live) | kept == ALL
+    assert comments(harness)["C8"]["Ward officer's remark"] == "still open"
+    assert any("put back" in w for w in result.plan.warnings)
+    jobs.archive(jobs.Tracker(harness.tracker_arg), now=NOW)
     check_one_place(harness)
