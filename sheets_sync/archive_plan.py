@@ -5,7 +5,8 @@ archive per year (``archive_run.py`` carries it out, ``archive_store.py`` is whe
 it goes). A row moves when:
 
 - a comment: its Status is a closed one (``open: false`` in the schema: Replied,
-  Not required, Hide…) and it was written more than ``archive.after_days`` ago;
+  Not required, Hide…), it was written more than ``archive.after_days`` ago, and
+  publishing has no work left on it (a ticked reply posted, a Hide done);
 - a post: every comment of it moves (or has moved before) and it was published
   more than ``after_days`` ago — a post with a comment still open stays, so the
   open comment keeps its post;
@@ -122,7 +123,8 @@ def plan_archive(tables: Mapping[str, Table], schema: Schema, settings: ArchiveS
     staying_posts: set[tuple] = set()
     for key, values, row in comments:
         when = from_sheet(values.get("commented_at", ""))
-        if values.get("status", "").strip() in closed and when is not None and when < cutoff:
+        if (values.get("status", "").strip() in closed and when is not None and when < cutoff
+                and not publishing_pending(values)):
             moving[key] = (when.year, row, values.get("commented_at", "").strip())
         else:
             staying_posts.add((key[0], values.get("post_id", "").strip()))
@@ -143,6 +145,19 @@ def plan_archive(tables: Mapping[str, Table], schema: Schema, settings: ArchiveS
     moves = [*_group("comments", moving), *_group("posts", posts), *_group("sync_log", logs)]
     headers = {name: list(tables[name].header) for name in TABS}
     return ArchivePlan(headers, tuple(moves), cutoff, log_cutoff)
+
+
+def publishing_pending(values: Mapping[str, str]) -> bool:
+    """Publishing still has work on the comment (a reply ticked and not yet posted, a Hide not
+    yet done on the platform, a reply being sent or refused): it stays until that is settled."""
+    from sheets_sync.publishing import HIDE_STATUS, is_posted, is_ticked
+
+    publish = values.get("publish", "").strip()
+    if values.get("status", "").strip().casefold() == HIDE_STATUS.casefold():
+        return not publish.startswith("hidden")
+    if is_ticked(values.get("approve", "")) and not is_posted(values):
+        return True
+    return bool(publish) and not publish.startswith(("posted", "hidden"))
 
 
 def _rows(table: Table, tab: Tab) -> list[tuple[tuple, dict[str, str], tuple]]:
