@@ -108,7 +108,7 @@ def test_cli_dry_run_and_bad_settings(harness, tmp_path, roster_file, monkeypatc
     assert "would move 7 comment(s) of 2026" in out.output
     assert harness.values("Comments") == before
     schema = tmp_path / "schema.yaml"
-    text = SCHEMA.path.read_text(encoding="utf-8") + "\narchive:\n  after_days: soon\n"
+    text = SCHEMA.path.read_text(encoding="utf-8").replace("  after_days: 30\n", "  after_days: soon\n")
     schema.write_text(text, encoding="utf-8")
     bad = CliRunner().invoke(cli.main, ["archive", "--tracker", harness.tracker_arg, "--schema", str(schema)])
     assert bad.exit_code == 2

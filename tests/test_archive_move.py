@@ -48,3 +48,38 @@ def test_dry_run_changes_nothing(harness, tmp_path, roster_file, monkeypatch):
     assert result.counts[("comments", 2026)] == len(CLOSED)
     assert {t: harness.values(t) for t in before} == before
     assert archived(harness, 2026) == []
+
+
+def test_google_archive_is_a_spreadsheet_per_year_shared_like_the_tracker(request, tmp_path, roster_file,
+                                                                          monkeypatch):
+    from sheets_sync.archive_plan import year_states
+    from tests.trackers import OWNER, PERSON, GoogleHarness, records
+
+    harness = GoogleHarness.make(request, tmp_path)
+    for k, v in harness.env.items():
+        monkeypatch.setenv(k, v)
+    make(harness, tmp_path, roster_file)
+    # Killed once the year's archive exists, before the tracker records it: the rerun
+    # finds it by its name instead of making a second one.
+    from sheets_sync import archive_run
+
+    with monkeypatch.context() as m:
+        def killed(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        m.setattr(archive_run, "_delete_moved", killed)
+        try:
+            jobs.archive(tracker(harness), now=NOW)
+        except KeyboardInterrupt:
+            pass
+    jobs.archive(tracker(harness), now=NOW)
+    server = harness.server
+    named = {y: [b for b in server._books.values() if b.title == f"Social media tracker archive {y}"]
+             for y in (2025, 2026)}
+    assert [len(v) for v in named.values()] == [1, 1]
+    book = named[2026][0]
+    assert book.permissions.get(OWNER) == "writer" and book.permissions.get(PERSON) == "writer"
+    assert [s.title for s in book.ordered_sheets()] == ["Comments", "Posts"]  # no Sync Log row is old yet
+    # The tracker remembers it: where it is, and the newest comment it holds.
+    states = year_states({r["Source"]: r["Checkpoint"] for r in records(harness.values("Sync State"))})
+    assert states[2026].location == book.id and states[2026].comments == "2026-09-17 11:00"

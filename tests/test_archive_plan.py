@@ -74,11 +74,13 @@ def test_settings():
         from pathlib import Path
 
         path = Path(tempfile.mkdtemp()) / "s.yaml"
-        path.write_text(SCHEMA.path.read_text(encoding="utf-8") + "\narchive:\n" + text, encoding="utf-8")
+        shipped = SCHEMA.path.read_text(encoding="utf-8")
+        path.write_text(shipped.replace("  after_days: 30\n  log_days: 90\n", text), encoding="utf-8")
         return load_schema(path)
 
     assert archive_settings(SCHEMA) == ArchiveSettings(30, 90)
     assert archive_settings(schema_with("  after_days: 60\n")) == ArchiveSettings(60, 90)
+    assert archive_settings(schema_with("")) == ArchiveSettings(30, 90)  # an empty section: the defaults
     for bad, word in (("  after_days: 0\n", "after_days"), ("  log_days: soon\n", "log_days"),
                       ("  keep: 3\n", "unknown setting 'keep'")):
         with pytest.raises(ConfigError, match=word) as err:

@@ -3,6 +3,7 @@ workbook as it stands when the run writes, each checked against ``only_if`` ther
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 from sheets_sync.schema import Tab, normalize_header
@@ -32,12 +33,37 @@ def delete_rows(ws, tab: Tab, changes: Sequence[DeleteRows], text) -> int:
             values = {f: (cells[i] if i is not None and i < len(cells) else "") for f, i in checks.items()}
             if change.allows(values):
                 doomed.append(number)
-    for number in sorted(set(doomed), reverse=True):
-        ws.delete_rows(number, 1)
-    if doomed:
-        # openpyxl moves a cell's link with the cell but not the address it is saved
-        # under: without this the links of the rows below stay where the rows were.
-        for cell in ws._cells.values():
-            if cell.hyperlink is not None:
-                cell.hyperlink.ref = cell.coordinate
-    return len(set(doomed))
+    gone = sorted(set(doomed))
+    if gone:
+        _close_up(ws, gone)
+    return len(gone)
+
+
+def _close_up(ws, gone: list[int]) -> None:
+    """Remove these rows and move the rows below up, in one pass over the cells.
+
+    What ``ws.delete_rows`` does one row at a time (moving every cell below each
+    time: 95,000 rows out of 100,000 would take hours), with the rows' heights and
+    links moved along (openpyxl moves a cell's link with the cell but not the
+    address it is saved under).
+    """
+    doomed = set(gone)
+    cells = {}
+    for (row, column), cell in ws._cells.items():
+        if row in doomed:
+            continue
+        shift = bisect.bisect_left(gone, row)
+        if shift:
+            cell.row = row - shift
+        cells[(cell.row, column)] = cell
+        if cell.hyperlink is not None:
+            cell.hyperlink.ref = cell.coordinate
+    ws._cells = cells
+    heights = {}
+    for row, dimension in list(ws.row_dimensions.items()):
+        if row not in doomed:
+            heights[row - bisect.bisect_left(gone, row)] = dimension
+    ws.row_dimensions.clear()
+    for row, dimension in heights.items():
+        dimension.index = row
+        ws.row_dimensions[row] = dimension
