@@ -83,3 +83,24 @@ def test_google_archive_is_a_spreadsheet_per_year_shared_like_the_tracker(reques
     # The tracker remembers it: where it is, and the newest comment it holds.
     states = year_states({r["Source"]: r["Checkpoint"] for r in records(harness.values("Sync State"))})
     assert states[2026].location == book.id and states[2026].comments == "2026-09-17 11:00"
+
+
+def test_the_fake_deletes_a_batch_of_rows_as_one_by_one(fake_sheets):
+    """The fake applies a batch of deleteDimension sent bottom first in one pass (the
+    archive sends thousands); the result is the one a request at a time gives."""
+    from tests.trackers import OWNER
+
+    rows = [[f"r{i}", str(i)] for i in range(40)]
+    doomed = [(30, 33), (20, 21), (5, 9), (1, 2)]
+    results = []
+    for together in (False, True):
+        sid = fake_sheets.create_spreadsheet("t", OWNER, [{"title": "S", "gridProperties": {"rowCount": 50}}])
+        owner = fake_sheets.as_user(OWNER)
+        owner.edit(sid, "S!A1:B40", rows, raw=True)
+        requests = [{"deleteDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": a,
+                                                   "endIndex": b}}} for a, b in doomed]
+        for batch in ([requests] if together else [[r] for r in requests]):
+            owner.batch_update(sid, batch)
+        results.append((fake_sheets.get_values(sid, "S"), fake_sheets.spreadsheet(sid).sheets[0].row_count))
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 40 - 9
