@@ -104,3 +104,28 @@ def test_the_fake_deletes_a_batch_of_rows_as_one_by_one(fake_sheets):
         results.append((fake_sheets.get_values(sid, "S"), fake_sheets.spreadsheet(sid).sheets[0].row_count))
     assert results[0] == results[1]
     assert len(results[0][0]) == 40 - 9
+
+
+def test_the_workbook_archive_keeps_the_cells_formats(tmp_path, roster_file):
+    import openpyxl
+    from openpyxl.styles import PatternFill
+
+    from tests.trackers import XlsxHarness, english_header
+
+    harness = XlsxHarness(tmp_path)
+    make(harness, tmp_path, roster_file)
+    wb = openpyxl.load_workbook(harness.path)
+    ws = wb["Comments"]
+    head = [english_header(c.value) for c in ws[1]]
+    key, notes = head.index("Comment ID") + 1, head.index("Notes") + 1
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, key).value == "C2")
+    ws.cell(row, notes).value = "दिनांक 12 सप्टेंबर"
+    ws.cell(row, notes).fill = PatternFill("solid", fgColor="FFFF00")
+    wb.save(harness.path)
+    jobs.archive(tracker(harness), now=NOW)
+    archive = openpyxl.load_workbook(tmp_path / "tracker archive 2026.xlsx")["Comments"]
+    head = [english_header(c.value) for c in archive[1]]
+    key, notes = head.index("Comment ID") + 1, head.index("Notes") + 1
+    row = next(r for r in range(2, archive.max_row + 1) if archive.cell(r, key).value == "C2")
+    assert archive.cell(row, notes).value == "दिनांक 12 सप्टेंबर"
+    assert archive.cell(row, notes).fill.fgColor.rgb.endswith("FFFF00")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from copy import copy
 from pathlib import Path
 
 import openpyxl
@@ -36,13 +37,15 @@ class XlsxArchives(ArchiveStores):
         path = self.tracker.with_name(self.name(year))
         if not path.exists() and not create:
             return None
-        return XlsxArchive(year, path)
+        return XlsxArchive(year, path, formats_from=self.tracker)
 
 
 class XlsxArchive(ArchiveStore):
-    def __init__(self, year: int, path: Path) -> None:
+    def __init__(self, year: int, path: Path, *, formats_from: Path | None = None) -> None:
         self.year = year
         self.path = path
+        # The tracker, whose cells' formats (fills, fonts, number formats) the rows take along.
+        self.formats_from = formats_from
         self.location = str(path)
         self.ref = path.name
         self._wb = None
@@ -93,6 +96,7 @@ class XlsxArchive(ArchiveStore):
                 last = number
                 at.setdefault(row_key(tab, archive_header, texts), number)
         new = 0
+        formats = _Formats(self.formats_from, tab, header, archive_header) if self.formats_from else None
         for row in rows:
             cells = placed(tab, header, row, archive_header)
             key = row_key(tab, archive_header, [str(c) for c in cells])
@@ -105,6 +109,8 @@ class XlsxArchive(ArchiveStore):
                 new += 1
             for j, value in enumerate(cells, start=1):
                 _set_cell(ws.cell(number, j), value)
+            if formats is not None:
+                formats.copy(key, ws, number)
         self.save()
         return new
 
@@ -126,3 +132,46 @@ class XlsxArchive(ArchiveStore):
         finally:
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+class _Formats:
+    """The formats of the tracker's cells, copied onto the archive's copy of each row
+    (openpyxl keeps styles per workbook: each distinct one is made once in the archive)."""
+
+    def __init__(self, tracker: Path, tab: Tab, header: Sequence[str], archive_header: Sequence[str]) -> None:
+        from sheets_sync.table import header_positions
+
+        self.rows: dict[tuple, int] = {}
+        self.ws = None
+        self.made: dict[tuple, object] = {}
+        if not tracker.exists():
+            return
+        wb = openpyxl.load_workbook(tracker)
+        title = normalize_header(tab.title)
+        self.ws = next((wb[t] for t in wb.sheetnames if normalize_header(t) == title), None)
+        if self.ws is None:
+            return
+        live = [_text(c.value) for c in self.ws[1]]
+        at = header_positions(archive_header)
+        self.columns = [(i + 1, at[k] + 1) for i, h in enumerate(live)
+                        if (k := normalize_header(h)) and k in at]
+        for number, values in enumerate(self.ws.iter_rows(min_row=2, values_only=True), start=2):
+            self.rows.setdefault(row_key(tab, live, [_text(v) for v in values]), number)
+
+    def copy(self, key: tuple, ws, number: int) -> None:
+        source = self.rows.get(key)
+        if source is None or self.ws is None:
+            return
+        for i, j in self.columns:
+            cell = self.ws.cell(source, i)
+            if not cell.has_style:
+                continue
+            style = tuple(cell._style)
+            target = ws.cell(number, j)
+            if style in self.made:
+                target._style = copy(self.made[style])
+                continue
+            target.font, target.fill = copy(cell.font), copy(cell.fill)
+            target.border, target.alignment = copy(cell.border), copy(cell.alignment)
+            target.number_format, target.protection = cell.number_format, copy(cell.protection)
+            self.made[style] = copy(target._style)
