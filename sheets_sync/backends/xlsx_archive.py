@@ -21,6 +21,7 @@ from sheets_sync.backends.office_lock import find_office_lock
 from sheets_sync.backends.xlsx import _keep_access, _new_save_file, _set_cell, _text
 from sheets_sync.errors import TrackerError
 from sheets_sync.schema import Tab, normalize_header
+from sheets_sync.table import header_positions
 
 _BOLD = Font(bold=True)
 
@@ -71,13 +72,42 @@ class XlsxArchive(ArchiveStore):
         return wb.create_sheet(tab.title) if make else None
 
     def rows(self, tab: Tab) -> tuple[list[str], list[list[str]]]:
-        ws = self._sheet(tab)
-        if ws is None:
-            return [], []
-        values = ws.iter_rows(values_only=True)
-        header = [_text(v) for v in next(values, ())]
-        rows = [[_text(v) for v in row] for row in values]
-        return header, [r for r in rows if any(r)]
+        if self._wb is not None or not self.path.exists():
+            ws = self._sheet(tab)
+            return _rows_of(ws) if ws is not None else ([], [])
+        # From the file as saved (what the move checks before it deletes), streaming.
+        wb = openpyxl.load_workbook(self.path, read_only=True)
+        try:
+            wanted = normalize_header(tab.title)
+            title = next((t for t in wb.sheetnames if normalize_header(t) == wanted), None)
+            return _rows_of(wb[title]) if title is not None else ([], [])
+        finally:
+            wb.close()
+
+    def find(self, tab: Tab, fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
+        # The sync's look-up: read-only, streaming, without the rows' formats.
+        if self._wb is not None or not self.path.exists():
+            return super().find(tab, fields)
+        wb = openpyxl.load_workbook(self.path, read_only=True)
+        try:
+            wanted = normalize_header(tab.title)
+            title = next((t for t in wb.sheetnames if normalize_header(t) == wanted), None)
+            if title is None:
+                return {}
+            values = wb[title].iter_rows(values_only=True)
+            header = [_text(v) for v in next(values, ())]
+            positions = header_positions(header)
+            at = {f: tab.index_of(f, positions) for f in fields}
+            out: dict[tuple, dict[str, str]] = {}
+            for raw in values:
+                row = [_text(v) for v in raw]
+                key = row_key(tab, header, row)
+                if key and all(key):
+                    out.setdefault(key, {f: (row[i] if i is not None and i < len(row) else "")
+                                         for f, i in at.items()})
+            return out
+        finally:
+            wb.close()
 
     def put(self, tab: Tab, header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
         ws = self._sheet(tab, make=True)
@@ -126,6 +156,7 @@ class XlsxArchive(ArchiveStore):
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
+            self._wb = None  # read back from the file from now on
         except OSError as exc:
             raise TrackerError(f"{self.path}: could not save the archive ({exc.strerror}); the tracker "
                                "was not changed, run again") from None
@@ -134,13 +165,18 @@ class XlsxArchive(ArchiveStore):
                 os.unlink(tmp)
 
 
+def _rows_of(ws) -> tuple[list[str], list[list[str]]]:
+    values = ws.iter_rows(values_only=True)
+    header = [_text(v) for v in next(values, ())]
+    rows = [[_text(v) for v in row] for row in values]
+    return header, [r for r in rows if any(r)]
+
+
 class _Formats:
     """The formats of the tracker's cells, copied onto the archive's copy of each row
     (openpyxl keeps styles per workbook: each distinct one is made once in the archive)."""
 
     def __init__(self, tracker: Path, tab: Tab, header: Sequence[str], archive_header: Sequence[str]) -> None:
-        from sheets_sync.table import header_positions
-
         self.rows: dict[tuple, int] = {}
         self.ws = None
         self.made: dict[tuple, object] = {}

@@ -19,12 +19,13 @@ from gspread.exceptions import APIError
 from gspread.urls import DRIVE_FILES_API_V3_URL, SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.archive_store import ArchiveStore, ArchiveStores, merged_header, placed, row_key
-from sheets_sync.backends.gsheets.cells import _cell, _chunks, _quote
+from sheets_sync.backends.gsheets.cells import _cell, _chunks, _col, _quote
 from sheets_sync.backends.gsheets.client import RetryingHTTPClient, UncertainWrite, explain, load_credentials
 from sheets_sync.backends.gsheets.write import MAX_PAYLOAD
 from sheets_sync.endpoint import session_for
 from sheets_sync.errors import TrackerError
 from sheets_sync.schema import Tab, normalize_header
+from sheets_sync.table import header_positions
 
 log = logging.getLogger(__name__)
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
@@ -150,6 +151,37 @@ class GoogleArchive(ArchiveStore):
         if not values:
             return [], []
         return values[0], [r for r in values[1:] if any(v.strip() for v in r)]
+
+    def find(self, tab: Tab, fields: Sequence[str]) -> dict[tuple, dict[str, str]]:
+        """The key columns and these only (the sync's look-up): the header row, then them."""
+        if not tab.key or normalize_header(tab.title) not in self._sheets():
+            return super().find(tab, fields) if tab.key else {}
+        reply = self._call("reading the archive", self.client.values_batch_get, self.id,
+                           [f"{_quote(tab.title)}!1:1"], {"valueRenderOption": "FORMATTED_VALUE"})
+        header = [str(v) for v in ((reply.get("valueRanges") or [{}])[0].get("values") or [[]])[0]]
+        positions = header_positions(header)
+        wanted = [*tab.key, *fields]
+        columns = [tab.index_of(f, positions) for f in wanted]
+        if any(c is None for c in columns[:len(tab.key)]):
+            return {}
+        present = sorted({c for c in columns if c is not None})
+        reply = self._call("reading the archive", self.client.values_batch_get, self.id,
+                           [f"{_quote(tab.title)}!{_col(c)}2:{_col(c)}" for c in present],
+                           {"valueRenderOption": "FORMATTED_VALUE"})
+        lists = {c: [(r[0] if r else "") for r in vr.get("values", [])]
+                 for c, vr in zip(present, reply.get("valueRanges", []), strict=True)}
+        length = max((len(v) for v in lists.values()), default=0)
+
+        def cell(c, n) -> str:
+            return str(lists[c][n]).strip() if c is not None and n < len(lists[c]) else ""
+
+        out: dict[tuple, dict[str, str]] = {}
+        for n in range(length):
+            key = tuple(cell(c, n) for c in columns[:len(tab.key)])
+            if all(key):
+                out.setdefault(key, {f: cell(c, n)
+                                     for f, c in zip(fields, columns[len(tab.key):], strict=True)})
+        return out
 
     def put(self, tab: Tab, header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
         for attempt in range(3):
