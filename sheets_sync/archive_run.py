@@ -93,9 +93,13 @@ class ArchiveResult:
                 "seconds": round(self.seconds, 2)}
 
 
-def _read(backend: Backend, schema: Schema) -> dict[str, Table]:
+def _read(backend: Backend, schema: Schema, keep: list | None = None) -> dict[str, Table]:
+    """The tabs the archive moves, read whole; with ``keep``, the session is kept there too
+    (a workbook's archive copies the cells' formats from the workbook as read)."""
     with backend.open(schema, write=False) as session:
         read = session.read(list(READ))
+        if keep is not None:
+            keep.append(session)
     for name in READ:
         if not read[name].header and not session.is_new():
             raise missing_tab(schema.tab(name))
@@ -114,10 +118,13 @@ def run_archive(backend: Backend, schema: Schema, *, now: datetime | None = None
     started = time.monotonic()
     now = now or now_ist()
     settings = archive_settings(schema)  # a bad setting stops before anything is read
-    tables = _read(backend, schema)
+    reading: list = []
+    tables = _read(backend, schema, reading)
     plan = plan_archive(tables, schema, settings, now)
     states = year_states(checkpoints_of(tables["sync_state"], schema))
     archives = stores(backend)
+    if hasattr(archives, "formats_from"):
+        archives.formats_from(reading[0])
     result = ArchiveResult(backend.location, dry_run, plan)
     result.where = {y: archives.name(y) for y in plan.years}
     if dry_run or not plan.moves:
@@ -206,6 +213,10 @@ def _put_back_lost(backend: Backend, schema: Schema, tables: dict[str, Table], s
     read once more; a row that vanished comes back from the run's first read (every
     cell of the schema's columns as they were then), with a Sync note saying so.
     """
+    from sheets_sync.backends.xlsx import XlsxBackend
+
+    if isinstance(backend, XlsxBackend):
+        return  # a workbook's delete finds its rows in the workbook it writes: none can move under it
     with backend.open(schema, write=False) as session:
         now_read = session.read(["comments", "posts"], fields={n: list(schema.tab(n).key)
                                                               for n in ("comments", "posts")})
@@ -237,13 +248,7 @@ def _put_back_lost(backend: Backend, schema: Schema, tables: dict[str, Table], s
 
 
 def tracker_rows(backend: Backend) -> ArchiveStore:
-    """The tracker itself as a store of rows by header (to put rows back whole)."""
-    from sheets_sync.backends.xlsx import XlsxBackend
-
-    if isinstance(backend, XlsxBackend):
-        from sheets_sync.backends.xlsx_archive import XlsxArchive
-
-        return XlsxArchive(0, backend.path)
+    """A Google tracker itself as a store of rows by header (to put rows back whole)."""
     from sheets_sync.backends.gsheets.archive import GoogleArchive, GoogleArchives
 
     return GoogleArchive(GoogleArchives(backend), 0, backend.spreadsheet_id)

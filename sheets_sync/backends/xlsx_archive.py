@@ -29,6 +29,11 @@ _BOLD = Font(bold=True)
 class XlsxArchives(ArchiveStores):
     def __init__(self, tracker: Path) -> None:
         self.tracker = Path(tracker)
+        self.workbook = None  # the tracker as read, whose cells' formats the rows take along
+
+    def formats_from(self, session) -> None:
+        """Copy the cells' formats from this session's workbook (the move's read)."""
+        self.workbook = getattr(session, "wb", None)
 
     def name(self, year: int) -> str:
         return f"{self.tracker.stem} archive {year}.xlsx"
@@ -38,11 +43,11 @@ class XlsxArchives(ArchiveStores):
         path = self.tracker.with_name(self.name(year))
         if not path.exists() and not create:
             return None
-        return XlsxArchive(year, path, formats_from=self.tracker)
+        return XlsxArchive(year, path, formats_from=self.workbook)
 
 
 class XlsxArchive(ArchiveStore):
-    def __init__(self, year: int, path: Path, *, formats_from: Path | None = None) -> None:
+    def __init__(self, year: int, path: Path, *, formats_from=None) -> None:
         self.year = year
         self.path = path
         # The tracker, whose cells' formats (fills, fonts, number formats) the rows take along.
@@ -176,13 +181,9 @@ class _Formats:
     """The formats of the tracker's cells, copied onto the archive's copy of each row
     (openpyxl keeps styles per workbook: each distinct one is made once in the archive)."""
 
-    def __init__(self, tracker: Path, tab: Tab, header: Sequence[str], archive_header: Sequence[str]) -> None:
+    def __init__(self, wb, tab: Tab, header: Sequence[str], archive_header: Sequence[str]) -> None:
         self.rows: dict[tuple, int] = {}
-        self.ws = None
         self.made: dict[tuple, object] = {}
-        if not tracker.exists():
-            return
-        wb = openpyxl.load_workbook(tracker)
         title = normalize_header(tab.title)
         self.ws = next((wb[t] for t in wb.sheetnames if normalize_header(t) == title), None)
         if self.ws is None:
