@@ -358,11 +358,12 @@ def pending(ctx, tracker, credentials, schema_path, roster_path, department, as_
 
 # The reports' and the scheduler's commands, and publishing's, live in their own modules;
 # they use this one's options.
+from sheets_sync.archive_cli import archive  # noqa: E402
 from sheets_sync.cli_reports import report, schedule_command  # noqa: E402
 from sheets_sync.content_cli import content_command, digest, mail  # noqa: E402
 from sheets_sync.publish_cli import publish, replies  # noqa: E402
 
-for command in (report, schedule_command, publish, replies, mail, content_command, digest):
+for command in (report, schedule_command, publish, replies, mail, content_command, digest, archive):
     main.add_command(command)
 
 

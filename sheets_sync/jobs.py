@@ -118,6 +118,34 @@ def tabs(tracker: Tracker, *, now: datetime | None = None) -> SyncResult:
         return run_sync(backend, [], schema, roster_path=tracker.roster_path, now=now, command="tabs")
 
 
+def archive(tracker: Tracker, *, now: datetime | None = None, dry_run: bool = False, stores=None):
+    """Move closed comments older than ``archive.after_days`` (with their posts once all
+    their comments have gone) and Sync Log rows older than ``archive.log_days`` to each
+    year's archive; a dry run reads and says what would move, and writes nothing.
+    Returns an :class:`~sheets_sync.archive_run.ArchiveResult` (``counts``: (tab, year) → rows)."""
+    from sheets_sync.archive_plan import archive_settings
+    from sheets_sync.archive_run import archive_stores, run_archive
+    from sheets_sync.sync import run_by
+
+    backend, schema = tracker.open()
+    archive_settings(schema)  # a bad setting stops before the lock is taken
+    kwargs = {"now": now, "stores": stores or archive_stores, "run_by": run_by()}
+    if dry_run:
+        return run_archive(backend, schema, dry_run=True, **kwargs)
+    with lock(backend, "archive"):
+        return run_archive(backend, schema, **kwargs)
+
+
+def archive_restore(tracker: Tracker, ids: Sequence[str], *, now: datetime | None = None, stores=None):
+    """Bring archived comments back into the tracker by comment id (their posts too)."""
+    from sheets_sync.archive_run import archive_stores, run_restore
+    from sheets_sync.sync import run_by
+
+    backend, schema = tracker.open()
+    with lock(backend, "archive"):
+        return run_restore(backend, schema, ids, now=now, stores=stores or archive_stores, run_by=run_by())
+
+
 @dataclass
 class Overdue:
     location: str
@@ -257,6 +285,6 @@ def content(tracker: Tracker):
     return backend.location, records["content"], roster
 
 
-__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "content", "digest", "init", "lock", "mail",
-           "open_publishers", "open_sources", "overdue", "pending", "publish", "replies", "report", "sync",
-           "tabs"]
+__all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "archive", "archive_restore", "content", "digest",
+           "init", "lock", "mail", "open_publishers", "open_sources", "overdue", "pending", "publish",
+           "replies", "report", "sync", "tabs"]

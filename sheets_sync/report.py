@@ -116,6 +116,12 @@ def load_deadlines(backend: Backend, schema: Schema, as_of: datetime, *, roster_
     return snap, evaluate(snap.comments, schema, as_of, roster=snap.roster, rules=rules)
 
 
+def archived_comments(*args, **kwargs):
+    from sheets_sync.archive_report import archived_comments as read
+
+    return read(*args, **kwargs)
+
+
 def run_report(backend: Backend, schema: Schema, as_of: datetime, *, since: datetime | None = None,
                until: datetime | None = None, roster_path=None, write_tab: bool = True,
                now: datetime | None = None) -> tuple[Report, TrackerSnapshot]:
@@ -127,6 +133,9 @@ def run_report(backend: Backend, schema: Schema, as_of: datetime, *, since: date
     write_tab = write_tab and "report" in schema.tabs
     with backend.open(schema, write=write_tab) as session:
         snap = read_tracker(session, schema, backend.location, roster_path=roster_path)
+        # The part of the period the archive holds (archive_report.py).
+        period = default_period(as_of, since, until)
+        snap.comments.extend(archived_comments(session, backend, schema, *period, snap.comments))
         deadlines = evaluate(snap.comments, schema, as_of, roster=snap.roster, rules=rules)
         report = build_report(deadlines, snap.roster, as_of, since=since, until=until, requests=snap.requests,
                               rules=rules.describe(), location=backend.location, warnings=snap.warnings)

@@ -23,169 +23,17 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import schedule
 
-from sheets_sync.errors import Busy, ConfigError, SheetsSyncError
+from sheets_sync.errors import Busy, SheetsSyncError
+
+# The settings live in scheduler_config.py; these names are the scheduler's public ones too.
+from sheets_sync.scheduler_config import _HHMM, ScheduleConfig, load_schedule_config, parse_hhmm
 from sheets_sync.timeutil import IST, to_sheet
-from sheets_sync.yamlfile import load_yaml
 
 log = logging.getLogger("sheets_sync.scheduler")
-DEFAULT_CONFIG = Path("schedule.yaml")
-_HHMM = "%H:%M"
-
-
-# --- configuration -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    """What runs when. ``0`` minutes or a ``None`` time turns a job off."""
-
-    tracker: str | None = None
-    source: str | None = None
-    sync_every_minutes: int = 15
-    overdue_every_minutes: int = 60
-    report_at: str | None = "09:00"  # IST, every day
-    report_email: bool = True
-    include_empty: bool = False
-    path: Path | None = None  # the file it came from, for messages
-    # The content pipeline (#15): the mailbox read with each sync, and the departments' daily
-    # digest at an IST time. None: on when its settings are in the environment
-    # (SHEETS_SYNC_IMAP_HOST for the mailbox, SHEETS_SYNC_SMTP_HOST for the digest).
-    mail_with_sync: bool | None = None
-    digest_at: str | None = "08:30"
-    digest: bool | None = None
-
-    def with_options(self, **options) -> ScheduleConfig:
-        """Command-line options win over the file; None means "not given"."""
-        return replace(self, **{k: v for k, v in options.items() if v is not None})
-
-
-def load_schedule_config(path: Path | str | None = None) -> ScheduleConfig:
-    """Read ``schedule.yaml`` (a missing default file means the defaults); every problem with its line."""
-    if path is None:
-        if not DEFAULT_CONFIG.exists():
-            return ScheduleConfig()
-        path = DEFAULT_CONFIG
-    path = Path(path)
-    data, loc = load_yaml(path, "schedule configuration")
-    if data is None:
-        return ScheduleConfig(path=path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: the schedule must be a mapping with sync, overdue and report")
-    problems: list[str] = []
-
-    def problem(keys: tuple, text: str) -> None:
-        problems.append(f"{loc.where(*keys)}: {text}")
-
-    known = {"tracker", "source", "sync", "overdue", "report", "mail", "digest"}
-    for key in data:
-        if key not in known:
-            problem((key,), f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
-    kw: dict = {"path": path, **_texts(data, problem)}
-    for job in ("sync", "overdue"):
-        kw.update(_every(data, job, problem))
-    kw.update(_report_settings(data, problem))
-    kw.update(_content_settings(data, problem))
-    if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else
-                          f"{path}: {len(problems)} problems: " + "; ".join(problems))
-    return ScheduleConfig(**kw)
-
-
-def _texts(data: dict, problem) -> dict:
-    """tracker: and source:, as text."""
-    out = {}
-    for key in ("tracker", "source"):
-        if data.get(key) is not None:
-            if not isinstance(data[key], str) or not data[key].strip():
-                problem((key,), f"{key} must be text")
-            else:
-                out[key] = data[key].strip()
-    return out
-
-
-def _every(data: dict, job: str, problem) -> dict:
-    """A job's every_minutes: (sync or overdue): minutes, 0 or off turning it off."""
-    section = _section(data, job, ("every_minutes",), problem)
-    if "every_minutes" not in section:
-        return {}
-    minutes = section["every_minutes"]
-    if minutes is False or minutes == "off":
-        minutes = 0
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 24 * 60:
-        problem((job, "every_minutes"), f"{job}: every_minutes must be a whole number of minutes "
-                "from 1 to 1440, or 0 (off)")
-        return {}
-    return {f"{job}_every_minutes": minutes}
-
-
-def _report_settings(data: dict, problem) -> dict:
-    """The report: section: at (an IST time, or off), email and include_empty."""
-    report = _section(data, "report", ("at", "email", "include_empty"), problem)
-    out: dict = {}
-    if "at" in report:
-        at = report["at"]
-        if at in (None, False, "off"):
-            out["report_at"] = None
-        elif not isinstance(at, str) or parse_hhmm(at) is None:
-            problem(("report", "at"), f"report: at {at!r} must be an IST time in quotes, e.g. \"09:00\", "
-                    "or off")
-        else:
-            out["report_at"] = at.strip()
-    for key, name in (("email", "report_email"), ("include_empty", "include_empty")):
-        if key in report:
-            if not isinstance(report[key], bool):
-                problem(("report", key), f"report: {key} must be true or false")
-            else:
-                out[name] = report[key]
-    return out
-
-
-def _content_settings(data: dict, problem) -> dict:
-    """mail: {with_sync: true/false} and digest: {at: "08:30" or off}."""
-    out: dict = {}
-    mail = _section(data, "mail", ("with_sync",), problem)
-    if "with_sync" in mail:
-        if not isinstance(mail["with_sync"], bool):
-            problem(("mail", "with_sync"), "mail: with_sync must be true or false")
-        else:
-            out["mail_with_sync"] = mail["with_sync"]
-    digest = _section(data, "digest", ("at",), problem)
-    if "at" in digest:
-        at = digest["at"]
-        if at in (None, False, "off"):
-            out["digest"] = False
-        elif not isinstance(at, str) or parse_hhmm(at) is None:
-            problem(("digest", "at"), f"digest: at {at!r} must be an IST time in quotes, e.g. \"08:30\", "
-                    "or off")
-        else:
-            out.update(digest=True, digest_at=at.strip())
-    return out
-
-
-def _section(data: dict, name: str, keys: tuple[str, ...], problem) -> dict:
-    section = data.get(name)
-    if section is None:
-        return {}
-    if not isinstance(section, dict):
-        problem((name,), f"{name} must be a mapping ({', '.join(keys)})")
-        return {}
-    for key in section:
-        if key not in keys:
-            problem((name, key), f"{name}: unknown setting {key!r}; known: {', '.join(keys)}")
-    return section
-
-
-def parse_hhmm(text: str) -> _dt.time | None:
-    try:
-        return _dt.datetime.strptime(text.strip(), _HHMM).time()
-    except (ValueError, AttributeError):
-        return None
-
 
 # --- jobs --------------------------------------------------------------------------------------
 
@@ -199,9 +47,12 @@ class Job:
     every_minutes: int = 0  # an interval job …
     daily_at_ist: str | None = None  # … or a daily one at this IST time
     detail: str = ""
+    monthly: bool = False  # a daily job that runs on the 1st of the month only
 
     @property
     def when(self) -> str:
+        if self.monthly:
+            return f"monthly, on the 1st at {self.daily_at_ist} IST"
         if self.daily_at_ist:
             return f"daily at {self.daily_at_ist} IST"
         return f"every {self.every_minutes} minute{'s' if self.every_minutes != 1 else ''}"
@@ -244,6 +95,9 @@ def build_jobs(config: ScheduleConfig, ctx: JobContext, environ=None) -> list[Jo
     if config.digest_at and wanted(config.digest, "SHEETS_SYNC_SMTP_HOST"):
         jobs.append(Job("digest", lambda: _content_job("digest_job", ctx), daily_at_ist=config.digest_at,
                         detail="each department's supervision e-mail"))
+    if config.archive_at:
+        jobs.append(Job("archive", lambda: archive_job(ctx), daily_at_ist=config.archive_at, monthly=True,
+                        detail="closed comments older than archive.after_days"))
     return jobs
 
 
@@ -280,6 +134,14 @@ def overdue_job(ctx: JobContext) -> str:
     late = overdue(jobs.overdue(_tracker(ctx), command="overdue (scheduler)").deadlines)
     escalated = sum(1 for d in late if d.level == 2)
     return f"{len(late)} comment(s) overdue, {escalated} escalated"
+
+
+def archive_job(ctx: JobContext) -> str:
+    from sheets_sync import jobs
+    from sheets_sync.archive_run import moved_text
+
+    result = jobs.archive(_tracker(ctx))
+    return "archived " + (moved_text(result.counts) or "nothing")
 
 
 def report_job(ctx: JobContext, *, email: bool, include_empty: bool = False) -> str:
@@ -438,6 +300,8 @@ class Scheduler:
         def run() -> None:
             if self._stopping:
                 return  # stopping: no new job starts
+            if job.monthly and self._now().astimezone(IST).day != 1:
+                return
             started = time.monotonic()
             stamp = to_sheet(self._now().astimezone(IST))
             self.runs[job.name] = self.runs.get(job.name, 0) + 1

@@ -184,6 +184,8 @@ def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
                             fields=sync_fields(schema, setup.tabs.values(), publishing=step is not None))
         structure += read.repaired
         view = tracker_view(read, schema, setup, session.is_new(), publishing=step is not None)
+        batches = _without_archived(batches, view, backend, schema)
+        view.warnings.extend(cell_budget(session.cell_count()))
         inputs = step.inputs({k: r.values for k, r in view.comments.items()}) if step else None
         plan = plan_run(view, batches, schema, now, cell_limit=session.cell_limit, publishing=inputs)
         if not dry_run and (command != "init" or plan.changes):
@@ -312,6 +314,30 @@ def _waiting(read: Mapping[str, Table], schema: Schema, roster: Roster) -> dict[
     if "content" not in read or not read["content"].header:
         return {}
     return waiting_requests(read["content"].records(schema.tab("content"), SYNC_FIELDS["content"]), roster)
+
+
+def _without_archived(batches: dict[str, Batch], view: TrackerView, backend: Backend,
+                      schema: Schema) -> dict[str, Batch]:
+    """The sources' records without the comments the archive holds (archive_known.py)."""
+    from sheets_sync.archive_known import drop_archived
+    from sheets_sync.archive_run import archive_stores
+
+    out, notes = drop_archived(batches, view.comments, view.posts, view.checkpoints, schema,
+                               lambda: archive_stores(backend))
+    view.warnings.extend(notes)
+    return out
+
+
+CELL_LIMIT = 10_000_000  # Google's per spreadsheet; the workbook is held to the same budget
+CELL_WARNING = 0.8
+
+
+def cell_budget(cells: int | None) -> list[str]:
+    """A warning once the tracker holds 80 % of a spreadsheet's cell limit."""
+    if cells is None or cells < CELL_WARNING * CELL_LIMIT:
+        return []
+    return [f"the tracker holds {cells:,} cells, {cells / CELL_LIMIT:.0%} of the 10,000,000-cell limit of a "
+            "spreadsheet; run `python cli.py archive` to move closed old comments out"]
 
 
 def _comment_fields(schema: Schema, publishing: bool = False) -> list[str]:

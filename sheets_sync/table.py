@@ -151,7 +151,32 @@ class CopyCells:
     fields: tuple[str, ...]
 
 
-Change = AddRow | UpdateRow | ReplaceRows | DeleteTab | CopyCells
+@dataclass(frozen=True)
+class DeleteRows:
+    """Remove rows found by key: the archive taking rows out of the live tracker once they
+    are safely in the archive (archive_run.py). ``whole_row``: the keys are the rows' every
+    cell, as text with trailing empty cells left out (a tab without a key, the Sync Log).
+    ``only_if``: field → the values it must still hold when the backend writes (a Status a
+    person changed back to open keeps its row where it is)."""
+
+    tab: str
+    keys: tuple[tuple[str, ...], ...]
+    whole_row: bool = False
+    only_if: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def allows(self, values: Mapping[str, str]) -> bool:
+        return all(values.get(f, "").strip() in allowed for f, allowed in self.only_if.items())
+
+
+def whole_row_key(row: Sequence[str]) -> tuple[str, ...]:
+    """A row as a key, every cell as text, without its trailing empty cells (see DeleteRows)."""
+    out = [str(v) for v in row]
+    while out and not out[-1].strip():
+        out.pop()
+    return tuple(out)
+
+
+Change = AddRow | UpdateRow | ReplaceRows | DeleteTab | CopyCells | DeleteRows
 ReadRows = Callable[[str, Sequence[tuple], Sequence[str]], Mapping[tuple, Mapping[str, str]]]
 
 

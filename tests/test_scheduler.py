@@ -94,7 +94,7 @@ def test_config_problems_name_their_lines(tmp_path):
     off.write_text("sync: {every_minutes: 0}\nreport: {at: off}\n", encoding="utf-8")
     config = load_schedule_config(off)
     assert config.sync_every_minutes == 0 and config.report_at is None
-    assert [j.name for j in build_jobs(config, JobContext("t.xlsx"))] == ["overdue"]
+    assert [j.name for j in build_jobs(config, JobContext("t.xlsx"))] == ["overdue", "archive"]
 
 
 # --- the loop ----------------------------------------------------------------------------------------

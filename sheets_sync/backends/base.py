@@ -89,6 +89,11 @@ class TrackerSession(ABC):
         return {r.key(tab_): {f: r.get(f) for f in fields}
                 for r in table.records(tab_) if r.key(tab_) in wanted}
 
+    def cell_count(self) -> int | None:
+        """How many cells the tracker's tabs hold (their grids), for the cell budget; None
+        when the backend cannot tell cheaply."""
+        return None
+
     @abstractmethod
     def apply(self, changes: Sequence[Change]) -> None:
         """Write all changes at once; rows found by key, columns by header. A

@@ -40,6 +40,7 @@ from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
     AddRow,
     Change,
+    DeleteRows,
     DeleteTab,
     ReplaceRows,
     Table,
@@ -188,6 +189,9 @@ class XlsxSession(TrackerSession):
         """Render the tab's layout (layout.py): what makes the tab usable."""
         render_layout(ws, tab, self.schema, self._positions(ws))
 
+    def cell_count(self) -> int:
+        return sum(ws.max_row * ws.max_column for ws in self.wb.worksheets)
+
     # -- reading -----------------------------------------------------------------
 
     def read(self, tabs: Sequence[str], *,
@@ -243,6 +247,11 @@ class XlsxSession(TrackerSession):
                         ws.delete_rows(2, ws.max_row - 1)
                     self._apply_rows(ws, tab, [AddRow(name, row) for row in rows])
             self._apply_rows(ws, tab, [c for c in tab_changes if isinstance(c, AddRow | UpdateRow)])
+            deletes = [c for c in tab_changes if isinstance(c, DeleteRows)]
+            if deletes:  # after the updates, which find their rows by key too
+                from sheets_sync.backends.xlsx_delete import delete_rows
+
+                delete_rows(ws, tab, deletes, _text)
         self._save()
 
     def _merged_rows(self, ws, tab: Tab, change: ReplaceRows) -> list[dict]:

@@ -37,8 +37,11 @@ dropped), ``identity``, ``request_bytes``, ``response_bytes``, ``spreadsheet_id`
 ``kind`` (``read``/``write``/``drive``) and ``time``.  Token requests are logged apart
 (``server.token_requests``), so ``len(server.requests)`` counts API calls.
 
-Left out (not used by the backend or the people): the rest of Drive (listing, sharing,
-file metadata, export, copy), ``spreadsheets.create``, ``values:batchUpdate`` /
+* ``/drive/v3/files`` (GET) -- listing by name, and ``…/permissions`` -- who a file is
+  shared with, and sharing it (the archive finds, makes and shares its spreadsheets).
+
+Left out (not used by the backend or the people): the rest of Drive (file metadata,
+export, copy), ``spreadsheets.create``, ``values:batchUpdate`` /
 ``batchClear`` and developer metadata; they answer 404 "Method not found".
 """
 
@@ -66,6 +69,7 @@ from .fake_sheets_auth import (
     redirect_session,
     token_grant,
 )
+from .fake_sheets_drive import DriveMixin
 from .fake_sheets_knobs import Drop, Knobs, RequestInfo
 from .fake_sheets_model import (
     DEFAULT_FORMAT,
@@ -90,19 +94,6 @@ __all__ = [
     "redirect_session",
 ]
 
-SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
-
-
-class DriveError(ApiError):
-    """Drive v3 answers errors with an ``errors`` list and no ``status``."""
-
-    def __init__(self, code: int, message: str, reason: str):
-        super().__init__(code, message)
-        self.reason = reason
-
-    def body(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message, "errors": [
-            {"message": self.message, "domain": "global", "reason": self.reason}]}}
 
 
 # Route table: (method, regex on the raw path, handler name, kind).
@@ -117,6 +108,9 @@ _ROUTES = [
     ("GET", rf"^/v4/spreadsheets/{_SID}/values/(?P<range>.+)$", "values_get", "read"),
     ("PUT", rf"^/v4/spreadsheets/{_SID}/values/(?P<range>.+)$", "values_update", "write"),
     ("POST", r"^/drive/v3/files$", "drive_create", "drive"),
+    ("GET", r"^/drive/v3/files$", "drive_list", "drive"),
+    ("GET", rf"^/drive/v3/files/{_SID}/permissions$", "drive_permissions", "drive"),
+    ("POST", rf"^/drive/v3/files/{_SID}/permissions$", "drive_share", "drive"),
     ("DELETE", rf"^/drive/v3/files/{_SID}$", "drive_delete", "drive"),
 ]
 _COMPILED = [(m, re.compile(p), name, kind) for m, p, name, kind in _ROUTES]
@@ -139,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
 
-class FakeSheetsServer(Knobs):
+class FakeSheetsServer(DriveMixin, Knobs):
     """The fake, on ``127.0.0.1`` (``port=0`` picks a free port).  See the module docstring;
     the knobs (quotas, latency, faults, hooks) come from :class:`.fake_sheets_knobs.Knobs`."""
 
@@ -438,23 +432,6 @@ class FakeSheetsServer(Knobs):
 
     def _h_values_clear(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._write(g["sid"], who, lambda b: ops.values_clear(b, who, g["range"]))
-
-    def _h_drive_create(self, who: str, g: dict, q: dict, body: dict) -> dict:
-        if body.get("mimeType") != SPREADSHEET_MIME:
-            raise DriveError(400, "fake_sheets only creates Google Sheets files.", "badRequest")
-        sid = self.create_spreadsheet(body.get("name") or "Untitled spreadsheet", who)
-        return {"kind": "drive#file", "id": sid, "name": self._books[sid].title,
-                "mimeType": SPREADSHEET_MIME}
-
-    def _h_drive_delete(self, who: str, g: dict, q: dict, body: dict) -> None:
-        with self._lock:
-            book = self._books.get(g["sid"])
-            if book is None or book.role_of(who) is None:
-                raise DriveError(404, f"File not found: {g['sid']}.", "notFound")
-            if book.owner != who:
-                raise DriveError(403, "The user does not have sufficient permissions for "
-                                 f"file {book.id}.", "insufficientFilePermissions")
-            del self._books[book.id]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -455,7 +455,20 @@ def batch_update(book: Spreadsheet, identity: str, body: dict) -> dict:
         raise bad_request("Must specify at least one request.")
     ctx = BatchContext(book, identity)
     replies = []
+    skip = 0
     for i, request in enumerate(requests):
+        if skip:
+            skip -= 1
+            continue
+        group = dims.deletion_group(requests, i)
+        if len(group) > 1:
+            # Rows deleted bottom first, many at once: one pass over the cells, not one each.
+            sheet, dim, _, _ = _dim_range(ctx.book, group[0])
+            dims.delete_spans(ctx.book, ctx.identity, sheet, dim,
+                              [_dim_range(ctx.book, g)[2:] for g in group])
+            replies += [{} for _ in group]
+            skip = len(group) - 1
+            continue
         if not isinstance(request, dict) or len(request) != 1:
             raise bad_request(f"Invalid requests[{i}]: exactly one kind of request must be set.")
         (kind, payload), = request.items()

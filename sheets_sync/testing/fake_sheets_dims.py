@@ -12,6 +12,7 @@ has none of them), and sorting by more than the cell's plain value (no locale ru
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 
 from .fake_sheets_model import (
@@ -105,26 +106,43 @@ def insert_dimension(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, s
 
 def delete_dimension(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, start: int,
                      end: int) -> None:
+    delete_spans(book, identity, sheet, dim, [(start, end)])
+
+
+def delete_spans(book: Spreadsheet, identity: str, sheet: Sheet, dim: str,
+                 spans: list[tuple[int, int]]) -> None:
+    """deleteDimension of each of these disjoint spans (indexes before any of them goes),
+    in one pass: what Google does for a batch of them sent bottom first."""
     count = sheet.row_count if dim == "ROWS" else sheet.col_count
-    end = min(end, count)
-    if start >= end:
+    spans = sorted((s, min(e, count)) for s, e in spans if s < min(e, count))
+    if not spans:
         return
-    if start == 0 and end >= count:
+    n = sum(e - s for s, e in spans)
+    if n >= count:
         what = "rows" if dim == "ROWS" else "columns"
         raise bad_request(f"You can't delete all the {what} on the sheet.")
-    check_cells(book, identity, sheet, [_span_rect(sheet, dim, start, end)])
-    n = end - start
+    check_cells(book, identity, sheet, [_span_rect(sheet, dim, s, e) for s, e in spans])
+    starts = [s for s, _ in spans]
+    before = [0]  # deleted indexes before each span
+    for s, e in spans:
+        before.append(before[-1] + e - s)
 
     def pos(i: int) -> int:
-        return i if i <= start else (start if i < end else i - n)
+        k = bisect.bisect_right(starts, i) - 1  # the last span starting at or before i
+        if k < 0:
+            return i
+        s, e = spans[k]
+        return s - before[k] if i < e else i - before[k + 1]
+
+    def index(i: int) -> int | None:
+        k = bisect.bisect_right(starts, i) - 1
+        return None if k >= 0 and i < spans[k][1] else pos(i)
 
     def span(s: int, e: int) -> tuple[int, int] | None:
         ns, ne = pos(s), pos(e)
         return None if ns >= ne else (ns, ne)
 
-    transform_dimension(sheet, dim,
-                        lambda i: None if start <= i < end else (i if i < start else i - n),
-                        span, count - n)
+    transform_dimension(sheet, dim, index, span, count - n)
 
 
 def move_dimension(book: Spreadsheet, identity: str, sheet: Sheet, dim: str, start: int,
@@ -191,3 +209,21 @@ def sort_range(book: Spreadsheet, identity: str, sheet: Sheet, rect: Rect,
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
             sheet.put(rect.r0 + i, rect.c0 + j, cell)
+
+
+def deletion_group(requests: list, i: int) -> list[dict]:
+    """The ranges of the deleteDimension requests of a batch from ``i`` on one sheet and
+    dimension, each wholly above the one before (bottom first: each range's indexes are
+    as before any of them), which :func:`delete_spans` applies as one."""
+    group: list[dict] = []
+    for request in requests[i:]:
+        payload = request.get("deleteDimension") if isinstance(request, dict) and len(request) == 1 else None
+        dr = (payload or {}).get("range") or {}
+        if "startIndex" not in dr or "endIndex" not in dr:
+            break
+        if group and (dr["endIndex"] > group[-1]["startIndex"]
+                      or (dr.get("sheetId"), dr.get("dimension")) != (group[0].get("sheetId"),
+                                                                      group[0].get("dimension"))):
+            break
+        group.append(dr)
+    return group

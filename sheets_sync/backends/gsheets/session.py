@@ -28,6 +28,7 @@ from sheets_sync.backends.gsheets.cells import (
 )
 from sheets_sync.backends.gsheets.checks import CheckMixin
 from sheets_sync.backends.gsheets.client import RetryingHTTPClient, explain, key_refused
+from sheets_sync.backends.gsheets.delete import DeleteMixin
 from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
     LockMixin,
@@ -55,7 +56,7 @@ class _ParseRange(Exception):
 
 
 
-class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, TrackerSession):
+class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, DeleteMixin, TrackerSession):
     # Read whole in the first request (small, and wanted before the lock: the
     # checkpoints and the roster).
     PREFETCHED = ("sync_state", "departments")
@@ -80,6 +81,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         # Department tabs as read (only the columns read), for writing their differences.
         self.read_tables: dict[str, tuple[Table, frozenset[str]]] = {}
         self.as_read: dict[str, Table] = {}  # the master tabs as read under the lock
+        self.tables_as_read: dict[str, Table] = {}  # every tab as last read (DeleteRows)
         self.read_at: dict[str, dict[tuple, int]] = {}  # their rows' positions then
         self._index_of_row: dict[str, dict[int, int]] = {}
         self.read_columns: dict[str, set[int] | None] = {}  # tab → columns read (None: all)
@@ -185,6 +187,10 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
     def _sheet(self, tab: Tab) -> SheetInfo | None:
         return self.sheets.get(normalize_header(tab.title))
 
+    def cell_count(self) -> int:
+        # The grids as request 1 read them: what Google counts against its limit.
+        return sum(info.rows * info.columns for info in self.sheets.values())
+
     def is_new(self) -> bool:
         return not any(self._sheet(tab) for tab in self.schema.tabs.values())
 
@@ -225,6 +231,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         by key, its last row, and (master tabs) the table itself, (department tabs) the
         columns read."""
         tab = self.tab(name)
+        self.tables_as_read[name] = table
         self.row_of[name] = {}
         self.last_row[name] = max(table.row_numbers, default=1)
         if name in LOCKED_TABS:

@@ -34,6 +34,7 @@ from sheets_sync.schema import Tab
 from sheets_sync.table import (
     AddRow,
     Change,
+    DeleteRows,
     DeleteTab,
     ReplaceRows,
     UpdateRow,
@@ -75,6 +76,7 @@ class WriteMixin:
         # rows never holds all of them as Python objects at once.
         chunks = _chunks(self._write_requests(body, clear_strays=True), self.max_payload)
         chunks[-1] += [_serialize(r) for r in self._write_requests(tail)]
+        chunks[-1] += self._delete_requests([c for c in changes if isinstance(c, DeleteRows)])
         chunks[-1] += [_serialize({"deleteProtectedRange": {"protectedRangeId": i}}) for i in self.locks]
         # Tabs go last, after their locks: a department removed from the roster.
         for change in changes:
