@@ -32,6 +32,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.backends.office_lock import find_office_lock
 from sheets_sync.backends.xlsx_layout import TOP, WRAP, render_layout
+from sheets_sync.backends.xlsx_reader import load_workbook
 from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.layout import is_link, tab_layout
@@ -107,7 +108,7 @@ class XlsxSession(TrackerSession):
             wb.remove(wb.active)
             return wb
         try:
-            wb = openpyxl.load_workbook(self.path)
+            wb = load_workbook(self.path)
             for ws in wb.worksheets:
                 _drop_stale_links(ws)
             return wb
@@ -356,14 +357,22 @@ def _keep_access(path: Path, tmp: str) -> None:
 def _drop_stale_links(ws) -> None:
     """A link is only ever on a cell showing its address. A tool that inserted or deleted
     rows without moving the links (openpyxl does so) leaves them on other rows; openpyxl
-    then shows a link on an empty cell as its address: such a cell is no row of ours."""
-    for (row, _), cell in list(ws._cells.items()):
+    then shows a link on an empty cell as its address: such a cell is no row of ours.
+
+    One pass over the cells: asking openpyxl for a row per link (``ws[row]``) measures the
+    whole sheet each time, minutes for a tracker of a few thousand links."""
+    filled: dict[int, int] = {}
+    linked = []
+    for (row, _), cell in ws._cells.items():
+        if cell.value not in (None, ""):
+            filled[row] = filled.get(row, 0) + 1
+        if cell.hyperlink is not None:
+            linked.append((row, cell))
+    for row, cell in linked:
         link = cell.hyperlink
-        if link is None:
-            continue
         if _text(cell.value) != (link.target or ""):
             cell.hyperlink = None
-        elif not any(c.value not in (None, "") for c in ws[row] if c is not cell):
+        elif filled.get(row, 0) - (cell.value not in (None, "")) == 0:
             cell.hyperlink = None
             cell.value = None
 
