@@ -237,6 +237,9 @@ def workbook_case(tmp: Path, year: Year, log_runs: int, new: int) -> dict:
         shutil.copy(path, measured)
         figures[state] = run_child(year.comments, new=new, workbook=measured)
         figures[state]["rows"] = comment_rows(path)
+        f = figures[state]
+        print(f"  workbook, {state}: {f['rows']:,} comments, sync adding {new:,} in {f['seconds']:.2f} s "
+              f"({f['cpu']:.1f} s CPU), peak {f['peak_mb']:.0f} MB", flush=True)
     figures["by_job"] = by_job
     return figures
 
@@ -276,6 +279,9 @@ def google_case(tmp: Path, year: Year, log_runs: int) -> dict:
                               "read_mb": sum(r["response_bytes"] for r in log) / 1e6,
                               "sent_mb": sum(r["request_bytes"] for r in log) / 1e6}
             gc.del_spreadsheet(sheet)
+            f = figures[state]
+            print(f"  Google fake, {state}: steady sync {f['requests']} requests, {f['read_mb']:.2f} MB "
+                  f"read, {f['seconds']:.2f} s", flush=True)
         return figures
     finally:
         proc.terminate()
