@@ -37,8 +37,8 @@ def sync(path: Path, folder: Path, roster_file: Path):
 
 
 def export_of(tmp_path: Path, count: int) -> Path:
-    comments = [comment(f"C{n:03d}", "P1", f"घंटागाडी आली नाही {n} 😡", at=f"2026-11-20T{10 + n % 10}:00:00+05:30")
-                for n in range(count)]
+    comments = [comment(f"C{n:03d}", "P1", f"घंटागाडी आली नाही {n} 😡",
+                        at=f"2026-11-20T{10 + n % 10}:00:00+05:30") for n in range(count)]
     return write_export(tmp_path / f"export-{count}", [post("P1"), post("P2", "Water pipeline")], comments)
 
 
@@ -94,7 +94,8 @@ def people_parts(v: dict) -> dict:
     """The parts of a view that are the person's: their tab whole; in Comments their column,
     their note, their colour and their dropdown."""
     comments = v["Comments"]
-    ours = [c for c in comments["cells"] if c[0][0] <= 3 and c[0][1] == max(k[1] for k, *_ in comments["cells"])]
+    last = max(k[1] for k, *_ in comments["cells"])
+    ours = [c for c in comments["cells"] if c[0][0] <= 3 and c[0][1] == last]
     return {PEOPLE_TAB: v[PEOPLE_TAB],
             "column": ours,
             "note": [c for c in comments["cells"] if c[-1]],
@@ -162,5 +163,8 @@ def test_a_workbook_libreoffice_saved_loads_as_openpyxl_loads_it_and_syncs(decor
     result = sync(decorated, export_of(tmp_path, 9), roster_file)
     assert result.plan.summary()["comments_added"] == 4
     after = openpyxl.load_workbook(decorated)[PEOPLE_TAB]
-    assert [[c.value for c in r] for r in after.iter_rows()] == [[c.value for c in r] for r in before.iter_rows()]
+    def values(ws):
+        return [[c.value for c in r] for r in ws.iter_rows()]
+
+    assert values(after) == values(before)
     assert sorted(map(str, after.merged_cells.ranges)) == sorted(map(str, before.merged_cells.ranges))
