@@ -22,7 +22,7 @@ def render_layout(ws, tab: Tab, schema: Schema, positions: dict[str, int]) -> No
     ``positions`` (normalised header → 1-based column): what makes the tab usable."""
     layout = tab_layout(schema, tab)
     ws.sheet_state = "hidden" if layout.hidden else "visible"
-    ws.freeze_panes = ws.cell(1 + layout.frozen_rows, 1 + layout.frozen_columns).coordinate
+    _freeze(ws, ws.cell(1 + layout.frozen_rows, 1 + layout.frozen_columns).coordinate)
     found = [(c, i) for c, i in ((c, tab.column(c.field).index_in(positions)) for c in layout.columns)
              if i is not None]
     for column, index in found:
@@ -37,6 +37,16 @@ def render_layout(ws, tab: Tab, schema: Schema, positions: dict[str, int]) -> No
         _print_setup(ws, layout.print_setup, layout.frozen_rows)
     if ws.max_row >= 1 and ws.max_column >= 1:
         ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(ws.max_row, 2)}"
+
+
+def _freeze(ws, top_left: str) -> None:
+    """Freeze the panes above and left of ``top_left``. openpyxl's setter adds two
+    selections to the sheet view each time it freezes rows and columns: furnished on
+    every run, the view of a year-old tracker held thousands. One per pane is kept."""
+    ws.freeze_panes = top_left
+    seen: set = set()
+    ws.sheet_view.selection = [s for s in ws.sheet_view.selection
+                               if not (s.pane in seen or seen.add(s.pane))]
 
 
 def _column(ws, column: ColumnLayout, index: int, tall: bool) -> None:
