@@ -96,13 +96,6 @@ WINDOWS = ["between the read and the intent's write", "while the platform takes 
            "after the platform took it, before the outcome's write"]
 
 
-#: The workbook backend loads the workbook once and saves it whole at each write, so a
-#: person's save between the run's read and its next write is overwritten (bug, not this
-#: area's: sheets_sync/backends/xlsx.py; see the report of issue #14's last round).
-XLSX_LOSES_EDITS = pytest.mark.xfail(
-    strict=True, reason="xlsx backend: a person's save during the run is overwritten by the run's next write")
-
-
 @pytest.mark.parametrize("window", WINDOWS)
 def test_a_reply_edited_during_the_run_never_goes_out_on_the_old_tick(fleet, window):
     _edited_during_the_run(fleet, window, edit_kept=fleet.harness.kind == "google")
@@ -110,7 +103,6 @@ def test_a_reply_edited_during_the_run_never_goes_out_on_the_old_tick(fleet, win
 
 @pytest.mark.parametrize("harness", ["xlsx"], indirect=True)
 @pytest.mark.parametrize("window", WINDOWS)
-@XLSX_LOSES_EDITS
 def test_xlsx_a_reply_edited_during_the_run_is_kept(fleet, window):
     _edited_during_the_run(fleet, window, edit_kept=True)
 

@@ -99,7 +99,9 @@ class XlsxSession(TrackerSession):
                 raise Busy(f"{path}: another sheets-sync run is writing this tracker; "
                            "this run changed nothing, try again when it ends") from None
             _remove_abandoned_saves(path)
+        self._repairs: list[tuple] = []  # the structure repairs asked for, to redo on a reload
         try:
+            self._seen = _disk_mark(path)
             self.wb = self._load()
         except BaseException:
             self.close()
@@ -151,6 +153,7 @@ class XlsxSession(TrackerSession):
                          only: Sequence[str] | None = None, furnish: Sequence[str] = (),
                          cell_editors: Sequence[str] = ()) -> list[str]:
         # A local workbook has no per-person protections: editors matter on Google only.
+        self._repairs.append((tuple(departments), only, tuple(furnish)))
         done: list[str] = []
         for tab in list(self.tabs.values()):
             if tab.name in furnish:
@@ -238,6 +241,7 @@ class XlsxSession(TrackerSession):
     def apply(self, changes: Sequence[Change]) -> None:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
+        self._take_in_saves_made_meanwhile()
         by_tab: dict[str, list[Change]] = {}
         for change in with_copies(changes, self.read_rows, self.tab):
             by_tab.setdefault(change.tab, []).append(change)
@@ -262,6 +266,23 @@ class XlsxSession(TrackerSession):
 
                 delete_rows(ws, tab, deletes, _text)
         self._save()
+
+    def _take_in_saves_made_meanwhile(self) -> None:
+        """A person may save the workbook (LibreOffice and Excel ignore the run's file
+        lock) between the run's read and its write: then the write starts from the file
+        as they saved it, so their edits stay. Rows and columns are found by key and
+        header at the write, so the run's changes land where they belong."""
+        if _disk_mark(self.path) == self._seen:
+            return
+        office = find_office_lock(self.path)
+        if office is not None:  # their next save would drop this write: write nothing
+            raise TrackerError(office.refusal(self.path))
+        log.info("%s was saved by someone else during the run; the write starts from their save", self.path)
+        self._seen = _disk_mark(self.path)
+        self.wb = self._load()
+        repairs, self._repairs = self._repairs, []
+        for departments, only, furnish in repairs:  # the run's repairs, on their save
+            self.ensure_structure(departments, only=only, furnish=furnish)
 
     def _merged_rows(self, ws, tab: Tab, change: ReplaceRows) -> list[dict]:
         """The tab's rows as ``change`` wants them: a row it keeps (same key, same
@@ -330,6 +351,7 @@ class XlsxSession(TrackerSession):
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
+            self._seen = _disk_mark(self.path)
         except PermissionError:
             raise TrackerError(f"{self.path}: permission denied while saving; nothing was changed") from None
         except OSError as exc:
@@ -337,6 +359,16 @@ class XlsxSession(TrackerSession):
         finally:
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _disk_mark(path: Path) -> tuple | None:
+    """What tells one save of the file from another: a save replaces the file (new inode)
+    or rewrites it (new time or size). None while there is no file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _new_save_file(path: Path) -> str:
