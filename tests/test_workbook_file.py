@@ -352,7 +352,7 @@ def _libreoffice_alive(profile: str) -> bool:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_gitignore_lists_every_lock_file_the_tool_and_the_office_programs_make(tmp_path, monkeypatch):
-    from sheets_sync.backends.xlsx import _new_save_file
+    from sheets_sync.backends.xlsx_file import _new_save_file
     from sheets_sync.runlock import run_lock
 
     monkeypatch.chdir(tmp_path)

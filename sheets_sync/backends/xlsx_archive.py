@@ -18,7 +18,8 @@ from openpyxl.styles import Font
 
 from sheets_sync.archive_store import ArchiveStore, ArchiveStores, merged_header, placed, row_key
 from sheets_sync.backends.office_lock import find_office_lock
-from sheets_sync.backends.xlsx import _keep_access, _new_save_file, _set_cell, _text
+from sheets_sync.backends.xlsx import _set_cell, _Styles, _text
+from sheets_sync.backends.xlsx_file import _keep_access, _new_save_file
 from sheets_sync.errors import TrackerError
 from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import header_positions
@@ -132,6 +133,7 @@ class XlsxArchive(ArchiveStore):
                 at.setdefault(row_key(tab, archive_header, texts), number)
         new = 0
         formats = _Formats(self.formats_from, tab, header, archive_header) if self.formats_from else None
+        styles = _Styles(ws.parent)
         for row in rows:
             cells = placed(tab, header, row, archive_header)
             key = row_key(tab, archive_header, [str(c) for c in cells])
@@ -143,7 +145,7 @@ class XlsxArchive(ArchiveStore):
                 number = at[key] = last
                 new += 1
             for j, value in enumerate(cells, start=1):
-                _set_cell(ws.cell(number, j), value)
+                _set_cell(ws.cell(number, j), value, styles)
             if formats is not None:
                 formats.copy(key, ws, number)
         self.save()
