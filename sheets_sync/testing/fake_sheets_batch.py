@@ -385,7 +385,23 @@ def _add_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
     if not ranges:
         raise bad_request("At least one range must be specified.")
     sheet = _sheet_of(ctx.book, ranges[0])
+    rule["ranges"] = [_bounded(ctx, sheet, g) for g in ranges]
     sheet.conditional_formats.insert(req.get("index", len(sheet.conditional_formats)), rule)
+
+
+def _update_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
+    """A rule replaced in place (``rule`` at ``index``); moving one (``newIndex``) is left out."""
+    if "newIndex" in req:
+        raise not_implemented("updateConditionalFormatRule newIndex")
+    sheet = _sheet_of(ctx.book, {"sheetId": req.get("sheetId", 0)})
+    index = req.get("index", 0)
+    if not 0 <= index < len(sheet.conditional_formats):
+        raise bad_request(f"No conditional format on sheet {sheet.sheet_id} at index {index}")
+    rule = copy.deepcopy(req.get("rule") or {})
+    if not rule.get("ranges"):
+        raise bad_request("At least one range must be specified.")
+    rule["ranges"] = [_bounded(ctx, sheet, g) for g in rule["ranges"]]
+    sheet.conditional_formats[index] = rule
 
 
 # --------------------------------------------------------------------------- rows and columns
@@ -438,6 +454,7 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "repeatCell": _repeat_cell,
     "setDataValidation": _set_data_validation,
     "addConditionalFormatRule": _add_conditional_format_rule,
+    "updateConditionalFormatRule": _update_conditional_format_rule,
     "updateDimensionProperties": _update_dimension_properties,
     "appendDimension": _append_dimension,
     "insertDimension": _insert_dimension,

@@ -253,7 +253,8 @@ class Spreadsheet:
     permissions: dict = field(default_factory=dict)  # email -> "writer" | "reader"
     # Google is known to store some ranges sent without an end bounded to the grid as it
     # was then (a basic filter, in recorded traffic); with this set, the fake does so for
-    # protected ranges too, so a test can see the job extend them as the sheet grows.
+    # protected ranges and conditional format rules too, so a test can see the job extend
+    # them as the sheet grows.
     bound_open_ranges: bool = False
 
     def clone(self) -> Spreadsheet:

@@ -423,7 +423,7 @@ def _grid_data(sheet: Sheet, rect: Rect) -> dict:
     return data
 
 
-def _trim_grid(result: dict) -> None:
+def trim_grid(result: dict) -> None:
     """After a field mask, drop trailing empty cells/rows the way Google omits them."""
     for sheet in result.get("sheets", []):
         for data in sheet.get("data", []):
@@ -481,5 +481,5 @@ def spreadsheet_get(book: Spreadsheet, identity: str, params: dict) -> dict:
     out = spreadsheet_json(book, identity, ranges, truthy(params.get("includeGridData")), tree)
     if tree:
         out = apply_fields(out, tree)
-        _trim_grid(out)
+        trim_grid(out)
     return out

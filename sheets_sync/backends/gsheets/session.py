@@ -89,10 +89,21 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         self.unchecked: list[str] = []
         self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
         self.time_zone: str | None = None  # the spreadsheet's, as the first request read it
+        # The tabs to lock, once asked: the lock is sent with the read (one request for both).
+        self.pending_lock: list[str] | None = None
+        # The structure's check and repairs asked for before that read, done right after it
+        # (they need the departments' tabs as the lock's reply shows them).
+        self.deferred_structure: dict | None = None
+        self.gone: set[int] = set()  # sheet ids this run found deleted (a lock on them refused)
+        self.created: set[str] = set()  # tabs this run made
+        self.listed = False  # every tab has been listed (not only the main ones)
 
+    # Where the row colours' rules start and end, checked every run (structure._rules_extended):
+    # only their rows (a few bytes a rule), the rules themselves are read when one needs it.
+    _RULE_FIELDS = "conditionalFormats(ranges(startRowIndex,endRowIndex))"
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
                     "frozenRowCount,frozenColumnCount)),protectedRanges(protectedRangeId,description,range,editors,"
-                    "warningOnly,unprotectedRanges))")
+                    f"warningOnly,unprotectedRanges),{_RULE_FIELDS})")
 
     # The time zone NOW() runs in (the overdue colour): read with request 1, at no cost.
     _ZONE_FIELD = "properties.timeZone"
@@ -129,6 +140,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         except _ParseRange:
             # A schema tab is missing: list every tab, read what exists.
             meta = self._get({"fields": f"{self._META_FIELDS},{self._ZONE_FIELD}"})
+            self.listed = True
         self._absorb(meta, with_data=True)
 
     def _absorb(self, meta: dict, *, with_data: bool = False) -> None:
@@ -140,7 +152,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
                              grid.get("columnCount", 26), props.get("hidden", False),
                              grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []),
-                             grid.get("frozenColumnCount", 0))
+                             grid.get("frozenColumnCount", 0), sheet.get("conditionalFormats", []))
             for key, old in list(self.sheets.items()):
                 if old.sheet_id == info.sheet_id:
                     del self.sheets[key]  # renamed since
@@ -164,6 +176,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 
     def _refresh_all(self) -> None:
         self._absorb(self._get({"fields": self._META_FIELDS}))
+        self.listed = True
 
     def _call_raw(self, func):
         try:
@@ -190,18 +203,84 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
 
     def lock(self, tabs: Sequence[str]) -> None:
         if self.write and not self.locks:
-            self._lock([t for t in tabs if t in LOCKED_TABS or self.tab(t).department])
+            # Sent with the read that follows (see read): the lock and the read are one request.
+            self.pending_lock = [t for t in tabs if t in LOCKED_TABS or self.tab(t).department]
+
+    def take_lock(self) -> None:
+        """Send a lock asked for and not sent yet, alone (a write without a read first)."""
+        if self.pending_lock is not None:
+            names, self.pending_lock = self.pending_lock, None
+            self._lock(names)
+        for line in self._deferred_repairs([], {}, {}):
+            log.info("%s", line)
 
     def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
-        if tabs and all(t in self.prefetched for t in tabs) and not self.locks:
+        fields = fields or {}
+        if tabs and all(t in self.prefetched for t in tabs) and not self.locks and self.pending_lock is None:
             return TrackerRead({t: self.prefetched[t] for t in tabs}, {t: self.tab(t) for t in tabs})
-        if not self.locks and any(self.tab(t).department for t in tabs):
-            self._refresh_all()  # department tabs are not in the first read (the lock's reply has them)
-        out = self._read_tabs(tabs, fields or {})
+        out = self._read_under_lock(tabs, fields) if self.pending_lock is not None else None
+        if out is None:
+            if not self.locks and not self.listed and any(self.tab(t).department for t in tabs):
+                self._refresh_all()  # department tabs are not in the first read
+            out = self._read_tabs(tabs, fields)
+        repaired = self._deferred_repairs(tabs, out, fields)
         for name, table in out.items():
-            self._remember_read(name, table, (fields or {}).get(name))
-        return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
+            self._remember_read(name, table, fields.get(name))
+        return TrackerRead(out, {name: self.tab(name) for name in tabs},
+                           tuple(repaired + self._check_unchecked(tabs)))
+
+    def _read_under_lock(self, tabs: Sequence[str], fields: Mapping[str, Sequence[str]]
+                         ) -> dict[str, Table] | None:
+        """The lock asked for, and the read in its reply (one request); None when the read
+        must be made on its own (the lock's answer was lost, or no tab to lock)."""
+        names, self.pending_lock = self.pending_lock, None
+        locked = set(names)
+        planned: list = []
+
+        def ranges() -> list[tuple[str, str]]:
+            # The departments' tabs are not in the first read: a locked one is read by the
+            # title the Sync State remembers (a tab renamed since is found by its id).
+            present = [self.tab(t) for t in tabs if self._sheet(self.tab(t)) is not None or (
+                t in locked and self.tab(t).department and stable_sheet_id(t) not in self.gone)]
+            a1s, plan = self._read_plan(present, fields)
+            planned[:] = [present, plan]
+            titles = [""] * len(a1s)
+            for tab, spans, at, _ in plan:
+                for i in range(at, at + (1 if spans is None else 1 + len(spans))):
+                    titles[i] = tab.title
+            return list(zip(titles, a1s, strict=True))
+
+        got = self._lock(names, ranges)
+        if got is None:
+            return None
+        present, plan = planned
+        _, value_ranges = got
+        out = {t: Table(self.tab(t).title, []) for t in tabs}
+        for tab, spans, at, expected in plan:
+            table = self._table_read(tab, spans, value_ranges, at, expected)
+            if table is None:
+                # A column moved (or a department's tab is not laid out as the job made it):
+                # read again, still under the lock, by the header rows just read.
+                return self._read_tabs(tabs, fields)
+            out[tab.name] = table
+        return out
+
+    def _deferred_repairs(self, tabs: Sequence[str], out: dict[str, Table],
+                          fields: Mapping[str, Sequence[str]]) -> list[str]:
+        """The structure's repairs asked for before the read, now that the lock's reply has
+        shown the departments' tabs. A tab found only now (not where the Sync State said)
+        is read now, under the lock."""
+        args, self.deferred_structure = self.deferred_structure, None
+        if args is None:
+            return []
+        read_before = {t for t in out if out[t].header}
+        done = self.ensure_structure(**args)
+        late = [t for t in tabs if t not in read_before and t not in self.created
+                and self._sheet(self.tab(t)) is not None]
+        if late:
+            out.update(self._read_tabs(late, fields))
+        return done
 
     def _read_tabs(self, tabs: Sequence[str], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
         """The tabs' tables (a missing tab reads empty); a tab renamed meanwhile is found

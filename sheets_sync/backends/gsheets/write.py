@@ -61,6 +61,7 @@ class WriteMixin:
     def apply(self, changes: Sequence[Change]) -> None:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
+        self.take_lock()  # a lock asked for goes before any write (it rides on a read otherwise)
         # A comment's words entering a department's tab, not read before: read now (one
         # request, under the lock), before the write is built.
         changes = with_copies(changes, self.read_rows, self.tab)
