@@ -1,4 +1,4 @@
-"""One run's session: the spreadsheet's metadata (request 1) and the read (request 3).
+"""One run's session: the spreadsheet's metadata (request 1) and the read (on the lock, request 2).
 
 The lock, the structure repairs, the write and the checks after it are mixed in
 from their own modules; their state (tabs, headers, positions as read) is here.

@@ -1,4 +1,4 @@
-"""The write (request 4): the plan's changes as appendCells, updateCells and row
+"""The write (request 3): the plan's changes as appendCells, updateCells and row
 differences of the departments' tabs, in parts of at most ``MAX_PAYLOAD`` bytes."""
 
 from __future__ import annotations
