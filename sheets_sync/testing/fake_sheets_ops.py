@@ -468,9 +468,12 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
             entry["protectedRanges"] = [_protected_out(book, identity, pr)
                                         for pr in sheet.protected_ranges]
         sheets_out.append(entry)
-    return {"spreadsheetId": book.id, "properties": copy.deepcopy(book.properties),
-            "sheets": sheets_out,
-            "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit"}
+    out = {"spreadsheetId": book.id, "properties": copy.deepcopy(book.properties),
+           "sheets": sheets_out,
+           "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit"}
+    if book.named_ranges:
+        out["namedRanges"] = [{**n, "range": grid_range_out(n["range"])} for n in book.named_ranges]
+    return out
 
 
 def spreadsheet_get(book: Spreadsheet, identity: str, params: dict) -> dict:

@@ -78,7 +78,8 @@ _A1_START = re.compile(r"^([A-Z]*)(\d*)")
 def _a1_start(a1: str) -> tuple[int, int]:
     """Where a range the job reads starts (0-based row, column): ``'T'!B2:D`` → (1, 1),
     ``'T'!1:1`` → (0, 0), ``'T'`` → (0, 0)."""
-    cells = "" if a1.endswith("'") else a1.rsplit("!", 1)[1]  # a quoted title alone: the whole tab
+    # A quoted title alone, or a named range's name: from the tab's first cell.
+    cells = a1.rsplit("!", 1)[1] if "!" in a1 and not a1.endswith("'") else ""
     letters, digits = _A1_START.match(cells).groups()
     column = 0
     for ch in letters:
@@ -86,17 +87,18 @@ def _a1_start(a1: str) -> tuple[int, int]:
     return (int(digits) - 1 if digits else 0), (column - 1 if letters else 0)
 
 
-def _value_ranges(spreadsheet: dict, ranges: Sequence[tuple[str, str]]) -> list[dict]:
+def _value_ranges(spreadsheet: dict, ranges: Sequence[tuple[str | int, str]]) -> list[dict]:
     """A reply's grid data (``responseRanges`` of a batchUpdate) as the ``valueRanges`` of a
-    ``values:batchGet`` of the same ranges, given as (sheet title, A1 range). Each sheet's
-    blocks are matched to its ranges by where they start, in order."""
-    blocks: dict[str, list[dict]] = {}
+    ``values:batchGet`` of the same ranges, given as (sheet title or id, A1 range). Each
+    sheet's blocks are matched to its ranges by where they start, in order."""
+    blocks: dict[str | int, list[dict]] = {}
     for sheet in spreadsheet.get("sheets", []):
-        title = sheet.get("properties", {}).get("title", "")
-        blocks[title.casefold()] = list(sheet.get("data", []))
+        props = sheet.get("properties", {})
+        data = list(sheet.get("data", []))
+        blocks[props.get("title", "").casefold()] = blocks[props.get("sheetId", 0)] = data
     out = []
-    for title, a1 in ranges:
-        queue = blocks.get(title.casefold(), [])
+    for key, a1 in ranges:
+        queue = blocks.get(key.casefold() if isinstance(key, str) else key, [])
         start = _a1_start(a1)
         block = next((b for b in queue if (b.get("startRow", 0), b.get("startColumn", 0)) == start), None)
         if block is None:

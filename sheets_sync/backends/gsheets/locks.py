@@ -126,6 +126,10 @@ class LockMixin:
     # A lock request of this run got no answer: one may land late, after the run, so the
     # run's last write records it as finished (see FINISHED_RUNS).
     lock_uncertain = False
+    # A tab's title was stale: the departments' tabs are read through named ranges by id
+    # (made with the lock, their ids in read_names, removed with it).
+    read_by_id = False
+    read_names: list[str] = []  # noqa: RUF012 - set per session before use
 
     def _lock(self, names: Sequence[str], read: Callable[[], list[tuple[str, str]]] | None = None
               ) -> tuple[list[tuple[str, str]], list[dict]] | None:
@@ -159,6 +163,10 @@ class LockMixin:
                         "editors": {"users": [self.identity], "domainUsersCanEdit": False}}}}
                       for i in ids)]
             ranges = read() if read is not None else []
+            if self.read_by_id and ranges:
+                body += [{"addNamedRange": {"namedRange": {"name": self._read_name(i),
+                                                           "range": {"sheetId": i}}}}
+                         for i in ids if any(key == i for key, _ in ranges)]
             try:
                 reply = self._call("locking the tracker for the write", self._lock_request, body,
                                    [a1 for _, a1 in ranges])
@@ -182,10 +190,12 @@ class LockMixin:
                 continue
             self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
                           for r in reply.get("replies", []) if "addProtectedRange" in r]
+            self.read_names = [r["addNamedRange"]["namedRange"]["namedRangeId"]
+                               for r in reply.get("replies", []) if "addNamedRange" in r]
             spreadsheet = reply.get("updatedSpreadsheet", {})
             self._absorb(spreadsheet)
             if ranges:
-                read_with = (ranges, _value_ranges(spreadsheet, ranges))
+                read_with = self._read_in(spreadsheet, ranges)
             else:
                 self.listed = True  # without ranges the reply lists every tab
             # An earlier try that got no answer may have landed meanwhile: its locks carry
@@ -201,6 +211,17 @@ class LockMixin:
         self._give_way_or_clean()
         return read_with
 
+    def _read_in(self, spreadsheet: dict, ranges: list) -> tuple[list, list[dict]] | None:
+        try:
+            return ranges, _value_ranges(spreadsheet, ranges)
+        except ValueError as exc:  # not the answer expected: the read is made on its own
+            log.warning("the lock's answer did not carry the read (%s); reading apart", exc)
+            return None
+
+    def _read_name(self, sheet_id: int) -> str:
+        """The name of this run's named range over a department's tab, to read it by id."""
+        return f"sheets_sync_read_{self.run_id}_{sheet_id}"
+
     def _after_refusal(self, refusal: Exception, ids: list[int], *, last: bool) -> list[int]:
         """The tabs to lock after Google refused the lock (and applied nothing) because
         a tab was deleted or renamed since its id or title was seen."""
@@ -213,8 +234,12 @@ class LockMixin:
             # repairs make it again. Known by its id, it needs no listing of the tabs.
             self.gone.add(refusal.sheet_id)
             return [i for i in ids if i != refusal.sheet_id]
-        # A tab to read renamed since its title was seen: list the tabs, find it by its id.
-        self._refresh_all()
+        # A tab to read renamed since its title was seen. Once, read the departments' tabs
+        # by their ids instead: each through a named range made for this run in the same
+        # request (deleted with the lock). If that is refused too, list the tabs.
+        if self.read_by_id:
+            self._refresh_all()
+        self.read_by_id = not self.read_by_id
         return ids
 
     def _lock_request(self, body: list[dict], ranges: Sequence[str] = ()) -> dict:
@@ -228,7 +253,8 @@ class LockMixin:
         sheets = self._META_FIELDS[:-1]
         if ranges:
             sheets += ",data(startRow,startColumn,rowData(values(formattedValue)))"
-        fields = ("replies(addProtectedRange(protectedRange(protectedRangeId))),"
+        fields = ("replies(addProtectedRange(protectedRange(protectedRangeId)),"
+                  "addNamedRange(namedRange(namedRangeId))),"
                   f"updatedSpreadsheet({sheets}))")
         payload: dict = {"requests": body, "includeSpreadsheetInResponse": True}
         if ranges:
@@ -313,12 +339,18 @@ class LockMixin:
     def close(self) -> None:
         if self.locks:
             try:
-                self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks],
-                                   "releasing the lock")
+                self._batch_update([*({"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks),
+                                    *self.read_names_removal()], "releasing the lock")
             except Exception:  # noqa: BLE001 - the next run removes a dead run's lock
                 log.warning("could not remove this run's lock; the next run will")
             self.locks = []
         _LIVE_RUNS.discard(self.run_id)
+
+    def read_names_removal(self) -> list[dict]:
+        """The requests that remove this run's named ranges (they go with the lock)."""
+        out = [{"deleteNamedRange": {"namedRangeId": i}} for i in self.read_names]
+        self.read_names = []
+        return out
 
     def _find_locks_by_id(self) -> list[int]:
         meta = self._get({"fields": "sheets.protectedRanges.protectedRangeId"})

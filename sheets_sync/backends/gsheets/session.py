@@ -95,6 +95,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         # (they need the departments' tabs as the lock's reply shows them).
         self.deferred_structure: dict | None = None
         self.gone: set[int] = set()  # sheet ids this run found deleted (a lock on them refused)
+        self.read_names: list[str] = []  # this run's named ranges (see LockMixin.read_by_id)
         self.created: set[str] = set()  # tabs this run made
         self.listed = False  # every tab has been listed (not only the main ones)
 
@@ -243,13 +244,20 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
             # title the Sync State remembers (a tab renamed since is found by its id).
             present = [self.tab(t) for t in tabs if self._sheet(self.tab(t)) is not None or (
                 t in locked and self.tab(t).department and stable_sheet_id(t) not in self.gone)]
-            a1s, plan = self._read_plan(present, fields)
-            planned[:] = [present, plan]
-            titles = [""] * len(a1s)
+            by_id = [t for t in present if t.department] if self.read_by_id else []
+            a1s, plan = self._read_plan([t for t in present if t not in by_id], fields)
+            keys: list[str | int] = [""] * len(a1s)
             for tab, spans, at, _ in plan:
                 for i in range(at, at + (1 if spans is None else 1 + len(spans))):
-                    titles[i] = tab.title
-            return list(zip(titles, a1s, strict=True))
+                    keys[i] = tab.title
+            for tab in by_id:  # whole, through this run's named range over it (see _lock)
+                sheet = self._sheet(tab)
+                sheet_id = sheet.sheet_id if sheet is not None else stable_sheet_id(tab.name)
+                plan.append((tab, None, len(a1s), None))
+                a1s.append(self._read_name(sheet_id))
+                keys.append(sheet_id)
+            planned[:] = [present, plan]
+            return list(zip(keys, a1s, strict=True))
 
         got = self._lock(names, ranges)
         if got is None:
@@ -258,6 +266,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         _, value_ranges = got
         out = {t: Table(self.tab(t).title, []) for t in tabs}
         for tab, spans, at, expected in plan:
+            tab = self.tab(tab.name)  # its title as the reply shows it
             table = self._table_read(tab, spans, value_ranges, at, expected)
             if table is None:
                 # A column moved (or a department's tab is not laid out as the job made it):

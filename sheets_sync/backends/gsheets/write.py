@@ -77,6 +77,7 @@ class WriteMixin:
         chunks = _chunks(self._write_requests(body, clear_strays=True), self.max_payload)
         chunks[-1] += [_serialize(r) for r in self._write_requests(tail)]
         chunks[-1] += [_serialize({"deleteProtectedRange": {"protectedRangeId": i}}) for i in self.locks]
+        chunks[-1] += [_serialize(r) for r in self.read_names_removal()]
         # Tabs go last, after their locks: a department removed from the roster.
         for change in changes:
             if isinstance(change, DeleteTab):
