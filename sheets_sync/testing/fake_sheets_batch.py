@@ -18,7 +18,6 @@ answer 400 "fake_sheets does not implement ...", never a silent success.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from .fake_sheets_model import (
     not_implemented,
     protected_error,
 )
+from .fake_sheets_named import add_named_range, delete_named_range
 from .fake_sheets_ops import (
     can_edit_protection,
     check_cell_limit,
@@ -145,32 +145,6 @@ def _delete_sheet(ctx: BatchContext, req: dict) -> None:
     book.sheets.remove(sheet)
     book.named_ranges = [n for n in book.named_ranges if n["range"].get("sheetId", 0) != sheet.sheet_id]
     book.reindex()
-
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,249}$")
-
-
-def _add_named_range(ctx: BatchContext, req: dict) -> dict:
-    asked = copy.deepcopy(req.get("namedRange") or {})
-    name, gr = asked.get("name") or "", asked.get("range")
-    if not _NAME.match(name) or re.match(r"^[A-Za-z]{1,3}\d+$", name) or name.casefold() in ("true", "false"):
-        raise bad_request(f"Invalid namedRange.name: {name}")
-    if ctx.book.named_range(name) is not None:
-        raise bad_request(f"Named range {name} already exists.")
-    if gr is None:
-        raise bad_request("A named range must have a range.")
-    _rect(ctx.book, gr)
-    stored = {"namedRangeId": asked.get("namedRangeId") or str(random_id()), "name": name, "range": gr}
-    ctx.book.named_ranges.append(stored)
-    return {"addNamedRange": {"namedRange": {**stored, "range": grid_range_out(gr)}}}
-
-
-def _delete_named_range(ctx: BatchContext, req: dict) -> None:
-    wanted = str(req.get("namedRangeId"))
-    kept = [n for n in ctx.book.named_ranges if str(n["namedRangeId"]) != wanted]
-    if len(kept) == len(ctx.book.named_ranges):
-        raise bad_request(f"No named range with id: {wanted}")
-    ctx.book.named_ranges = kept
 
 
 def _update_spreadsheet_properties(ctx: BatchContext, req: dict) -> None:
@@ -475,8 +449,8 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "updateSheetProperties": _update_sheet_properties,
     "updateSpreadsheetProperties": _update_spreadsheet_properties,
     "addProtectedRange": _add_protected_range,
-    "addNamedRange": _add_named_range,
-    "deleteNamedRange": _delete_named_range,
+    "addNamedRange": add_named_range,
+    "deleteNamedRange": delete_named_range,
     "updateProtectedRange": _update_protected_range,
     "deleteProtectedRange": _delete_protected_range,
     "updateCells": _update_cells,

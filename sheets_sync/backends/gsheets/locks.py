@@ -131,8 +131,8 @@ class LockMixin:
     read_by_id = False
     read_names: list[str] = []  # noqa: RUF012 - set per session before use
 
-    def _lock(self, names: Sequence[str], read: Callable[[], list[tuple[str, str]]] | None = None
-              ) -> tuple[list[tuple[str, str]], list[dict]] | None:
+    def _lock(self, names: Sequence[str], read: Callable[[], list[tuple[str | int, str]]] | None = None
+              ) -> tuple[list[tuple[str | int, str]], list[dict]] | None:
         """Take the run's lock: one protected range per tab it writes, marked with this run.
 
         Two runs (on two machines) may both see no lock and both add theirs.
@@ -140,7 +140,7 @@ class LockMixin:
         the spreadsheet right after it, so the later of the two sees the
         earlier's lock there and gives way: of two runs, at most one writes.
 
-        With ``read`` (the ranges to read, as (tab title, A1 range), asked again after
+        With ``read`` (the ranges to read, as (tab title or id, A1 range), asked again after
         each failed try), the lock's reply carries those ranges as they stand under it:
         the read costs no request of its own. Returns them (the ranges and their
         ``valueRanges``), or None when the read could not ride on the lock.
@@ -150,7 +150,7 @@ class LockMixin:
             return None
         self.mark = _lock_mark(self.run_id, datetime.now(UTC))
         _LIVE_RUNS.add(self.run_id)
-        read_with: tuple[list[tuple[str, str]], list[dict]] | None = None
+        read_with: tuple[list[tuple[str | int, str]], list[dict]] | None = None
         for attempt in range(1, LOCK_TRIES + 1):
             leftovers = self._leftover_locks()  # raises Busy while another run holds one
             body = [*({"deleteProtectedRange": {"protectedRangeId": i}} for i in leftovers),
