@@ -239,7 +239,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Tra
         locked = set(names)
         planned: list = []
 
-        def ranges() -> list[tuple[str, str]]:
+        def ranges() -> list[tuple[str | int, str]]:
             # The departments' tabs are not in the first read: a locked one is read by the
             # title the Sync State remembers (a tab renamed since is found by its id).
             present = [self.tab(t) for t in tabs if self._sheet(self.tab(t)) is not None or (
