@@ -137,6 +137,33 @@ def answer_most(gc, sheet: str, schema, existing: int, open_share: float) -> Non
     ws.update(values, f"{start}2", value_input_option="RAW")
 
 
+def steady_state(gc, url: str, key: Path, departments: list[str], schema, existing: int,
+                 open_share: float) -> None:
+    """The everyday syncs: nothing new, 10 and 600 new comments, into a tracker in use."""
+    from sheets_sync.backends.gsheets import GoogleSheetsBackend
+    from sheets_sync.sync import init_tracker, run_sync
+
+    print(f"\nSteady state: syncs into a tracker of {existing:,} comments, {len(departments)} departments")
+    print(f"{'new':>7} {'requests':>8} {'sent KB':>8} {'recv KB':>8} {'largest KB':>10}")
+    sheet = gc.create(f"bench steady {existing}").id
+    backend = GoogleSheetsBackend(sheet, credentials=str(key))
+    init_tracker(backend, schema)
+    run_sync(backend, [GeneratedSource(departments, existing, 10_000_000)], schema)
+    answer_most(gc, sheet, schema, existing, open_share)
+    run_sync(backend, [], schema)
+    offset = 0
+    for new in (0, 10, 600):
+        requests.delete(f"{url}/_fake/requests", timeout=30)
+        figures = run_child(url, str(key), sheet, departments, new, offset)
+        offset += new
+        log = api_log(url)
+        assert figures["added"] == new, figures
+        print(f"{new:>7,} {len(log):>8} {sum(r['request_bytes'] for r in log) / 1e3:>8.1f} "
+              f"{sum(r['response_bytes'] for r in log) / 1e3:>8.1f} "
+              f"{max(r['request_bytes'] for r in log) / 1e3:>10.1f}", flush=True)
+    gc.del_spreadsheet(sheet)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -198,12 +225,15 @@ def main() -> None:
                   f"{row['received_mb']:>8.2f} {row['seconds']:>8.2f} {row['cpu']:>9.2f} "
                   f"{row['peak_mb']:>8.0f}{note}", flush=True)
             gc.del_spreadsheet(sheet)
+        steady_state(gc, url, key, departments, schema, 1_000 if args.quick else 10_000, args.open_share)
         naive_sizes = [1_000]
         print("\nThe naive way: gspread append_row per comment, into an empty tracker")
         for new in naive_sizes:
             sh = gc.create(f"naive {new}")
             ws = sh.sheet1
-            ws.update([schema.tab("comments").headers], "A1")
+            headers = schema.tab("comments").headers
+            ws.resize(cols=max(26, len(headers)))  # the Comments tab has more than 26 columns
+            ws.update([headers], "A1")
             requests.delete(f"{url}/_fake/requests", timeout=30)
             batch = GeneratedSource(departments, new).fetch(None)
             started = time.perf_counter()

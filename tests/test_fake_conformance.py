@@ -5,7 +5,7 @@ hold requests gspread sent to the real Sheets v4 / Drive v3 APIs and Google's an
 Each cassette is split into recordings (groups by spreadsheet id, see the README there);
 each recording is replayed in order, over HTTP, against a freshly reset fake, with a token
 for the identity that made the recording.  Recorded ids (spreadsheet ids, sheetIds from
-``addSheet``, ``protectedRangeId``) are mapped to the ids the fake hands out: learnt from
+``addSheet``, ``protectedRangeId``, ``namedRangeId``) are mapped to the ids the fake hands out: learnt from
 the first response that names them, substituted into later requests and expected bodies.
 A spreadsheet id used but never created in the recording (someone else's private file)
 is created in the fake as owned by another identity.
@@ -48,7 +48,8 @@ CASSETTES = _cassette_dir()
 
 # Out of scope, and why: one line each.  Everything else (values get/batchGet/update/append/
 # clear, spreadsheets.get with fields/ranges, sheets added/hidden/renamed/resized/deleted,
-# protected ranges, validation, rows and columns inserted/deleted) is in scope.
+# protected ranges, validation, rows and columns inserted/deleted, named ranges made and
+# deleted) is in scope.
 _NOT_USED = "; neither the backend nor the simulated people use it."
 OUT_OF_SCOPE = {
     "ClientTest.test_client_export_spreadsheet": "Drive export (a file as PDF/CSV)" + _NOT_USED,
@@ -65,9 +66,8 @@ OUT_OF_SCOPE = {
                                                "property change" + _NOT_USED,
     "SpreadsheetTest.test_lastUpdateTime_prop": "as test_get_lastUpdateTime" + _NOT_USED,
     "SpreadsheetTest.test_update_title": "updateSpreadsheetProperties (the title)" + _NOT_USED,
-    "CellTest.test_define_named_range": "named ranges" + _NOT_USED,
-    "CellTest.test_delete_named_range": "named ranges" + _NOT_USED,
-    "CellTest.test_update_named_range": "named ranges" + _NOT_USED,
+    "CellTest.test_update_named_range": "updateNamedRange (the backend makes and deletes "
+                                        "named ranges, never changes one)" + _NOT_USED,
     "WorksheetTest.test_get_values_merge_cells_with_named_range": "merges and named ranges"
                                                                   + _NOT_USED,
     "CellTest.test_merge_cells": "mergeCells/unmergeCells" + _NOT_USED,
@@ -146,7 +146,7 @@ def _deleted(group: list[tuple[int, dict]], ids: set[str]) -> bool:
 class IdMap:
     """Recorded id -> fake id, for spreadsheets (strings) and numeric/string object ids."""
 
-    ID_KEYS = ("sheetId", "protectedRangeId")
+    ID_KEYS = ("sheetId", "protectedRangeId", "namedRangeId")
 
     def __init__(self) -> None:
         self.files: dict[str, str] = {}

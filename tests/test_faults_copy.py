@@ -58,8 +58,9 @@ def assert_all_well(google, words):
 
 
 def test_the_copy_is_read_inside_the_write_under_the_lock(google, tmp_path, roster_file):
-    """What the fault tests below hit: the second values:batchGet of the run, reading
-    only the reopened comment's row of the Comments tab, while the lock stands."""
+    """What the fault tests below hit: the run's one values:batchGet (its read rides on
+    the lock), reading only the reopened comment's row of the Comments tab, while the
+    lock stands."""
     folder = prepared(google, tmp_path, roster_file)
     seen = []
 
@@ -73,8 +74,8 @@ def test_the_copy_is_read_inside_the_write_under_the_lock(google, tmp_path, rost
     google.server.clear_requests()
     sync(google, folder, roster_file, now=LATER)
     remove()
-    assert len(seen) == 2, seen
-    ranges, locked = seen[1]
+    assert len(seen) == 1, seen
+    ranges, locked = seen[0]
     row = 1 + next(i for i, r in enumerate(records(google.values("Comments")), start=1)
                    if r["Comment ID"] == REOPENED)
     assert locked and len(ranges) == 1, seen
@@ -90,19 +91,19 @@ def test_a_fault_at_the_copy_read_loses_and_doubles_nothing(google, tmp_path, ro
     words = master(google)[REOPENED]["Comment"]
     before = google.values("Comments"), google.values(SWM)
     google.server.clear_requests()
-    # Let the run's read through; fail its second read, the copy, ``times`` times over
-    # (a read is retried: once is absorbed, every try of it stops the run).
+    # Fail the run's read of the copy ``times`` times over (a read is retried: once is
+    # absorbed, every try of it stops the run).
     if kind == "drop":
-        google.server.drop_next(times, method="GET", path=READ, when=when, skip=1)
+        google.server.drop_next(times, method="GET", path=READ, when=when)
     else:
-        google.server.fail_next(times, status=503, method="GET", path=READ, when=when, skip=1)
+        google.server.fail_next(times, status=503, method="GET", path=READ, when=when)
     try:
         sync(google, folder, roster_file, now=LATER)
         stopped = None
     except SheetsSyncError as exc:
         stopped = str(exc)
     google.server.configure({"clear_faults": True})
-    assert len(reads(google.server)) == 1 + times + (stopped is None)
+    assert len(reads(google.server)) == times + (stopped is None)
     if stopped is not None:
         assert times == RetryingHTTPClient.retry.attempts, stopped
         # Stopped before its write: the tracker is as the people left it.

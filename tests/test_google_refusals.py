@@ -159,7 +159,7 @@ def test_a_changed_time_zone_is_repaired_with_no_request_in_a_steady_sync(google
     assert time_zone(google) == "Asia/Kolkata"
     google.server.clear_requests()
     sync(google, export_of(tmp_path / "b", 3, start=10), roster_file)
-    assert len(api_calls(google.server)) == 4  # the zone came with request 1: nothing more
+    assert len(api_calls(google.server)) == 3  # the zone came with request 1: nothing more
     sent = [str(r) for r in google.server.requests]
     assert not any("updateSpreadsheetProperties" in s for s in sent)
 
@@ -170,11 +170,11 @@ def test_a_changed_time_zone_is_repaired_with_no_request_in_a_steady_sync(google
     assert time_zone(google) == "Asia/Kolkata"
     assert any("time zone to Asia/Kolkata (it was America/New_York)" in s
                for s in result.summary()["structure"])
-    assert len(api_calls(google.server)) == 5  # one request, only in the run that repairs
+    assert len(api_calls(google.server)) == 4  # one request, only in the run that repairs
     assert result.summary()["comments_added"] == 3
     google.server.clear_requests()
     sync(google, export_of(tmp_path / "d", 3, start=30), roster_file)
-    assert len(api_calls(google.server)) == 4
+    assert len(api_calls(google.server)) == 3
 
 
 def test_a_dry_run_does_not_change_the_time_zone(google, roster_file, tmp_path):

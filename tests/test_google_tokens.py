@@ -34,7 +34,8 @@ def test_a_token_that_expires_during_a_run_is_renewed_and_the_run_goes_on(google
 
     def expire_before_the_read(info, when):
         seen["n"] += 1
-        if seen["n"] == 5:  # the third request of the run, before Google answers it
+        if seen["n"] == 3:  # the second request of the run (the lock with the read), before
+            # Google answers it: the third (the write) meets the expired token
             server.tokens.expire_all()
 
     remove = server.on_request(expire_before_the_read)

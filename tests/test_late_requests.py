@@ -70,12 +70,15 @@ def test_a_resent_write_refused_because_its_first_try_landed_is_reported_as_done
 
 def test_the_lock_s_answer_carries_only_what_the_lock_needs(google, tracker, roster_file):
     """Unmasked, the lock's answer carried every protection's whole detail (about 120 KB
-    on a tracker of 56 departments' tabs) on every run."""
+    on a tracker of 56 departments' tabs) on every run. It carries the run's read too
+    now: the cells of the columns read, as formatted values, and nothing else."""
     google.server.clear_requests()
     sync(google, tracker, roster_file, now=LATER)
     lock = next(e for e in google.server.requests if e["path"].endswith(":batchUpdate"))
-    # (8.6 KB since the content pipeline's three tabs, with their protection, are in every answer)
-    assert lock["response_bytes"] < 9_500, lock["response_bytes"]  # unmasked: 12 KB here
+    assert lock["response_ranges"]  # the read rides on it
+    fields = lock["query"]["fields"][0]
+    assert "rowData(values(formattedValue))" in fields and "userEnteredValue" not in fields
+    assert lock["response_bytes"] < 30_000, lock["response_bytes"]
 
 
 def test_no_protection_lets_a_whole_workspace_domain_through(google, tracker, roster_file):

@@ -810,8 +810,9 @@ def test_the_owner_sorting_inside_the_window_moves_no_reply(request, tmp_path):
     sorted_ = []
 
     def owner_sorts_after_the_read(info, phase):
-        if phase == "after" and info.identity == JOB_EMAIL and "values:batchGet" in info.path \
-                and not sorted_:
+        # The read rides on the lock's batchUpdate (it asks for cells back).
+        if phase == "after" and info.identity == JOB_EMAIL and (info.body or {}).get("responseRanges") \
+                and any("addProtectedRange" in r for r in info.body.get("requests", [])) and not sorted_:
             column = office.values(MASTER)[0].index("Comment ID")  # newest first
             sorted_.append(office.locked())
             harness.server.as_user(OWNER).sort(harness.sid, MASTER, column, ascending=False)

@@ -34,7 +34,8 @@ The request log (``server.requests``) has one dict per API request with ``method
 ``path`` (percent-decoded), ``query`` (dict of *lists* of strings, as
 ``urllib.parse.parse_qs`` gives), ``status`` (``None`` when the connection was
 dropped), ``identity``, ``request_bytes``, ``response_bytes``, ``spreadsheet_id``,
-``kind`` (``read``/``write``/``drive``) and ``time``.  Token requests are logged apart
+``kind`` (``read``/``write``/``drive``) and ``time``, and for a ``batchUpdate`` that
+asks for cells back, ``response_ranges`` (what it read).  Token requests are logged apart
 (``server.token_requests``), so ``len(server.requests)`` counts API calls.
 
 * ``/drive/v3/files`` (GET) -- listing by name, and ``…/permissions`` -- who a file is
@@ -209,8 +210,8 @@ class FakeSheetsServer(DriveMixin, Knobs):
         return self.tokens.mint(identity, lifetime)
 
     def bound_open_ranges(self, sid: str, on: bool = True) -> None:
-        """Store this spreadsheet's open-ended protected ranges bounded to the grid, as
-        Google may (see ``Spreadsheet.bound_open_ranges``)."""
+        """Store this spreadsheet's open-ended protected ranges and conditional format rule
+        ranges bounded to the grid, as Google may (see ``Spreadsheet.bound_open_ranges``)."""
         with self._lock:
             self._books[sid].bound_open_ranges = on
 
@@ -337,6 +338,8 @@ class FakeSheetsServer(DriveMixin, Knobs):
             except ValueError:
                 body = None
             info = RequestInfo(h.command, path, query, identity, groups.get("sid"), kind, body)
+            if isinstance(body, dict) and body.get("responseRanges"):
+                entry["response_ranges"] = list(body["responseRanges"])
             self.admit(identity, kind)
             if isinstance(body, dict) and self.defer(
                     h.command, path, lambda: getattr(self, "_h_" + name)(identity, groups, query, body)):
@@ -414,7 +417,12 @@ class FakeSheetsServer(DriveMixin, Knobs):
     def _h_sheets_batch_update(self, who: str, g: dict, q: dict, body: dict) -> dict:
         out = self._write(g["sid"], who, lambda b: batch.batch_update(b, who, body))
         fields = ops.one(q, "fields")  # Google's system parameter: a mask on any reply
-        return apply_fields(out, parse_fields(fields)) if fields else out
+        if not fields:
+            return out
+        out = apply_fields(out, parse_fields(fields))
+        # The spreadsheet in the reply is trimmed as spreadsheets.get trims it after a mask.
+        ops.trim_grid(out.get("updatedSpreadsheet") or {})
+        return out
 
     def _h_values_get(self, who: str, g: dict, q: dict, body: dict) -> dict:
         return self._read(g["sid"], who, lambda b: ops.values_get(b, who, g["range"], q))

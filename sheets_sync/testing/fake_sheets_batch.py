@@ -9,7 +9,7 @@ runs them in order; any :class:`ApiError` aborts the whole batch, and since the 
 applies it to a clone, nothing is kept: batchUpdate is atomic like Google's.  400
 errors get Google's ``Invalid requests[i].kind: `` prefix.
 
-Left out: every other kind (merges, named ranges, filters, copy/paste, developer
+Left out: every other kind (merges, updating named ranges, filters, copy/paste, developer
 metadata, groups, auto-resize, spreadsheet properties...), sheet properties other than
 title, hidden and grid size / frozen rows (tab colours, order), and cell notes.  They
 answer 400 "fake_sheets does not implement ...", never a silent success.
@@ -34,6 +34,7 @@ from .fake_sheets_model import (
     not_implemented,
     protected_error,
 )
+from .fake_sheets_named import add_named_range, delete_named_range
 from .fake_sheets_ops import (
     can_edit_protection,
     check_cell_limit,
@@ -142,6 +143,7 @@ def _delete_sheet(ctx: BatchContext, req: dict) -> None:
     if sheet.protected_ranges:
         check_cells(book, ctx.identity, sheet, [sheet.whole()])
     book.sheets.remove(sheet)
+    book.named_ranges = [n for n in book.named_ranges if n["range"].get("sheetId", 0) != sheet.sheet_id]
     book.reindex()
 
 
@@ -385,7 +387,23 @@ def _add_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
     if not ranges:
         raise bad_request("At least one range must be specified.")
     sheet = _sheet_of(ctx.book, ranges[0])
+    rule["ranges"] = [_bounded(ctx, sheet, g) for g in ranges]
     sheet.conditional_formats.insert(req.get("index", len(sheet.conditional_formats)), rule)
+
+
+def _update_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
+    """A rule replaced in place (``rule`` at ``index``); moving one (``newIndex``) is left out."""
+    if "newIndex" in req:
+        raise not_implemented("updateConditionalFormatRule newIndex")
+    sheet = _sheet_of(ctx.book, {"sheetId": req.get("sheetId", 0)})
+    index = req.get("index", 0)
+    if not 0 <= index < len(sheet.conditional_formats):
+        raise bad_request(f"No conditional format on sheet {sheet.sheet_id} at index {index}")
+    rule = copy.deepcopy(req.get("rule") or {})
+    if not rule.get("ranges"):
+        raise bad_request("At least one range must be specified.")
+    rule["ranges"] = [_bounded(ctx, sheet, g) for g in rule["ranges"]]
+    sheet.conditional_formats[index] = rule
 
 
 # --------------------------------------------------------------------------- rows and columns
@@ -431,6 +449,8 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "updateSheetProperties": _update_sheet_properties,
     "updateSpreadsheetProperties": _update_spreadsheet_properties,
     "addProtectedRange": _add_protected_range,
+    "addNamedRange": add_named_range,
+    "deleteNamedRange": delete_named_range,
     "updateProtectedRange": _update_protected_range,
     "deleteProtectedRange": _delete_protected_range,
     "updateCells": _update_cells,
@@ -438,6 +458,7 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "repeatCell": _repeat_cell,
     "setDataValidation": _set_data_validation,
     "addConditionalFormatRule": _add_conditional_format_rule,
+    "updateConditionalFormatRule": _update_conditional_format_rule,
     "updateDimensionProperties": _update_dimension_properties,
     "appendDimension": _append_dimension,
     "insertDimension": _insert_dimension,

@@ -253,12 +253,19 @@ class Spreadsheet:
     permissions: dict = field(default_factory=dict)  # email -> "writer" | "reader"
     # Google is known to store some ranges sent without an end bounded to the grid as it
     # was then (a basic filter, in recorded traffic); with this set, the fake does so for
-    # protected ranges too, so a test can see the job extend them as the sheet grows.
+    # protected ranges and conditional format rules too, so a test can see the job extend
+    # them as the sheet grows.
     bound_open_ranges: bool = False
+    # Named ranges ({namedRangeId, name, range}); a range's name reads like an A1 range.
+    named_ranges: list = field(default_factory=list)
+
+    def named_range(self, name: str) -> dict | None:
+        return next((n for n in self.named_ranges if n["name"].casefold() == name.casefold()), None)
 
     def clone(self) -> Spreadsheet:
         new = copy.copy(self)
         new.properties = copy.deepcopy(self.properties)
+        new.named_ranges = copy.deepcopy(self.named_ranges)
         new.sheets = [s.clone() for s in self.sheets]
         new.permissions = dict(self.permissions)
         return new

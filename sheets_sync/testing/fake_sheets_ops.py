@@ -423,7 +423,7 @@ def _grid_data(sheet: Sheet, rect: Rect) -> dict:
     return data
 
 
-def _trim_grid(result: dict) -> None:
+def trim_grid(result: dict) -> None:
     """After a field mask, drop trailing empty cells/rows the way Google omits them."""
     for sheet in result.get("sheets", []):
         for data in sheet.get("data", []):
@@ -468,9 +468,12 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
             entry["protectedRanges"] = [_protected_out(book, identity, pr)
                                         for pr in sheet.protected_ranges]
         sheets_out.append(entry)
-    return {"spreadsheetId": book.id, "properties": copy.deepcopy(book.properties),
-            "sheets": sheets_out,
-            "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit"}
+    out = {"spreadsheetId": book.id, "properties": copy.deepcopy(book.properties),
+           "sheets": sheets_out,
+           "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit"}
+    if book.named_ranges:
+        out["namedRanges"] = [{**n, "range": grid_range_out(n["range"])} for n in book.named_ranges]
+    return out
 
 
 def spreadsheet_get(book: Spreadsheet, identity: str, params: dict) -> dict:
@@ -481,5 +484,5 @@ def spreadsheet_get(book: Spreadsheet, identity: str, params: dict) -> dict:
     out = spreadsheet_json(book, identity, ranges, truthy(params.get("includeGridData")), tree)
     if tree:
         out = apply_fields(out, tree)
-        _trim_grid(out)
+        trim_grid(out)
     return out

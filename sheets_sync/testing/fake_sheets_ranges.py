@@ -54,8 +54,9 @@ def parse_a1(text: str, book: Spreadsheet) -> tuple[Sheet, dict]:
     """Parse an A1 range to ``(sheet, GridRange-with-optional-bounds)``.
 
     Accepts ``Sheet1``, ``'My Tab'!A1:B2``, ``A1:B2`` (first visible sheet), ``A:C``,
-    ``1:3``, ``A2:C`` (open ended) and reversed corners.  Raises ``Unable to parse
-    range`` like Google (also for named ranges, which the fake does not have).
+    ``1:3``, ``A2:C`` (open ended), reversed corners and a named range's name (the
+    sheet of that title first, as Google does).  Raises ``Unable to parse range`` like
+    Google.
     """
     err = bad_request(f"Unable to parse range: {text}")
     raw = text.strip()
@@ -70,8 +71,13 @@ def parse_a1(text: str, book: Spreadsheet) -> tuple[Sheet, dict]:
         sheet = book.sheet_by_title(title)
     elif _parse_cells(raw) is not None:  # A bare reference: on the first visible sheet.
         sheet, cells = book.first_visible_sheet(), raw
-    else:  # A bare word: a sheet's title.
+    else:  # A bare word: a sheet's title, else a named range.
         sheet, cells = book.sheet_by_title(raw), None
+        named = book.named_range(raw) if sheet is None else None
+        if named is not None:
+            sheet = book.sheet_by_id(named["range"].get("sheetId", 0))
+            if sheet is not None:
+                return sheet, {"sheetId": sheet.sheet_id, **named["range"]}
     if sheet is None or cells == "":
         raise err
     if cells is None:

@@ -1,17 +1,23 @@
 """The Google Sheets backend, through gspread's HTTP client and google-auth.
 
-A steady-state sync costs four Sheets API requests, however many rows or
+A steady-state sync costs three Sheets API requests, however many rows or
 departments it touches:
 
-1. ``spreadsheets.get``: tabs, grid sizes, protections, the time zone, header rows, and the
-   Sync State (checkpoints) and Departments (the roster) tabs, in one call.
+1. ``spreadsheets.get``: tabs, grid sizes, protections, where the row colours' rules
+   end, the time zone, header rows, and the Sync State (checkpoints, the departments'
+   tab titles) and Departments (the roster) tabs, in one call.
 2. ``spreadsheets.batchUpdate``: the run's lock — a temporary protected range
-   on each tab whose rows it updates by position. While it stands, a person's
-   edit there (a sort, an inserted row, a typed cell) is refused by Google with
-   a visible message instead of being lost or shifting rows under the job.
-3. ``values:batchGet``: the header rows again (to notice a column moved just
-   before the lock) and only the columns the plan needs.
-4. ``spreadsheets.batchUpdate``: every new row (``appendCells``, which Google
+   on each tab whose rows it updates by position — with the read riding on it:
+   ``responseRanges`` name the header rows and only the columns the plan needs,
+   and Google answers with their cells (formatted values, as ``values:batchGet``
+   gives them) as they stand right after the lock. While the lock stands, a
+   person's edit there (a sort, an inserted row, a typed cell) is refused by Google
+   with a visible message instead of being lost or shifting rows under the job.
+   The departments' tabs are named by the titles the Sync State remembers: a tab
+   deleted since is refused by its id (nothing applied) and left out of the retry;
+   a tab renamed since makes the ranges unreadable (nothing applied): the tabs
+   are listed and the lock with the read sent again.
+3. ``spreadsheets.batchUpdate``: every new row (``appendCells``, which Google
    places after the last row at that moment), every changed cell
    (``updateCells`` at positions read under the lock), the departments' tabs
    as row differences, and the lock's removal, atomically. Text goes in as

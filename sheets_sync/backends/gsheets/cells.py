@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ class SheetInfo:
     frozen_rows: int = 0
     protections: list[dict] = field(default_factory=list)
     frozen_columns: int = 0
+    # Its conditional format rules (the row colours), as the last metadata read gave them.
+    rules: list[dict] = field(default_factory=list)
 
 
 def stable_sheet_id(name: str) -> int:
@@ -53,6 +56,57 @@ def _grid_rows(data: list[dict]) -> list[list[str]]:
         for row in block.get("rowData", []):
             rows.append([str(v.get("formattedValue", "")) for v in row.get("values", [])])
     return rows
+
+
+def _grid_values(block: dict) -> list[list[str]]:
+    """One GridData block of a reply, as ``values:batchGet`` (FORMATTED_VALUE) gives the same
+    range: each cell's formatted value as text, trailing empty cells and rows left out."""
+    rows: list[list[str]] = []
+    for row in block.get("rowData", []):
+        cells = [str(v.get("formattedValue", "")) for v in row.get("values", [])]
+        while cells and cells[-1] == "":
+            cells.pop()
+        rows.append(cells)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+_A1_START = re.compile(r"^([A-Z]*)(\d*)")
+
+
+def _a1_start(a1: str) -> tuple[int, int]:
+    """Where a range the job reads starts (0-based row, column): ``'T'!B2:D`` → (1, 1),
+    ``'T'!1:1`` → (0, 0), ``'T'`` → (0, 0)."""
+    # A quoted title alone, or a named range's name: from the tab's first cell.
+    cells = a1.rsplit("!", 1)[1] if "!" in a1 and not a1.endswith("'") else ""
+    letters, digits = _A1_START.match(cells).groups()
+    column = 0
+    for ch in letters:
+        column = column * 26 + ord(ch) - 64
+    return (int(digits) - 1 if digits else 0), (column - 1 if letters else 0)
+
+
+def _value_ranges(spreadsheet: dict, ranges: Sequence[tuple[str | int, str]]) -> list[dict]:
+    """A reply's grid data (``responseRanges`` of a batchUpdate) as the ``valueRanges`` of a
+    ``values:batchGet`` of the same ranges, given as (sheet title or id, A1 range). Each
+    sheet's blocks are matched to its ranges by where they start, in order."""
+    blocks: dict[str | int, list[dict]] = {}
+    for sheet in spreadsheet.get("sheets", []):
+        props = sheet.get("properties", {})
+        data = list(sheet.get("data", []))
+        blocks[props.get("title", "").casefold()] = blocks[props.get("sheetId", 0)] = data
+    out = []
+    for key, a1 in ranges:
+        queue = blocks.get(key.casefold() if isinstance(key, str) else key, [])
+        start = _a1_start(a1)
+        block = next((b for b in queue if (b.get("startRow", 0), b.get("startColumn", 0)) == start), None)
+        if block is None:
+            raise ValueError(f"no grid data for {a1} in the reply")
+        queue.remove(block)
+        values = _grid_values(block)
+        out.append({"range": a1, "values": values} if values else {"range": a1})
+    return out
 
 
 def _table(title: str, values: list[list], *, first_row: int) -> Table:

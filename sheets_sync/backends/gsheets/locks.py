@@ -11,12 +11,14 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
+from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_sync.backends.gsheets.cells import (
+    _value_ranges,
     stable_sheet_id,
 )
 from sheets_sync.backends.gsheets.client import UncertainWrite
@@ -46,6 +48,29 @@ LOCKED_TABS = ("posts", "comments")
 
 _LOCK_MARK = re.compile(r"^sheets-sync lock (?P<run>\S+)(?: pid (?P<pid>\d+) on (?P<host>\S+) since)? "
                         r"(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\+00:00)?)$")
+
+
+class SheetGone(Exception):
+    """A lock was refused because its tab (by id) no longer exists."""
+
+    def __init__(self, sheet_id: int) -> None:
+        super().__init__(sheet_id)
+        self.sheet_id = sheet_id
+
+
+class StaleRange(Exception):
+    """A range to read names a tab by a title it no longer has (Google applied nothing)."""
+
+
+def _refusal(exc: APIError) -> Exception | None:
+    """A 400 refusal of the lock that means a tab was deleted or renamed, as its exception."""
+    message = str(exc.error.get("message", "")) if isinstance(exc.error, dict) else ""
+    if exc.response.status_code != 400:
+        return None
+    if "Unable to parse range" in message:
+        return StaleRange(message)
+    gone = re.search(r"No grid with id: (\d+)", message)
+    return SheetGone(int(gone.group(1))) if gone else None
 
 
 def _lock_mark(run_id: str, now: datetime) -> str:
@@ -101,20 +126,31 @@ class LockMixin:
     # A lock request of this run got no answer: one may land late, after the run, so the
     # run's last write records it as finished (see FINISHED_RUNS).
     lock_uncertain = False
+    # A tab's title was stale: the departments' tabs are read through named ranges by id
+    # (made with the lock, their ids in read_names, removed with it).
+    read_by_id = False
+    read_names: list[str] = []  # noqa: RUF012 - set per session before use
 
-    def _lock(self, names: Sequence[str]) -> None:
+    def _lock(self, names: Sequence[str], read: Callable[[], list[tuple[str | int, str]]] | None = None
+              ) -> tuple[list[tuple[str | int, str]], list[dict]] | None:
         """Take the run's lock: one protected range per tab it writes, marked with this run.
 
         Two runs (on two machines) may both see no lock and both add theirs.
         Google applies batchUpdates one at a time and the lock's reply shows
         the spreadsheet right after it, so the later of the two sees the
         earlier's lock there and gives way: of two runs, at most one writes.
+
+        With ``read`` (the ranges to read, as (tab title or id, A1 range), asked again after
+        each failed try), the lock's reply carries those ranges as they stand under it:
+        the read costs no request of its own. Returns them (the ranges and their
+        ``valueRanges``), or None when the read could not ride on the lock.
         """
         ids = self._lock_ids(names)
         if not ids:
-            return
+            return None
         self.mark = _lock_mark(self.run_id, datetime.now(UTC))
         _LIVE_RUNS.add(self.run_id)
+        read_with: tuple[list[tuple[str | int, str]], list[dict]] | None = None
         for attempt in range(1, LOCK_TRIES + 1):
             leftovers = self._leftover_locks()  # raises Busy while another run holds one
             body = [*({"deleteProtectedRange": {"protectedRangeId": i}} for i in leftovers),
@@ -126,8 +162,14 @@ class LockMixin:
                         # In a Workspace domain every domain user could edit through it otherwise.
                         "editors": {"users": [self.identity], "domainUsersCanEdit": False}}}}
                       for i in ids)]
+            ranges = read() if read is not None else []
+            if self.read_by_id and ranges:
+                body += [{"addNamedRange": {"namedRange": {"name": self._read_name(i),
+                                                           "range": {"sheetId": i}}}}
+                         for i in ids if any(key == i for key, _ in ranges)]
             try:
-                reply = self._call("locking the tracker for the write", self._lock_request, body)
+                reply = self._call("locking the tracker for the write", self._lock_request, body,
+                                   [a1 for _, a1 in ranges])
             except UncertainWrite:
                 # Applied or not? Our mark is unique: look for it.
                 self.lock_uncertain = True
@@ -137,19 +179,25 @@ class LockMixin:
                     break
                 log.warning("the lock request got no answer and was not applied (try %d)", attempt)
                 continue
+            except (SheetGone, StaleRange) as refusal:
+                ids = self._after_refusal(refusal, ids, last=attempt == LOCK_TRIES)
+                continue
             except TrackerError as exc:
-                text = str(exc).lower()
-                if attempt == LOCK_TRIES or not ("grid" in text or "no protected range" in text):
+                if attempt == LOCK_TRIES or "no protected range" not in str(exc).lower():
                     raise
-                # A department's tab was deleted by hand, or another run removed the same
-                # leftover lock first: look again and lock what exists.
+                # Another run removed the same leftover lock first: look again.
                 self._refresh_all()
-                present = {s.sheet_id for s in self.sheets.values()}
-                ids = [i for i in ids if i in present]
                 continue
             self.locks = [r["addProtectedRange"]["protectedRange"]["protectedRangeId"]
                           for r in reply.get("replies", []) if "addProtectedRange" in r]
-            self._absorb(reply.get("updatedSpreadsheet", {}))
+            self.read_names = [r["addNamedRange"]["namedRange"]["namedRangeId"]
+                               for r in reply.get("replies", []) if "addNamedRange" in r]
+            spreadsheet = reply.get("updatedSpreadsheet", {})
+            self._absorb(spreadsheet)
+            if ranges:
+                read_with = self._read_in(spreadsheet, ranges)
+            else:
+                self.listed = True  # without ranges the reply lists every tab
             # An earlier try that got no answer may have landed meanwhile: its locks carry
             # this run's mark too, and go with the write like the others.
             self.locks = sorted(set(self.locks) | set(self._own_locks()))
@@ -161,16 +209,63 @@ class LockMixin:
         if leftovers:
             log.warning("removed %d lock(s) left by a run that did not finish", len(leftovers))
         self._give_way_or_clean()
+        return read_with
 
-    def _lock_request(self, body: list[dict]) -> dict:
+    def _read_in(self, spreadsheet: dict, ranges: list) -> tuple[list, list[dict]] | None:
+        try:
+            return ranges, _value_ranges(spreadsheet, ranges)
+        except ValueError as exc:  # not the answer expected: the read is made on its own
+            log.warning("the lock's answer did not carry the read (%s); reading apart", exc)
+            return None
+
+    def _read_name(self, sheet_id: int) -> str:
+        """The name of this run's named range over a department's tab, to read it by id."""
+        return f"sheets_sync_read_{self.run_id}_{sheet_id}"
+
+    def _after_refusal(self, refusal: Exception, ids: list[int], *, last: bool) -> list[int]:
+        """The tabs to lock after Google refused the lock (and applied nothing) because
+        a tab was deleted or renamed since its id or title was seen."""
+        gone = isinstance(refusal, SheetGone)
+        what = "deleted while the job locks" if gone else "renamed while the job reads"
+        if last:
+            raise TrackerError(f"the tracker's tabs keep being {what} them; run again") from None
+        if gone:
+            # A department's tab deleted by hand: lock (and read) the others; the structure's
+            # repairs make it again. Known by its id, it needs no listing of the tabs.
+            self.gone.add(refusal.sheet_id)
+            return [i for i in ids if i != refusal.sheet_id]
+        # A tab to read renamed since its title was seen. Once, read the departments' tabs
+        # by their ids instead: each through a named range made for this run in the same
+        # request (deleted with the lock). If that is refused too, list the tabs.
+        if self.read_by_id:
+            self._refresh_all()
+        self.read_by_id = not self.read_by_id
+        return ids
+
+    def _lock_request(self, body: list[dict], ranges: Sequence[str] = ()) -> dict:
         """The lock's batchUpdate; its answer shows the spreadsheet right after it, but only
         what the lock needs (tabs, protections, the new locks' ids): unmasked, Google sends
-        every protection's whole detail back, about 120 KB on a tracker of 56 tabs."""
-        fields = ("replies(addProtectedRange(protectedRange(protectedRangeId))),"
-                  f"updatedSpreadsheet({self._META_FIELDS})")
-        answer = self.client.request("post", SPREADSHEET_BATCH_UPDATE_URL % self.id,
-                                     params={"fields": fields},
-                                     json={"requests": body, "includeSpreadsheetInResponse": True})
+        every protection's whole detail back, about 120 KB on a tracker of 56 tabs.
+
+        With ``ranges``, the answer also carries their cells (formatted values, as
+        ``values:batchGet`` reads them) and lists only their tabs; Google resolves them
+        after applying the lock, so they are read under it."""
+        sheets = self._META_FIELDS[:-1]
+        if ranges:
+            sheets += ",data(startRow,startColumn,rowData(values(formattedValue)))"
+        fields = ("replies(addProtectedRange(protectedRange(protectedRangeId)),"
+                  "addNamedRange(namedRange(namedRangeId))),"
+                  f"updatedSpreadsheet({sheets}))")
+        payload: dict = {"requests": body, "includeSpreadsheetInResponse": True}
+        if ranges:
+            # (The mask decides what comes back; Google ignores responseIncludeGridData when
+            # a mask is given, and the flag is sent for a server that does not.)
+            payload.update(responseRanges=list(ranges), responseIncludeGridData=True)
+        try:
+            answer = self.client.request("post", SPREADSHEET_BATCH_UPDATE_URL % self.id,
+                                         params={"fields": fields}, json=payload)
+        except APIError as exc:
+            raise _refusal(exc) or exc from None
         return answer.json()
 
     def _lock_ids(self, names: Sequence[str]) -> list[int]:
@@ -180,7 +275,7 @@ class LockMixin:
             sheet = self._sheet(tab)
             if sheet is not None:
                 ids.append(sheet.sheet_id)
-            elif tab.department:
+            elif tab.department and stable_sheet_id(name) not in self.gone:
                 # Department tabs are not in the first read; their ids are fixed.
                 ids.append(stable_sheet_id(name))
         return ids
@@ -244,12 +339,18 @@ class LockMixin:
     def close(self) -> None:
         if self.locks:
             try:
-                self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks],
-                                   "releasing the lock")
+                self._batch_update([*({"deleteProtectedRange": {"protectedRangeId": i}} for i in self.locks),
+                                    *self.read_names_removal()], "releasing the lock")
             except Exception:  # noqa: BLE001 - the next run removes a dead run's lock
                 log.warning("could not remove this run's lock; the next run will")
             self.locks = []
         _LIVE_RUNS.discard(self.run_id)
+
+    def read_names_removal(self) -> list[dict]:
+        """The requests that remove this run's named ranges (they go with the lock)."""
+        out = [{"deleteNamedRange": {"namedRangeId": i}} for i in self.read_names]
+        self.read_names = []
+        return out
 
     def _find_locks_by_id(self) -> list[int]:
         meta = self._get({"fields": "sheets.protectedRanges.protectedRangeId"})

@@ -1,4 +1,4 @@
-"""One run's session: the spreadsheet's metadata (request 1) and the read (request 3).
+"""One run's session: the spreadsheet's metadata (request 1) and the read (on the lock, request 2).
 
 The lock, the structure repairs, the write and the checks after it are mixed in
 from their own modules; their state (tabs, headers, positions as read) is here.
@@ -91,10 +91,22 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Del
         self.unchecked: list[str] = []
         self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
         self.time_zone: str | None = None  # the spreadsheet's, as the first request read it
+        # The tabs to lock, once asked: the lock is sent with the read (one request for both).
+        self.pending_lock: list[str] | None = None
+        # The structure's check and repairs asked for before that read, done right after it
+        # (they need the departments' tabs as the lock's reply shows them).
+        self.deferred_structure: dict | None = None
+        self.gone: set[int] = set()  # sheet ids this run found deleted (a lock on them refused)
+        self.read_names: list[str] = []  # this run's named ranges (see LockMixin.read_by_id)
+        self.created: set[str] = set()  # tabs this run made
+        self.listed = False  # every tab has been listed (not only the main ones)
 
+    # Where the row colours' rules start and end, checked every run (structure._rules_extended):
+    # only their rows (a few bytes a rule), the rules themselves are read when one needs it.
+    _RULE_FIELDS = "conditionalFormats(ranges(startRowIndex,endRowIndex))"
     _META_FIELDS = ("sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,"
                     "frozenRowCount,frozenColumnCount)),protectedRanges(protectedRangeId,description,range,editors,"
-                    "warningOnly,unprotectedRanges))")
+                    f"warningOnly,unprotectedRanges),{_RULE_FIELDS})")
 
     # The time zone NOW() runs in (the overdue colour): read with request 1, at no cost.
     _ZONE_FIELD = "properties.timeZone"
@@ -131,6 +143,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Del
         except _ParseRange:
             # A schema tab is missing: list every tab, read what exists.
             meta = self._get({"fields": f"{self._META_FIELDS},{self._ZONE_FIELD}"})
+            self.listed = True
         self._absorb(meta, with_data=True)
 
     def _absorb(self, meta: dict, *, with_data: bool = False) -> None:
@@ -142,7 +155,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Del
             info = SheetInfo(props["sheetId"], props["title"], grid.get("rowCount", 1000),
                              grid.get("columnCount", 26), props.get("hidden", False),
                              grid.get("frozenRowCount", 0), sheet.get("protectedRanges", []),
-                             grid.get("frozenColumnCount", 0))
+                             grid.get("frozenColumnCount", 0), sheet.get("conditionalFormats", []))
             for key, old in list(self.sheets.items()):
                 if old.sheet_id == info.sheet_id:
                     del self.sheets[key]  # renamed since
@@ -166,6 +179,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Del
 
     def _refresh_all(self) -> None:
         self._absorb(self._get({"fields": self._META_FIELDS}))
+        self.listed = True
 
     def _call_raw(self, func):
         try:
@@ -196,19 +210,93 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, Del
 
     def lock(self, tabs: Sequence[str]) -> None:
         if self.write and not self.locks:
+            # Sent with the read that follows (see read): the lock and the read are one request.
             # The Content tab too: the job updates its rows by position (a request's status).
-            self._lock([t for t in tabs if t in (*LOCKED_TABS, "content") or self.tab(t).department])
+            self.pending_lock = [t for t in tabs if t in (*LOCKED_TABS, "content") or self.tab(t).department]
+
+    def take_lock(self) -> None:
+        """Send a lock asked for and not sent yet, alone (a write without a read first)."""
+        if self.pending_lock is not None:
+            names, self.pending_lock = self.pending_lock, None
+            self._lock(names)
+        for line in self._deferred_repairs([], {}, {}):
+            log.info("%s", line)
 
     def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
-        if tabs and all(t in self.prefetched for t in tabs) and not self.locks:
+        fields = fields or {}
+        if tabs and all(t in self.prefetched for t in tabs) and not self.locks and self.pending_lock is None:
             return TrackerRead({t: self.prefetched[t] for t in tabs}, {t: self.tab(t) for t in tabs})
-        if not self.locks and any(self.tab(t).department for t in tabs):
-            self._refresh_all()  # department tabs are not in the first read (the lock's reply has them)
-        out = self._read_tabs(tabs, fields or {})
+        out = self._read_under_lock(tabs, fields) if self.pending_lock is not None else None
+        if out is None:
+            if not self.locks and not self.listed and any(self.tab(t).department for t in tabs):
+                self._refresh_all()  # department tabs are not in the first read
+            out = self._read_tabs(tabs, fields)
+        repaired = self._deferred_repairs(tabs, out, fields)
         for name, table in out.items():
-            self._remember_read(name, table, (fields or {}).get(name))
-        return TrackerRead(out, {name: self.tab(name) for name in tabs}, tuple(self._check_unchecked(tabs)))
+            self._remember_read(name, table, fields.get(name))
+        return TrackerRead(out, {name: self.tab(name) for name in tabs},
+                           tuple(repaired + self._check_unchecked(tabs)))
+
+    def _read_under_lock(self, tabs: Sequence[str], fields: Mapping[str, Sequence[str]]
+                         ) -> dict[str, Table] | None:
+        """The lock asked for, and the read in its reply (one request); None when the read
+        must be made on its own (the lock's answer was lost, or no tab to lock)."""
+        names, self.pending_lock = self.pending_lock, None
+        locked = set(names)
+        planned: list = []
+
+        def ranges() -> list[tuple[str | int, str]]:
+            # The departments' tabs are not in the first read: a locked one is read by the
+            # title the Sync State remembers (a tab renamed since is found by its id).
+            present = [self.tab(t) for t in tabs if self._sheet(self.tab(t)) is not None or (
+                t in locked and self.tab(t).department and stable_sheet_id(t) not in self.gone)]
+            by_id = [t for t in present if t.department] if self.read_by_id else []
+            a1s, plan = self._read_plan([t for t in present if t not in by_id], fields)
+            keys: list[str | int] = [""] * len(a1s)
+            for tab, spans, at, _ in plan:
+                for i in range(at, at + (1 if spans is None else 1 + len(spans))):
+                    keys[i] = tab.title
+            for tab in by_id:  # whole, through this run's named range over it (see _lock)
+                sheet = self._sheet(tab)
+                sheet_id = sheet.sheet_id if sheet is not None else stable_sheet_id(tab.name)
+                plan.append((tab, None, len(a1s), None))
+                a1s.append(self._read_name(sheet_id))
+                keys.append(sheet_id)
+            planned[:] = [present, plan]
+            return list(zip(keys, a1s, strict=True))
+
+        got = self._lock(names, ranges)
+        if got is None:
+            return None
+        present, plan = planned
+        _, value_ranges = got
+        out = {t: Table(self.tab(t).title, []) for t in tabs}
+        for tab, spans, at, expected in plan:
+            tab = self.tab(tab.name)  # its title as the reply shows it
+            table = self._table_read(tab, spans, value_ranges, at, expected)
+            if table is None:
+                # A column moved (or a department's tab is not laid out as the job made it):
+                # read again, still under the lock, by the header rows just read.
+                return self._read_tabs(tabs, fields)
+            out[tab.name] = table
+        return out
+
+    def _deferred_repairs(self, tabs: Sequence[str], out: dict[str, Table],
+                          fields: Mapping[str, Sequence[str]]) -> list[str]:
+        """The structure's repairs asked for before the read, now that the lock's reply has
+        shown the departments' tabs. A tab found only now (not where the Sync State said)
+        is read now, under the lock."""
+        args, self.deferred_structure = self.deferred_structure, None
+        if args is None:
+            return []
+        read_before = {t for t in out if out[t].header}
+        done = self.ensure_structure(**args)
+        late = [t for t in tabs if t not in read_before and t not in self.created
+                and self._sheet(self.tab(t)) is not None]
+        if late:
+            out.update(self._read_tabs(late, fields))
+        return done
 
     def _read_tabs(self, tabs: Sequence[str], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:
         """The tabs' tables (a missing tab reads empty); a tab renamed meanwhile is found

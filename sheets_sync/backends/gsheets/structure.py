@@ -3,6 +3,7 @@ the overdue colour, and who may edit what (protected ranges)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -10,11 +11,12 @@ from sheets_sync.backends.gsheets.cells import (
     SheetInfo,
     _col,
     _new_sheet_id,
+    _quote,
     _update_cells,
     stable_sheet_id,
 )
 from sheets_sync.errors import TrackerError
-from sheets_sync.layout import CELL_ONLY_FIELDS, tab_layout
+from sheets_sync.layout import CELL_ONLY_FIELDS, RULE_MARK, tab_layout
 from sheets_sync.roster import Department
 from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import (
@@ -39,6 +41,12 @@ class StructureMixin:
                          cell_editors: Sequence[str] = ()) -> list[str]:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
+        if self.pending_lock is not None:
+            # The lock rides on the read that follows; these checks need what its reply
+            # shows of the departments' tabs, so they are made right after it (see read).
+            self.deferred_structure = {"departments": departments, "only": only, "furnish": furnish,
+                                       "cell_editors": cell_editors}
+            return []
         done: list[str] = []
         requests_: list[dict] = []
         chosen = self._tabs_to_set_up(only, furnish, departments, cell_editors)
@@ -57,6 +65,8 @@ class StructureMixin:
                 done.append(f"tab {tab.title!r}: added column(s) {', '.join(added)} at the end")
             requests_ += self._furniture(tab, sheet, header, fresh=bool(added))
             requests_ += self._protections(tab, sheet, header, editors, roster)
+        requests_ += self._rules_extended([s for t in chosen if (s := self._sheet(t)) is not None
+                                           and (t.name in ("comments", "posts") or t.department)])
         if seed:
             done += self._seed_departments(departments, current.get("departments"), requests_)
         requests_ += self._time_zone_repair(done)
@@ -67,8 +77,11 @@ class StructureMixin:
     def _tabs_to_set_up(self, only, furnish, departments, cell_editors) -> list[Tab]:
         chosen = [t for t in self.tabs.values() if (self._sheet(t) is not None if t.name in furnish
                                                     else only is None or t.name in only)]
-        if any(t.department for t in chosen) and not self.locks:
-            self._refresh_all()  # department tabs are not in the first read
+        if not self.listed and any(t.department and self._sheet(t) is None
+                                   and stable_sheet_id(t.name) not in self.gone for t in chosen):
+            # A department's tab this run has not seen (a new department, or a tab made by a
+            # run that stopped before recording it) may exist: list every tab.
+            self._refresh_all()
         # A department's tab whose header row this run has not seen yet is not read whole
         # here: the run's read brings its header row, and checks it then (see read).
         later = [t.name for t in chosen if t.department and self._sheet(t) and t.name not in self.headers]
@@ -103,6 +116,7 @@ class StructureMixin:
             "sheetId": sheet_id, "title": tab.title, "hidden": tab.hidden, "gridProperties": grid}}})
         self.sheets[normalize_header(tab.title)] = sheet
         self.headers[tab.name] = []
+        self.created.add(tab.name)
         return sheet
 
     def _add_headers(self, tab: Tab, sheet: SheetInfo, furnish,
@@ -150,6 +164,32 @@ class StructureMixin:
         self.time_zone = TRACKER_TIME_ZONE
         return [{"updateSpreadsheetProperties": {"properties": {"timeZone": TRACKER_TIME_ZONE},
                                                  "fields": "timeZone"}}]
+
+    def _rules_extended(self, sheets: Sequence[SheetInfo]) -> list[dict]:
+        """The job's row-colour rules stored ending above the sheet's last row, open-ended again.
+
+        Sent without an end row, like the protections (see ``_extended``); stored bounded,
+        the rows appended since would never turn red. Every run reads where the rules
+        end; only when one ends short are the rules of those tabs read whole (one
+        request), to tell the job's (marked in their formula) from people's."""
+        short = [s for s in sheets if any(_short(g, s) for rule in s.rules for g in rule.get("ranges", []))]
+        if not short:
+            return []
+        meta = self._get({"ranges": [f"{_quote(s.title)}!1:1" for s in short],
+                          "fields": "sheets(properties(sheetId),conditionalFormats)"})
+        rules = {m["properties"]["sheetId"]: m.get("conditionalFormats", []) for m in meta.get("sheets", [])}
+        out = []
+        for sheet in short:
+            for index, rule in enumerate(rules.get(sheet.sheet_id, [])):
+                ranges = rule.get("ranges") or []
+                if RULE_MARK not in json.dumps(rule.get("booleanRule", {})) or not any(
+                        _short(g, sheet) for g in ranges):
+                    continue
+                out.append({"updateConditionalFormatRule": {
+                    "index": index, "sheetId": sheet.sheet_id,
+                    "rule": {**rule, "ranges": [_open(g) for g in ranges]}}})
+            sheet.rules = []  # as good as open now
+        return out
 
     def _protections(self, tab: Tab, sheet: SheetInfo, header: list[str], editors: list[str],
                      roster: Mapping[str, Department]) -> list[dict]:
@@ -268,6 +308,12 @@ def _extended(sheet: SheetInfo) -> list[dict]:
             fields += ",unprotectedRanges"
         out.append({"updateProtectedRange": {"protectedRange": update, "fields": fields}})
     return out
+
+
+def _short(grid_range: dict, sheet: SheetInfo) -> bool:
+    """A range of a row-colour rule (from row 2 on) that ends before the sheet does."""
+    end = grid_range.get("endRowIndex")
+    return grid_range.get("startRowIndex", 0) == 1 and end is not None and end < sheet.rows
 
 
 def _open(grid_range: dict) -> dict:

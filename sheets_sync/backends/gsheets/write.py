@@ -1,4 +1,4 @@
-"""The write (request 4): the plan's changes as appendCells, updateCells and row
+"""The write (request 3): the plan's changes as appendCells, updateCells and row
 differences of the departments' tabs, in parts of at most ``MAX_PAYLOAD`` bytes."""
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class WriteMixin:
     def apply(self, changes: Sequence[Change]) -> None:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
+        self.take_lock()  # a lock asked for goes before any write (it rides on a read otherwise)
         # A comment's words entering a department's tab, not read before: read now (one
         # request, under the lock), before the write is built.
         changes = with_copies(changes, self.read_rows, self.tab)
@@ -78,6 +79,7 @@ class WriteMixin:
         chunks[-1] += [_serialize(r) for r in self._write_requests(tail)]
         chunks[-1] += self._delete_requests([c for c in changes if isinstance(c, DeleteRows)])
         chunks[-1] += [_serialize({"deleteProtectedRange": {"protectedRangeId": i}}) for i in self.locks]
+        chunks[-1] += [_serialize(r) for r in self.read_names_removal()]
         # Tabs go last, after their locks: a department removed from the roster.
         for change in changes:
             if isinstance(change, DeleteTab):
