@@ -51,8 +51,7 @@ def archive(ctx, tracker, credentials, dry_run, as_json, as_of, schema_path):
         return
     verb = "would move" if dry_run else "moved"
     if not summary["moved"]:
-        click.echo(f"{result.tracker}: nothing to archive (closed comments older than "
-                   f"{_days(result)} days: none)")
+        click.echo(f"{result.tracker}: nothing to archive (no closed comment written {_days(result)})")
     for item in summary["moved"]:
         click.echo(f"{verb} {item['rows']} {_NAMES[item['tab']]} of {item['year']} → {item['to']}")
     for line in summary["stayed"]:
@@ -63,7 +62,7 @@ def archive(ctx, tracker, credentials, dry_run, as_json, as_of, schema_path):
 
 def _days(result) -> str:
     cutoff = result.plan.cutoff
-    return cutoff.strftime("until %Y-%m-%d") if cutoff else "30"
+    return cutoff.strftime("before %Y-%m-%d") if cutoff else "more than archive.after_days ago"
 
 
 @archive.command()
