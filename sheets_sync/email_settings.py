@@ -69,10 +69,12 @@ class SmtpSettings:
 
 
 class _Env:
-    """The environment's settings, and the problems found in them so far."""
+    """The environment's settings, and the problems found in them so far (``what``: whose
+    settings, for the message naming how many are wrong)."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], what: str = "e-mail") -> None:
         self.environ = environ
+        self.what = what
         self.problems: list[str] = []
 
     def get(self, name: str) -> str:
@@ -86,7 +88,7 @@ class _Env:
         problems = self.problems
         if problems:
             raise ConfigError(problems[0] if len(problems) == 1 else
-                              f"{len(problems)} e-mail settings are wrong: " + "; ".join(problems))
+                              f"{len(problems)} {self.what} settings are wrong: " + "; ".join(problems))
 
 
 def _security(env: _Env) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheets_sync.errors import ConfigError
+from sheets_sync.email_settings import _Env
 
 ENV_PREFIX = "SHEETS_SYNC_"
 SECURITY = ("tls", "starttls", "none")
@@ -70,7 +70,7 @@ class ImapSettings:
         ``SHEETS_SYNC_ATTACHMENTS_DIR`` is not set: the caller passes the folder
         ``attachments`` beside the tracker.
         """
-        e = _Env(os.environ if env is None else env)
+        e = _Env(os.environ if env is None else env, "mailbox")
         host = e.get("IMAP_HOST")
         if not host:
             e.problems.append("SHEETS_SYNC_IMAP_HOST is not set (the cell's mail server, "
@@ -100,27 +100,6 @@ class ImapSettings:
         e.raise_problems()
         return cls(host, port, security, user, password, folder, authserv.lower(), attachments,
                    cap, ca_file, warnings=tuple(warnings))
-
-
-class _Env:
-    """The environment's settings, and the problems found in them so far."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.problems: list[str] = []
-
-    def get(self, name: str) -> str:
-        return (self.environ.get(ENV_PREFIX + name) or "").strip()
-
-    def raw(self, name: str) -> str:
-        """Unstripped (a password may start or end with a space)."""
-        return self.environ.get(ENV_PREFIX + name) or ""
-
-    def raise_problems(self) -> None:
-        problems = self.problems
-        if problems:
-            raise ConfigError(problems[0] if len(problems) == 1 else
-                              f"{len(problems)} mailbox settings are wrong: " + "; ".join(problems))
 
 
 def _security(env: _Env, host: str) -> str:
