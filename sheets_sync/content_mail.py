@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from sheets_sync.content_settings import SENT, ContentSettings
-from sheets_sync.emailer import SUBJECT_TAG, Delivery, Outgoing, _page
+from sheets_sync.emailer import _DELIVERED, _FAILED, SUBJECT_TAG, Delivery, Outgoing, _page, delivered_pairs
 from sheets_sync.layout import is_link
 from sheets_sync.report_html import esc
 from sheets_sync.roster import Roster
@@ -26,8 +26,6 @@ from sheets_sync.timeutil import from_sheet, to_sheet
 
 OUTBOX_HOURS = 48
 MAIL_LOG_SOURCE = "e-mail"
-_DELIVERED = "delivered: "
-_FAILED = " | failed: "
 HOW_TO_ANSWER = (
     "To approve, reply to this e-mail with APPROVE (or मंजूर) on the first line. To ask for changes, "
     "reply with the changes instead. Keep {code} in the subject. Only the head's own address counts.",
@@ -184,13 +182,7 @@ def delivered(sync_log: Iterable[Record], command: str) -> set[tuple[str, str]]:
     for rec in sync_log:
         if rec.get("command").strip() != command:
             continue
-        text = rec.get("errors")
-        if not text.startswith(_DELIVERED):
-            continue
-        for pair in text[len(_DELIVERED):].split(_FAILED)[0].split(", "):
-            key, arrow, address = pair.partition("→")
-            if arrow and address.strip():
-                out.add((key.strip(), address.strip()))
+        out |= delivered_pairs(rec.get("errors"))
     return out
 
 

@@ -414,13 +414,19 @@ def already_sent(sync_log: Iterable[Record], day: date) -> set[tuple[str, str]]:
     for rec in sync_log:
         if rec.get("command").strip() != "report" or rec.get("source").strip() != log_source(day):
             continue
-        text = rec.get("errors")
-        if not text.startswith(_DELIVERED):
-            continue
-        for pair in text[len(_DELIVERED):].split(_FAILED)[0].split(", "):
-            key, arrow, address = pair.partition("→")
-            if arrow and address.strip():
-                out.add((key.strip(), address.strip()))
+        out |= delivered_pairs(rec.get("errors"))
+    return out
+
+
+def delivered_pairs(text: str) -> set[tuple[str, str]]:
+    """The (key, address) pairs a Sync Log row's "delivered: key→address, …" names."""
+    out = set()
+    if not text.startswith(_DELIVERED):
+        return out
+    for pair in text[len(_DELIVERED):].split(_FAILED)[0].split(", "):
+        key, arrow, address = pair.partition("→")
+        if arrow and address.strip():
+            out.add((key.strip(), address.strip()))
     return out
 
 
