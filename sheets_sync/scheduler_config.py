@@ -104,15 +104,9 @@ def _report_settings(data: dict, problem) -> dict:
     """The report: section: at (an IST time, or off), email and include_empty."""
     report = _section(data, "report", ("at", "email", "include_empty"), problem)
     out: dict = {}
-    if "at" in report:
-        at = report["at"]
-        if at in (None, False, "off"):
-            out["report_at"] = None
-        elif not isinstance(at, str) or parse_hhmm(at) is None:
-            problem(("report", "at"), f"report: at {at!r} must be an IST time in quotes, e.g. \"09:00\", "
-                    "or off")
-        else:
-            out["report_at"] = at.strip()
+    at = _at(report, "report", "09:00", problem)
+    if at is not _NOT_GIVEN:
+        out["report_at"] = at
     for key, name in (("email", "report_email"), ("include_empty", "include_empty")):
         if key in report:
             if not isinstance(report[key], bool):
@@ -131,32 +125,34 @@ def _content_settings(data: dict, problem) -> dict:
             problem(("mail", "with_sync"), "mail: with_sync must be true or false")
         else:
             out["mail_with_sync"] = mail["with_sync"]
-    digest = _section(data, "digest", ("at",), problem)
-    if "at" in digest:
-        at = digest["at"]
-        if at in (None, False, "off"):
-            out["digest"] = False
-        elif not isinstance(at, str) or parse_hhmm(at) is None:
-            problem(("digest", "at"), f"digest: at {at!r} must be an IST time in quotes, e.g. \"08:30\", "
-                    "or off")
-        else:
-            out.update(digest=True, digest_at=at.strip())
+    at = _at(_section(data, "digest", ("at",), problem), "digest", "08:30", problem)
+    if at is None:
+        out["digest"] = False
+    elif at is not _NOT_GIVEN:
+        out.update(digest=True, digest_at=at)
     return out
 
 
 def _archive_settings(data: dict, problem) -> dict:
     """The archive: section: at (an IST time on the 1st of each month, or off)."""
-    section = _section(data, "archive", ("at",), problem)
+    at = _at(_section(data, "archive", ("at",), problem), "archive", "03:00", problem)
+    return {} if at is _NOT_GIVEN else {"archive_at": at}
+
+
+_NOT_GIVEN = object()  # no at: in the section, or a wrong one (then a problem is noted)
+
+
+def _at(section: dict, name: str, example: str, problem):
+    """A section's at: an IST time ("09:00"), None for off, or _NOT_GIVEN."""
     if "at" not in section:
-        return {}
+        return _NOT_GIVEN
     at = section["at"]
     if at in (None, False, "off"):
-        return {"archive_at": None}
+        return None
     if not isinstance(at, str) or parse_hhmm(at) is None:
-        problem(("archive", "at"), f"archive: at {at!r} must be an IST time in quotes, e.g. \"03:00\", "
-                "or off")
-        return {}
-    return {"archive_at": at.strip()}
+        problem((name, "at"), f"{name}: at {at!r} must be an IST time in quotes, e.g. \"{example}\", or off")
+        return _NOT_GIVEN
+    return at.strip()
 
 
 def _section(data: dict, name: str, keys: tuple[str, ...], problem) -> dict:
