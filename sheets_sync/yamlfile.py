@@ -42,7 +42,12 @@ def load_yaml(path: Path, what: str) -> tuple[Any, Located]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read {what} ({exc})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            # libyaml composes in a tenth of the time; every run loads the schema several
+            # times. Its messages differ, so a file it refuses is read again the slow way.
+            node = yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -54,10 +59,13 @@ def load_yaml(path: Path, what: str) -> tuple[Any, Located]:
         raise ConfigError(f"{path}{line}: {what} is not valid YAML: {problem}") from None
     if node is None:
         return None, located
-    return _construct(node, (), located), located
+    return _construct(node, (), located, yaml.SafeLoader("")), located
 
 
-def _construct(node: yaml.Node, keys: tuple, located: Located) -> Any:
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _construct(node: yaml.Node, keys: tuple, located: Located, loader: yaml.SafeLoader) -> Any:
     located.lines.setdefault(keys, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result = {}
@@ -73,9 +81,8 @@ def _construct(node: yaml.Node, keys: tuple, located: Located) -> Any:
                     del located.lines[old]
             # A value's line is its key's line: "tabs:" rather than the first tab under it.
             located.lines[keys + (key,)] = line
-            result[key] = _construct(value_node, keys + (key,), located)
+            result[key] = _construct(value_node, keys + (key,), located, loader)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, keys + (i,), located) for i, item in enumerate(node.value)]
-    loader = yaml.SafeLoader("")
+        return [_construct(item, keys + (i,), located, loader) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
