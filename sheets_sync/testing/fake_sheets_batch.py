@@ -30,6 +30,7 @@ from .fake_sheets_model import (
     Spreadsheet,
     bad_request,
     check_length,
+    json_copy,
     new_sheet_props,
     not_implemented,
     protected_error,
@@ -310,7 +311,7 @@ def apply_cell_data(old: Cell | None, data: dict, fields: str) -> Cell:
             value = dict(uev) if uev else None
         elif key == "userEnteredFormat":
             given = data.get("userEnteredFormat") or {}
-            new_fmt = copy.deepcopy(fmt or {}) if sub else {}
+            new_fmt = json_copy(fmt or {}) if sub else {}
             apply_mask_update(new_fmt, given, sub or "*")
             fmt = new_fmt or None
         elif key == "dataValidation":

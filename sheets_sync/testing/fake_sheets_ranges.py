@@ -14,11 +14,10 @@ Left out: named ranges (``Unable to parse range`` like any unknown name) and R1C
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
-from .fake_sheets_model import Rect, Sheet, Spreadsheet, bad_request
+from .fake_sheets_model import Rect, Sheet, Spreadsheet, bad_request, json_copy
 
 # --------------------------------------------------------------------------- A1 and GridRanges
 
@@ -193,7 +192,7 @@ def apply_mask_update(target: dict, source: dict, fields: str | dict) -> None:
     """Copy the ``fields`` (a mask, or a parsed one) of ``source`` into ``target``;
     what the mask names and ``source`` lacks is cleared."""
     if fields == "*" or (isinstance(fields, str) and fields.strip() == "*"):
-        target.update(copy.deepcopy(source))
+        target.update(json_copy(source))
         return
 
     def walk(t: dict, s: dict, tree: dict) -> None:
@@ -201,7 +200,7 @@ def apply_mask_update(target: dict, source: dict, fields: str | dict) -> None:
             if sub:
                 walk(t.setdefault(key, {}), (s or {}).get(key) or {}, sub)
             elif s is not None and s.get(key) is not None:
-                t[key] = copy.deepcopy(s[key])
+                t[key] = json_copy(s[key])
             else:
                 t.pop(key, None)
 

@@ -55,12 +55,26 @@ def load_credentials(path: str | os.PathLike | None) -> service_account.Credenti
     if missing:
         raise ConfigError(f"{path}: the key has no {missing[0]!r}; download a new key file")
     try:
-        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        return _key_credentials(text, info).with_scopes(SCOPES)  # a copy: its own token
     except (ValueError, GoogleAuthError):
         # The message of these errors can quote the key; never show it.
         raise ConfigError(f"{path}: the private key in the file cannot be read; download a "
                           "new key file") from None
 
+
+
+# Reading an RSA key costs 40 ms; the scheduler runs many jobs in one process with one
+# key. Only the parsed key is kept: each run's credentials get a token of their own.
+_KEYS: dict[str, service_account.Credentials] = {}
+
+
+def _key_credentials(text: str, info: dict) -> service_account.Credentials:
+    found = _KEYS.get(text)
+    if found is None:
+        if len(_KEYS) >= 8:
+            _KEYS.clear()
+        found = _KEYS[text] = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    return found
 
 
 class RetryingHTTPClient(gspread.HTTPClient):
