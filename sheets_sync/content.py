@@ -391,6 +391,7 @@ def waiting_on(requests: Mapping[str, Mapping[str, str]], code: str,
     for request, row in sorted(requests.items()):
         if row.get("department", "").strip().upper() != code.upper():
             continue
-        if settings.status(row.get("status", "")) in (SENT, ASKED):
-            out.append((request, row))
+        status = settings.status(row.get("status", ""))
+        if status == SENT or (status == ASKED and row.get("dept_asked_at", "").strip()):
+            out.append((request, row))  # (Asked of department: once e-mailed, as the tab shows it)
     return out
