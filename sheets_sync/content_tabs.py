@@ -67,9 +67,10 @@ def request_rows(waiting: Sequence[Mapping[str, str]], table: Table | None, tab,
 def _row(code: str, request: Mapping[str, str], had: Record | None, fingerprint) -> dict:
     asked = " ".join(request.get("status", "").split()).casefold() == ASKED
     if asked:
-        text = (f"The cell asks the department, about request {code}: {request.get('dept_asked_text', '')} — "
-                f"answer the e-mail, keeping {code} in the subject. / विनंती {code} बाबत कक्ष विभागाकडे मागत "
-                f"आहे: {request.get('dept_asked_text', '')} — ई-मेलला उत्तर द्या.")
+        # What is asked once (a long ask would push the rest out of the row's height).
+        text = (f"The cell asks the department, about request {code} / विनंती {code} बाबत कक्ष विभागाकडे मागत "
+                f"आहे: {request.get('dept_asked_text', '')} — answer the e-mail, keeping {code} in the subject "
+                "/ ई-मेलला उत्तर द्या.")
     else:
         text = (f"Request {code} waits for the head's approval: answer the e-mail with APPROVE / मंजूर, or "
                 f"the changes. / विनंती {code} विभागप्रमुखांच्या मंजुरीच्या प्रतीक्षेत: ई-मेलला उत्तर द्या.")
