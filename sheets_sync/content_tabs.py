@@ -69,8 +69,8 @@ def _row(code: str, request: Mapping[str, str], had: Record | None, fingerprint)
     if asked:
         # What is asked once (a long ask would push the rest out of the row's height).
         text = (f"The cell asks the department, about request {code} / विनंती {code} बाबत कक्ष विभागाकडे मागत "
-                f"आहे: {request.get('dept_asked_text', '')} — answer the e-mail, keeping {code} in the subject "
-                "/ ई-मेलला उत्तर द्या.")
+                f"आहे: {request.get('dept_asked_text', '')} — answer the e-mail, keeping {code} in the "
+                "subject / ई-मेलला उत्तर द्या.")
     else:
         text = (f"Request {code} waits for the head's approval: answer the e-mail with APPROVE / मंजूर, or "
                 f"the changes. / विनंती {code} विभागप्रमुखांच्या मंजुरीच्या प्रतीक्षेत: ई-मेलला उत्तर द्या.")
