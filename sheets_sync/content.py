@@ -28,7 +28,7 @@ from sheets_sync.content_filing import (
     addresses,
     file_mail,
 )
-from sheets_sync.content_settings import CLOSED, RECEIVED, SENT, WITHDRAWN, ContentSettings
+from sheets_sync.content_settings import ASKED, CLOSED, RECEIVED, SENT, WITHDRAWN, ContentSettings
 from sheets_sync.mail.message import Attachment, Mail
 from sheets_sync.planner import cell_text
 from sheets_sync.roster import Roster, tokenize
@@ -140,6 +140,7 @@ def plan_mail(view: ContentView, mails: Sequence[Mail], checkpoint: str | None, 
         elif filing.kind == FOLLOW_UP:
             content.set((filing.code,), **_follow_up_values(content.rows[(filing.code,)], mail, filing,
                                                             cell_limit))
+            content.set((filing.code,), **_answered(content, filing.code, mail, settings))
         elif filing.kind == SUGGESTION:
             _file_suggestion(supervision, mail, filing, cell_limit)
         filed.append(Filed(mail, filing))
@@ -233,6 +234,16 @@ def _follow_up_values(row: Mapping[str, str], mail: Mail, filing: Filing,
     return out
 
 
+def _answered(content: _Rows, code: str, mail: Mail, settings: ContentSettings) -> dict[str, str]:
+    """The department answered what the cell asked: back to Received for the cell — only when
+    the status is still the Asked of department this run read (a person's change stays)."""
+    row, read = content.rows[(code,)], content.read.get((code,), {})
+    if settings.status(row.get("status", "")) != ASKED or row.get("status", "") != read.get("status", ""):
+        return {}
+    # (the text as sent emptied: Asked of department again asks anew, even the same words)
+    return {"status": RECEIVED, "dept_answered_at": to_sheet(mail.received), "dept_asked_text": ""}
+
+
 def _joined(had: str, more: str) -> str:
     return f"{had}\n{more}" if had.strip() else more
 
@@ -291,6 +302,7 @@ def follow_up(content: _Rows, settings: ContentSettings, now: datetime, roster: 
                                  "the department is told")
         notes_text = [problem] if problem else []
         values.update(_approval(code, row, status, settings, now, notes, notes_text))
+        values.update(_dept_ask(code, row, status, now, notes, notes_text))
         if planned and status not in CLOSED and now.astimezone(IST).date() >= planned \
                 and not row.get("flagged_at", "").strip():
             values["flagged_at"] = stamp
@@ -320,6 +332,22 @@ def _approval(code: str, row: Mapping[str, str], status: str, settings: ContentS
         notes.append(f"{code}: no answer since {to_sheet(last)}; the head is reminded")
         return {"reminded_at": to_sheet(now)}
     return {}
+
+
+def _dept_ask(code: str, row: Mapping[str, str], status: str, now: datetime, notes: list[str],
+              problems: list[str]) -> dict[str, str]:
+    """Asked of department with what is asked typed and not e-mailed yet: the intent to e-mail
+    it (Department asked at, and the text as sent, so a new text asks anew)."""
+    if status != ASKED:
+        return {}
+    text = row.get("dept_ask", "").strip()
+    if not text:
+        problems.append("type what is asked in Asked of the department: Asked of department e-mails it")
+        return {}
+    if row.get("dept_asked_text", "").strip() == text and from_sheet(row.get("dept_asked_at", "")):
+        return {}
+    notes.append(f"{code}: asked of the department")
+    return {"dept_asked_at": to_sheet(now), "dept_asked_text": text, "dept_answered_at": ""}
 
 
 def planned_date(text: str) -> tuple[date | None, str]:
@@ -357,12 +385,13 @@ def view_from_read(tables: Mapping[str, list[Record]], roster: Roster,
 
 def waiting_on(requests: Mapping[str, Mapping[str, str]], code: str,
                settings: ContentSettings) -> list[tuple[str, Mapping[str, str]]]:
-    """A department's requests that wait on it: approvals asked of its head, and changes asked
-    (by the head, for the cell) — in code order."""
+    """A department's requests that wait on it: approvals asked of its head, and what the cell
+    asked of the department (Asked of department) — in code order."""
     out = []
     for request, row in sorted(requests.items()):
         if row.get("department", "").strip().upper() != code.upper():
             continue
-        if settings.status(row.get("status", "")) == SENT:
-            out.append((request, row))
+        status = settings.status(row.get("status", ""))
+        if status == SENT or (status == ASKED and row.get("dept_asked_at", "").strip()):
+            out.append((request, row))  # (Asked of department: once e-mailed, as the tab shows it)
     return out

@@ -14,7 +14,9 @@ The rules (the README's "How a message is filed" says the same for the cell):
    any other text: changes asked. Anything else: ignored, with the reason.
    A message quoting the code from another address of the request's department
    that does not try to approve (more material, a reply to the acknowledgement):
-   a **follow-up**, added to the request's row.
+   a **follow-up**, added to the request's row. While the request is "Asked of
+   department", any message quoting its code from the department's addresses is
+   its answer: a follow-up, which puts the request back to "Received".
 3. Anything else from a department's address (head, nodal officers): a new request.
 4. Anything from an address no department has: ignored ("unknown sender"), and
    listed for the cell in the Mail Log.
@@ -27,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from sheets_sync.content_settings import SENT, ContentSettings
+from sheets_sync.content_settings import ASKED, SENT, ContentSettings
 from sheets_sync.mail.message import Mail
 from sheets_sync.roster import Roster
 
@@ -99,6 +101,9 @@ def _answer(mail: Mail, codes: list[str], requests: Mapping[str, Mapping[str, st
     resolved = roster.resolve(department) or department
     allowed = {"head", "nodal"} if settings.nodal_may_approve else {"head"}
     text = own_text(mail.text)
+    if settings.status(row.get("status", "")) == ASKED and any(c == resolved for c, _ in roles):
+        # The department's answer to what the cell asked of it (head or not): a follow-up.
+        return Filing(FOLLOW_UP, resolved, code, text=text)
     if not any(c == resolved and role in allowed for c, role in roles):
         if any(c == resolved for c, _ in roles) and not is_approval(text, settings):
             # More material from the department about its request (a reply to the acknowledgement).

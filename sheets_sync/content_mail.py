@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from sheets_sync.content_settings import SENT, ContentSettings
+from sheets_sync.content_settings import ASKED, SENT, ContentSettings
 from sheets_sync.emailer import _DELIVERED, _FAILED, SUBJECT_TAG, Delivery, Outgoing, _page, delivered_pairs
 from sheets_sync.layout import is_link
 from sheets_sync.report_html import esc
@@ -42,7 +42,7 @@ def outbox(requests: Mapping[str, Mapping[str, str]], roster: Roster, settings: 
     out: list[Outgoing] = []
     problems: list[str] = []
     for code, row in sorted(requests.items()):
-        for make in (_acknowledgement, _late_notice, _approval_request, _reminder, _flag):
+        for make in (_acknowledgement, _late_notice, _approval_request, _reminder, _dept_ask, _flag):
             message = make(code, row, roster, settings, cell, since)
             if message is None:
                 continue
@@ -159,6 +159,25 @@ def _reminder(code, row, roster, settings, cell, since) -> Outgoing | None:
     return _message(f"{code} reminder {at}", _head(row, roster, settings, nodal=settings.nodal_may_approve),
                     f"{SUBJECT_TAG} Reminder, approval asked: {code} — {row.get('subject', '')}", paragraphs,
                     _facts(code, row), row.get("asked_link", "").strip())
+
+
+def _dept_ask(code, row, roster, settings, cell, since) -> Outgoing | None:
+    """What the cell asks of the department (Asked of the department), to the one who sent the
+    request, the head and the nodal officers."""
+    at = _when(row, "dept_asked_at", since)
+    if not at or settings.status(row.get("status", "")) != ASKED:
+        return None
+    asked = row.get("dept_asked_text", "").strip()
+    paragraphs = [f"The social media cell asks your department, about request {code}:", asked,
+                  f"Please reply to this e-mail with what is asked (attachments welcome). Keep {code} in the "
+                  "subject.",
+                  f"विनंती {code} बाबत सोशल मीडिया कक्ष आपल्या विभागाकडे वरील माहिती / बदल मागत आहे. कृपया या "
+                  f"ई-मेलला उत्तर द्या; विषयात {code} तसाच ठेवा."]
+    dept = roster.get(roster.resolve(row.get("department", "")) or "")
+    to = [_sender(row), *(_head(row, roster, settings)), *(dept.nodal_officers if dept else ())]
+    return _message(f"{code} asked of department {at}", to,
+                    f"{SUBJECT_TAG} The cell asks: {code} — {row.get('subject', '')}", paragraphs,
+                    _facts(code, row), row.get("draft_link", "").strip())
 
 
 def _flag(code, row, roster, settings, cell, since) -> Outgoing | None:

@@ -15,7 +15,11 @@ from sheets_sync.schema import Schema, normalize_header
 # The statuses whose names the job compares with (the schema may translate the rest, not these).
 RECEIVED, IN_DESIGN, SENT, APPROVED, CHANGES, PUBLISHED, WITHDRAWN = (
     "Received", "In design", "Sent for approval", "Approved", "Changes asked", "Published", "Withdrawn")
-STATUSES = (RECEIVED, IN_DESIGN, SENT, APPROVED, CHANGES, PUBLISHED, WITHDRAWN)
+# The cell asks the department itself for changes or more material (Asked of the department).
+ASKED = "Asked of department"
+# A schema from before ASKED existed must name these; ASKED is added to its dropdown when missing.
+REQUIRED = (RECEIVED, IN_DESIGN, SENT, APPROVED, CHANGES, PUBLISHED, WITHDRAWN)
+STATUSES = (RECEIVED, IN_DESIGN, SENT, APPROVED, CHANGES, ASKED, PUBLISHED, WITHDRAWN)
 # Done with: nothing waits on the department or the cell any more.
 CLOSED = (APPROVED, PUBLISHED, WITHDRAWN)
 DEFAULT_KINDS = (("scheme", ("scheme", "योजना")), ("project", ("project", "प्रकल्प")),
@@ -63,7 +67,10 @@ def content_settings(schema: Schema) -> ContentSettings:
     if not re.fullmatch(r"[A-Z]{1,6}", prefix):
         problems.append(f"code_prefix {prefix!r} must be 1 to 6 capital letters (like CR)")
     statuses = tuple(str(s).strip() for s in raw.get("statuses") or STATUSES)
-    missing = [s for s in STATUSES if normalize_header(s) not in {normalize_header(t) for t in statuses}]
+    listed = {normalize_header(t) for t in statuses}
+    missing = [s for s in REQUIRED if normalize_header(s) not in listed]
+    if normalize_header(ASKED) not in listed:
+        statuses += (ASKED,)
     if missing:
         problems.append(f"statuses must include {', '.join(missing)} (the job acts on them)")
     kinds = _kinds(raw.get("kinds"), problems)

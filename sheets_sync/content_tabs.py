@@ -1,7 +1,8 @@
 """The requests a department's tab shows (issue #15): pure, no I/O.
 
 Below its open comments, each department's tab lists the requests that wait on it — the
-approvals the cell asked of its head — one row each, in a section the job owns: the
+approvals the cell asked of its head, and what the cell asked of the department itself
+(Asked of department, once e-mailed) — one row each, in a section the job owns: the
 row's Comment ID is the request's code and its Platform ``request``, so the comments'
 machinery (:mod:`sheets_sync.pending`) keeps, moves and removes it like any row, and
 never carries it to the Comments tab. The head answers by e-mail, not in the sheet; a
@@ -19,16 +20,20 @@ PLATFORM = "request"
 PEOPLE_FIELDS = ("status", "reply", "replied_by", "notes")
 # What the sync reads of the Content tab (with the Post ID and link of routing by request).
 FIELDS = ("request", "department", "status", "subject", "draft_link", "asked_at", "planned_date", "post_id",
-          "post_link")
+          "post_link", "dept_asked_at", "dept_asked_text")
 SENT = "sent for approval"
+ASKED = "asked of department"  # the cell asks the department itself (content_settings.ASKED)
 
 
 def waiting_requests(records: Sequence[Record], roster) -> dict[str, list[dict[str, str]]]:
     """Department code → its requests waiting for its head's approval (Content rows), by code."""
     out: dict[str, list[dict[str, str]]] = {}
     for rec in sorted(records, key=lambda r: r.get("request")):
-        if " ".join(rec.get("status").split()).casefold() != SENT or not rec.get("request").strip():
+        status = " ".join(rec.get("status").split()).casefold()
+        if status not in (SENT, ASKED) or not rec.get("request").strip():
             continue
+        if status == ASKED and not rec.get("dept_asked_at").strip():
+            continue  # not e-mailed yet (nothing typed in Asked of the department): nothing to answer
         code = roster.resolve(rec.get("department")) if rec.get("department").strip() else None
         if code:
             out.setdefault(code, []).append(dict(rec.values))
@@ -60,12 +65,19 @@ def request_rows(waiting: Sequence[Mapping[str, str]], table: Table | None, tab,
 
 
 def _row(code: str, request: Mapping[str, str], had: Record | None, fingerprint) -> dict:
+    asked = " ".join(request.get("status", "").split()).casefold() == ASKED
+    if asked:
+        # What is asked once (a long ask would push the rest out of the row's height).
+        text = (f"The cell asks the department, about request {code} / विनंती {code} बाबत कक्ष विभागाकडे मागत "
+                f"आहे: {request.get('dept_asked_text', '')} — answer the e-mail, keeping {code} in the "
+                "subject / ई-मेलला उत्तर द्या.")
+    else:
+        text = (f"Request {code} waits for the head's approval: answer the e-mail with APPROVE / मंजूर, or "
+                f"the changes. / विनंती {code} विभागप्रमुखांच्या मंजुरीच्या प्रतीक्षेत: ई-मेलला उत्तर द्या.")
     values = {
-        "comment_id": code, "platform": PLATFORM,
-        "text": (f"Request {code} waits for the head's approval: answer the e-mail with APPROVE / मंजूर, or "
-                 f"the changes. / विनंती {code} विभागप्रमुखांच्या मंजुरीच्या प्रतीक्षेत: ई-मेलला उत्तर द्या."),
+        "comment_id": code, "platform": PLATFORM, "text": text,
         "post": request.get("subject", ""),
-        "commented_at": request.get("asked_at", ""),
+        "commented_at": request.get("dept_asked_at" if asked else "asked_at", ""),
         "due_at": request.get("planned_date", ""),
         "url": request.get("draft_link", ""),
     }

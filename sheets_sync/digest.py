@@ -22,15 +22,17 @@ from datetime import date, datetime, timedelta
 from sheets_sync.backends.base import Backend
 from sheets_sync.content import waiting_on
 from sheets_sync.content_mail import delivered, delivery_row
-from sheets_sync.content_settings import ContentSettings, content_settings
+from sheets_sync.content_settings import ASKED, ContentSettings, content_settings
 from sheets_sync.deadlines import CommentDeadline, evaluate
 from sheets_sync.emailer import SUBJECT_TAG, Delivery, Outgoing, SmtpFactory, _page, connect, send_messages
 from sheets_sync.report import one_line, read_tracker
 from sheets_sync.report_html import esc
 from sheets_sync.roster import Department, Roster
-from sheets_sync.schema import Schema
+from sheets_sync.schema import Schema, normalize_header
 from sheets_sync.table import AddRow, Change, Record, UpdateRow
 from sheets_sync.timeutil import IST, now_ist, to_sheet
+
+_ASKED = normalize_header(ASKED)
 
 LIST_LIMIT = 20  # comments listed per section; the rest are counted
 
@@ -103,10 +105,17 @@ def digest_message(item: DepartmentDay, location: str) -> Outgoing:
                 lines.append(f"… and {len(items) - LIST_LIMIT} more in your tab of the Tracker")
             text, html = _section(text, html, f"{title} ({len(items)})", lines)
     if item.requests:
+        heads = [(c, r) for c, r in item.requests if normalize_header(r.get("status", "")) != _ASKED]
+        asks = [(c, r) for c, r in item.requests if normalize_header(r.get("status", "")) == _ASKED]
         lines = [f"{code}: {row.get('subject', '')} (asked {row.get('asked_at', '')}) "
-                 f"{row.get('draft_link', '')}" for code, row in item.requests]
-        text, html = _section(text, html, "Requests waiting for the head's approval / मंजुरीसाठी प्रलंबित "
-                              "विनंत्या", lines)
+                 f"{row.get('draft_link', '')}" for code, row in heads]
+        if lines:
+            text, html = _section(text, html, "Requests waiting for the head's approval / मंजुरीसाठी प्रलंबित "
+                                  "विनंत्या", lines)
+        lines = [f"{code}: {row.get('subject', '')} (asked {row.get('dept_asked_at', '')}): "
+                 f"{row.get('dept_asked_text', '') or row.get('dept_ask', '')}" for code, row in asks]
+        if lines:
+            text, html = _section(text, html, "The cell asks your department / कक्ष विभागाकडे मागत आहे", lines)
     footer = f"— sheets-sync, for the social media cell. Tracker: {location}"
     recipients = tuple(dict.fromkeys(a for a in (dept.head, *dept.nodal_officers) if a))
     return Outgoing(item.key, recipients, subject, "\n".join([*text, "", footer]),

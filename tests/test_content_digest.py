@@ -96,3 +96,25 @@ def test_digest_dry_run_and_bad_settings(world, monkeypatch):
     out = CliRunner().invoke(main, args, env=harness.env, catch_exceptions=False)
     assert out.exit_code == 2 and out.output.count("\n") == 1
     assert out.output.startswith("Error: ") and "SHEETS_SYNC_SMTP_HOST is not set" in out.output
+
+
+def test_the_digest_lists_what_the_cell_asked_of_the_department_apart(world, server):  # noqa: F811
+    harness, tracker, box = world
+    box.deliver(subject="Swachh survey programme")
+    box.deliver(subject="Ward 5 camp")
+    jobs.mail(tracker, box.fetch, now=later(-1))
+    type_in_content(harness, "CR-0001", "Draft link", "https://drive.example/d/1")
+    type_in_content(harness, "CR-0001", "Status", "Sent for approval")
+    type_in_content(harness, "CR-0002", "Asked of the department", "प्रभाग क्रमांक <कळवा>")
+    type_in_content(harness, "CR-0002", "Status", "Asked of department")
+    jobs.mail(tracker, box.fetch, now=later(-0.5))
+    server.messages.clear()
+    jobs.digest(tracker, now=NOW, send=SmtpSettings.from_env())
+    (subject, plain, html), = _got(server)[HEAD]
+    assert "2 request(s) waiting" in subject
+    head_part, _, asked_part = plain.partition("The cell asks your department")
+    assert "CR-0001: Swachh survey programme" in head_part and "CR-0002" not in head_part
+    assert "CR-0002: Ward 5 camp" in asked_part and "प्रभाग क्रमांक <कळवा>" in asked_part
+    assert "&lt;कळवा&gt;" in html and "<कळवा>" not in html
+    (row,) = records(harness.values("Supervision"))
+    assert row["Requests waiting"] == "2"
