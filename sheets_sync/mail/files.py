@@ -18,6 +18,8 @@ import time
 import unicodedata
 from pathlib import Path
 
+from sheets_sync.mail.errors import MailboxSettingsError
+
 #: A half-written file older than this was left by a run that was killed: it is removed.
 STALE_PART_SECONDS = 3600
 #: A name is cut to this many bytes of UTF-8 (a file system allows 255, and the
@@ -64,6 +66,29 @@ def _cut(name: str) -> str:
 
 def stored_name(uidvalidity: int, uid: int, n: int, name: str) -> str:
     return f"{uidvalidity}-{uid}-{n}-{name}"
+
+
+class FolderStore:
+    """Where attachments go on the workbook backend: a folder on this machine.
+
+    The interface the content pipeline's stores share: ``save(key, name, data,
+    content_type)`` returns where the file now is, as text for the Content row's
+    Attachments cell. ``key`` is ``<uidvalidity>-<uid>-<n>``, the attachment's identity
+    in the mailbox: saving the same key again replaces the file, never doubles it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def save(self, key: str, name: str, data: bytes, content_type: str) -> str:
+        relative = f"{key}-{name}"
+        try:
+            save(self.folder, relative, data)
+        except OSError as exc:
+            # Disk full, folder gone: the whole read stops, so the mail is not filed without
+            # its attachment and the next run reads it again.
+            raise MailboxSettingsError(cannot_save(self.folder, exc)) from None
+        return relative
 
 
 def save(folder: Path, relative: str, data: bytes) -> None:

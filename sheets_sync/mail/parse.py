@@ -178,6 +178,7 @@ class _Walk:
         self.texts: list[str] = []
         self.attachments: list[Attachment] = []
         self.notes: list[str] = []
+        self.store = files.FolderStore(Path(settings.attachments_dir))
 
     def part(self, part: Message, depth: int, *, text: bool) -> None:
         """``text=False``: a branch not chosen as the body (the HTML twin of a plain text): only
@@ -232,15 +233,9 @@ class _Walk:
             self.attachments.append(Attachment(name, len(data), kind, skipped=(
                 f"larger than {_mb(cap)} ({_mb(len(data))}): not saved; ask the sender for a link")))
             return
-        relative = files.stored_name(self.uidvalidity, self.uid, n, name)
-        folder = Path(self.settings.attachments_dir)
-        try:
-            files.save(folder, relative, data)
-        except OSError as exc:
-            # Disk full, folder gone: the whole read stops, so the mail is not filed without
-            # its attachment and the next run reads it again.
-            raise MailboxSettingsError(files.cannot_save(folder, exc)) from None
-        self.attachments.append(Attachment(name, len(data), kind, saved_to=relative))
+        key = f"{self.uidvalidity}-{self.uid}-{n}"
+        where = self.store.save(key, name, data, kind)
+        self.attachments.append(Attachment(name, len(data), kind, saved_to=where))
 
 
 def _filename(part: Message) -> str:
