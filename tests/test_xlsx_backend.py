@@ -38,20 +38,20 @@ def leftovers(folder: Path) -> list[str]:
 KILLED_SAVE = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, sys.argv[1])
-    from openpyxl import Workbook
     from sheets_sync.backends.xlsx import XlsxBackend
     from sheets_sync.schema import load_schema
     from sheets_sync.sources import FileSource
     from sheets_sync.sync import run_sync
     from sheets_sync.timeutil import parse_timestamp
 
-    save = Workbook.save
+    from sheets_sync.backends import xlsx
+    save = xlsx.save_workbook
 
-    def killed(self, filename):
-        save(self, filename)  # the temporary file is written whole...
+    def killed(workbook, filename):
+        save(workbook, filename)  # the temporary file is written whole...
         os.kill(os.getpid(), signal.SIGKILL)  # ...and the run dies before it replaces the workbook
 
-    Workbook.save = killed
+    xlsx.save_workbook = killed
     run_sync(XlsxBackend(sys.argv[2]), [FileSource(sys.argv[3])], load_schema(), roster_path=sys.argv[4],
              now=parse_timestamp("2026-11-26T12:00:00+05:30"))
 """)

@@ -32,6 +32,7 @@ from sheets_sync.backends.xlsx_file import _disk_mark, _keep_access, _new_save_f
 from sheets_sync.backends.xlsx_layout import TOP, WRAP, render_layout
 from sheets_sync.backends.xlsx_reader import load_workbook
 from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
+from sheets_sync.backends.xlsx_writer import save_workbook
 from sheets_sync.errors import Busy, TrackerError
 from sheets_sync.layout import is_link, tab_layout
 from sheets_sync.roster import Department
@@ -341,7 +342,7 @@ class XlsxSession(TrackerSession):
         try:
             tmp = _new_save_file(self.path)
             _keep_access(self.path, tmp)
-            self.wb.save(tmp)
+            save_workbook(self.wb, tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)

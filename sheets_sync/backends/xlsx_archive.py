@@ -20,6 +20,7 @@ from sheets_sync.archive_store import ArchiveStore, ArchiveStores, merged_header
 from sheets_sync.backends.office_lock import find_office_lock
 from sheets_sync.backends.xlsx import _set_cell, _Styles, _text
 from sheets_sync.backends.xlsx_file import _keep_access, _new_save_file
+from sheets_sync.backends.xlsx_writer import save_workbook
 from sheets_sync.errors import TrackerError
 from sheets_sync.schema import Tab, normalize_header
 from sheets_sync.table import header_positions
@@ -159,7 +160,7 @@ class XlsxArchive(ArchiveStore):
         try:
             tmp = _new_save_file(self.path)
             _keep_access(self.path, tmp)
-            self._book().save(tmp)
+            save_workbook(self._book(), tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
