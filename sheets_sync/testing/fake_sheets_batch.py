@@ -4,7 +4,8 @@ The kinds are the ones the backend sends (cells, sheets, protected ranges, valid
 conditional formats, column widths, rows in and out) and the ones the simulated people
 use (sort, move columns, hide columns, rename and delete tabs) -- :data:`HANDLERS`.
 Each handler gets a :class:`BatchContext` (the spreadsheet *clone* and the caller) and
-the request payload, and returns its reply (or None for ``{}``).  :func:`batch_update`
+the request payload, and returns its reply (or None for ``{}``); protected ranges are
+:mod:`.fake_sheets_protect`'s, named ranges :mod:`.fake_sheets_named`'s.  :func:`batch_update`
 runs them in order; any :class:`ApiError` aborts the whole batch, and since the server
 applies it to a clone, nothing is kept: batchUpdate is atomic like Google's.  400
 errors get Google's ``Invalid requests[i].kind: `` prefix.
@@ -33,11 +34,9 @@ from .fake_sheets_model import (
     json_copy,
     new_sheet_props,
     not_implemented,
-    protected_error,
 )
 from .fake_sheets_named import add_named_range, delete_named_range
 from .fake_sheets_ops import (
-    can_edit_protection,
     check_cell_limit,
     check_cells,
     check_grid,
@@ -48,7 +47,15 @@ from .fake_sheets_ops import (
     spreadsheet_json,
     truthy,
 )
-from .fake_sheets_ranges import apply_mask_update, grid_range_out, parse_fields, rect_from_grid_range
+from .fake_sheets_protect import (
+    add_protected_range,
+    bounded,
+    delete_protected_range,
+    grid_rect,
+    sheet_of,
+    update_protected_range,
+)
+from .fake_sheets_ranges import apply_mask_update, parse_fields
 
 
 class BatchContext:
@@ -67,22 +74,10 @@ def _paths(tree: dict, prefix: str = "") -> set[str]:
     return out
 
 
-def _sheet_of(book: Spreadsheet, gr: dict) -> Sheet:
-    sheet = book.sheet_by_id(gr.get("sheetId", 0) if gr else 0)
-    if sheet is None:
-        raise bad_request(f"No grid with id: {(gr or {}).get('sheetId', 0)}")
-    return sheet
-
-
-def _rect(book: Spreadsheet, gr: dict) -> tuple[Sheet, Rect]:
-    sheet = _sheet_of(book, gr)
-    rect = rect_from_grid_range(gr, sheet)
-    check_grid(sheet, rect)
-    return sheet, rect
 
 
 def _dim_range(book: Spreadsheet, dr: dict) -> tuple[Sheet, str, int, int]:
-    sheet = _sheet_of(book, dr)
+    sheet = sheet_of(book, dr)
     dim = dr.get("dimension", "ROWS")
     count = sheet.row_count if dim == "ROWS" else sheet.col_count
     return sheet, dim, dr.get("startIndex", 0), dr.get("endIndex", count)
@@ -199,101 +194,6 @@ def _update_sheet_properties(ctx: BatchContext, req: dict) -> None:
     check_cell_limit(book)
 
 
-# --------------------------------------------------------------------------- protected ranges
-
-
-def _editors(ctx: BatchContext, requested: dict | None) -> dict:
-    editors = copy.deepcopy(requested or {})
-    users = list(editors.get("users") or [])
-    for who in (ctx.identity, ctx.book.owner):
-        if who not in users:
-            users.append(who)
-    editors["users"] = users
-    # domainUsersCanEdit is kept when set, false included (Workspace domains read it).
-    return {k: v for k, v in editors.items() if v or k == "domainUsersCanEdit"}
-
-
-def _add_protected_range(ctx: BatchContext, req: dict) -> dict:
-    asked = copy.deepcopy(req.get("protectedRange") or {})
-    if asked.get("namedRangeId"):
-        raise not_implemented("named ranges")
-    gr = asked.get("range")
-    if gr is None:
-        raise bad_request("Either a range or a namedRangeId must be set.")
-    sheet, _ = _rect(ctx.book, gr)
-    if set(gr) <= {"sheetId"} and any(set(pr["range"]) <= {"sheetId"}
-                                      for pr in sheet.protected_ranges):
-        raise bad_request(f'Sheet "{sheet.title}" already has sheet protection.')
-    pr_id = asked.get("protectedRangeId") or random_id()
-    stored = {"protectedRangeId": pr_id, "range": _bounded(ctx, sheet, gr)}
-    # The reply echoes the request (Google does not add the implicit editors there).
-    reply = {"protectedRangeId": pr_id, "range": grid_range_out(gr)}
-    if asked.get("description"):
-        stored["description"] = reply["description"] = asked["description"]
-    if asked.get("warningOnly"):
-        stored["warningOnly"] = reply["warningOnly"] = True
-    if asked.get("unprotectedRanges"):
-        stored["unprotectedRanges"] = [_bounded(ctx, sheet, u) for u in asked["unprotectedRanges"]]
-        reply["unprotectedRanges"] = [grid_range_out(u) for u in asked["unprotectedRanges"]]
-    reply["requestingUserCanEdit"] = True
-    if not asked.get("warningOnly"):
-        stored["editors"] = _editors(ctx, asked.get("editors"))
-        reply["editors"] = {k: v for k, v in (asked.get("editors") or {}).items() if v}
-    sheet.protected_ranges.append(stored)
-    return {"addProtectedRange": {"protectedRange": reply}}
-
-
-def _bounded(ctx: BatchContext, sheet, gr: dict) -> dict:
-    """A range as stored: one without an end row ends at the grid's end when the
-    spreadsheet bounds open ranges (see ``Spreadsheet.bound_open_ranges``)."""
-    out = copy.deepcopy(gr)
-    if ctx.book.bound_open_ranges and "endRowIndex" not in out:
-        out["endRowIndex"] = sheet.props.get("gridProperties", {}).get("rowCount", 1000)
-    return out
-
-
-def _find_protected(book: Spreadsheet, pr_id: Any) -> tuple[Sheet, dict]:
-    for sheet in book.sheets:
-        for pr in sheet.protected_ranges:
-            if str(pr["protectedRangeId"]) == str(pr_id):
-                return sheet, pr
-    raise bad_request(f"No protected range with id: {pr_id}")
-
-
-def _update_protected_range(ctx: BatchContext, req: dict) -> None:
-    """The backend sends ``fields: description`` to check that its lock still stands."""
-    asked = req.get("protectedRange") or {}
-    sheet, pr = _find_protected(ctx.book, asked.get("protectedRangeId"))
-    if not can_edit_protection(ctx.book, ctx.identity, pr) or pr.get("warningOnly") and (
-            ctx.identity != ctx.book.owner and ctx.book.role_of(ctx.identity) != "writer"):
-        raise protected_error()
-    updated = copy.deepcopy(pr)
-    apply_mask_update(updated, asked, req.get("fields") or "")
-    updated["protectedRangeId"] = pr["protectedRangeId"]
-    if "range" in (req.get("fields") or ""):
-        grid_of = _sheet_of(ctx.book, updated["range"])
-        updated["range"] = _bounded(ctx, grid_of, updated["range"])
-        if updated.get("unprotectedRanges"):
-            updated["unprotectedRanges"] = [_bounded(ctx, grid_of, u) for u in updated["unprotectedRanges"]]
-    if updated.get("warningOnly"):
-        updated.pop("editors", None)
-    else:
-        updated["editors"] = _editors(ctx, updated.get("editors"))
-        if ctx.identity != ctx.book.owner and ctx.identity not in asked.get(
-                "editors", {}).get("users", [ctx.identity]):
-            updated["editors"]["users"].remove(ctx.identity)
-    new_sheet = _sheet_of(ctx.book, updated["range"])
-    sheet.protected_ranges.remove(pr)
-    new_sheet.protected_ranges.append(updated)
-
-
-def _delete_protected_range(ctx: BatchContext, req: dict) -> None:
-    sheet, pr = _find_protected(ctx.book, req.get("protectedRangeId"))
-    if not can_edit_protection(ctx.book, ctx.identity, pr):
-        raise protected_error()
-    sheet.protected_ranges.remove(pr)
-
-
 # --------------------------------------------------------------------------- cells
 
 
@@ -322,7 +222,7 @@ def apply_cell_data(old: Cell | None, data: dict, fields: str) -> Cell:
 
 
 def _for_cells(ctx: BatchContext, gr: dict, fn: Callable[[Cell | None], Cell | None]) -> None:
-    sheet, rect = _rect(ctx.book, gr)
+    sheet, rect = grid_rect(ctx.book, gr)
     check_cells(ctx.book, ctx.identity, sheet, [rect])
     for r in range(rect.r0, rect.r1):
         for c in range(rect.c0, rect.c1):
@@ -346,11 +246,11 @@ def _update_cells(ctx: BatchContext, req: dict) -> None:
     if not fields:
         raise bad_request("At least one field must be updated, but 'fields' is empty.")
     if "range" in req:  # Cells inside `range` but not in `rows` get the fields cleared.
-        sheet, rect = _rect(ctx.book, req["range"])
+        sheet, rect = grid_rect(ctx.book, req["range"])
         clear_rest = True
     else:  # From `start`, as far as `rows` reach.
         start = req.get("start") or {}
-        sheet = _sheet_of(ctx.book, start)
+        sheet = sheet_of(ctx.book, start)
         width = max((len(r.get("values") or []) for r in rows), default=0)
         r0, c0 = start.get("rowIndex", 0), start.get("columnIndex", 0)
         rect = Rect(sheet.sheet_id, r0, r0 + len(rows), c0, c0 + width)
@@ -369,7 +269,7 @@ def _update_cells(ctx: BatchContext, req: dict) -> None:
 
 def _append_cells(ctx: BatchContext, req: dict) -> None:
     """Rows after the last row holding a value, growing the grid as needed."""
-    sheet = _sheet_of(ctx.book, req)
+    sheet = sheet_of(ctx.book, req)
     rows = req.get("rows") or []
     last = max((r for (r, _), cell in sheet.cells.items() if cell.value is not None),
                default=-1)
@@ -382,13 +282,20 @@ def _append_cells(ctx: BatchContext, req: dict) -> None:
                                   "columnIndex": 0}})
 
 
-def _add_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
+def _rule_asked(ctx: BatchContext, req: dict, sheet: Sheet | None = None) -> tuple[Sheet, dict]:
+    """The request's conditional-format rule (a copy), its ranges bounded, and its sheet
+    (the first range's, unless given)."""
     rule = copy.deepcopy(req.get("rule") or {})
     ranges = rule.get("ranges") or []
     if not ranges:
         raise bad_request("At least one range must be specified.")
-    sheet = _sheet_of(ctx.book, ranges[0])
-    rule["ranges"] = [_bounded(ctx, sheet, g) for g in ranges]
+    sheet = sheet or sheet_of(ctx.book, ranges[0])
+    rule["ranges"] = [bounded(ctx.book, sheet, g) for g in ranges]
+    return sheet, rule
+
+
+def _add_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
+    sheet, rule = _rule_asked(ctx, req)
     sheet.conditional_formats.insert(req.get("index", len(sheet.conditional_formats)), rule)
 
 
@@ -396,15 +303,11 @@ def _update_conditional_format_rule(ctx: BatchContext, req: dict) -> None:
     """A rule replaced in place (``rule`` at ``index``); moving one (``newIndex``) is left out."""
     if "newIndex" in req:
         raise not_implemented("updateConditionalFormatRule newIndex")
-    sheet = _sheet_of(ctx.book, {"sheetId": req.get("sheetId", 0)})
+    sheet = sheet_of(ctx.book, {"sheetId": req.get("sheetId", 0)})
     index = req.get("index", 0)
     if not 0 <= index < len(sheet.conditional_formats):
         raise bad_request(f"No conditional format on sheet {sheet.sheet_id} at index {index}")
-    rule = copy.deepcopy(req.get("rule") or {})
-    if not rule.get("ranges"):
-        raise bad_request("At least one range must be specified.")
-    rule["ranges"] = [_bounded(ctx, sheet, g) for g in rule["ranges"]]
-    sheet.conditional_formats[index] = rule
+    sheet.conditional_formats[index] = _rule_asked(ctx, req, sheet)[1]
 
 
 # --------------------------------------------------------------------------- rows and columns
@@ -419,7 +322,7 @@ def _update_dimension_properties(ctx: BatchContext, req: dict) -> None:
 
 
 def _append_dimension(ctx: BatchContext, req: dict) -> None:
-    dims.append_dimension(ctx.book, _sheet_of(ctx.book, req), req.get("dimension", "ROWS"),
+    dims.append_dimension(ctx.book, sheet_of(ctx.book, req), req.get("dimension", "ROWS"),
                           int(req.get("length", 0)))
 
 
@@ -440,7 +343,7 @@ def _move_dimension(ctx: BatchContext, req: dict) -> None:
 
 
 def _sort_range(ctx: BatchContext, req: dict) -> None:
-    sheet, rect = _rect(ctx.book, req.get("range") or {})
+    sheet, rect = grid_rect(ctx.book, req.get("range") or {})
     dims.sort_range(ctx.book, ctx.identity, sheet, rect, req.get("sortSpecs") or [])
 
 
@@ -449,11 +352,11 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "deleteSheet": _delete_sheet,
     "updateSheetProperties": _update_sheet_properties,
     "updateSpreadsheetProperties": _update_spreadsheet_properties,
-    "addProtectedRange": _add_protected_range,
+    "addProtectedRange": add_protected_range,
     "addNamedRange": add_named_range,
     "deleteNamedRange": delete_named_range,
-    "updateProtectedRange": _update_protected_range,
-    "deleteProtectedRange": _delete_protected_range,
+    "updateProtectedRange": update_protected_range,
+    "deleteProtectedRange": delete_protected_range,
     "updateCells": _update_cells,
     "appendCells": _append_cells,
     "repeatCell": _repeat_cell,
