@@ -43,8 +43,8 @@ asks for cells back, ``response_ranges`` (what it read).  Token requests are log
 * Drive folders and uploads (``/upload/drive/v3/files``), ``files.get`` and ``files.update``
   of them: the mail job's attachments (:mod:`.fake_sheets_drive_files`).
 
-Left out (not used by the backend or the people): the rest of Drive (file metadata,
-export, copy), ``spreadsheets.create``, ``values:batchUpdate`` /
+Left out (not used by the backend or the people): the rest of Drive (export, copy,
+downloads, resumable uploads), ``spreadsheets.create``, ``values:batchUpdate`` /
 ``batchClear`` and developer metadata; they answer 404 "Method not found".
 """
 
