@@ -56,6 +56,13 @@ class DriveWorld:
     def state(self):
         return self.google.values("Content"), self.google.values("Sync State"), self.google.values("Mail Log")
 
+    def logins(self) -> int:
+        """How many times the mailbox was logged in to (Dovecot's log)."""
+        import time
+
+        time.sleep(0.2)  # Dovecot writes its log line just after the login
+        return self.box.server.log.count(f"Login: user=<{self.box.user}>,")
+
     def drive_requests(self) -> list[dict]:
         return [r for r in self.server.requests if r["kind"] == "drive"]
 

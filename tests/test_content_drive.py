@@ -80,12 +80,14 @@ def _refused(drive, expected: str, **env: str) -> None:  # noqa: F811
     for name, value in env.items():
         drive.monkeypatch.setenv(name, value)
     before = drive.state()
+    logins = drive.logins()
     args = ["mail", "--tracker", drive.google.tracker_arg, "--roster", str(drive.roster)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
     line = one_line(result)
     assert expected in line, line
     assert drive.state() == before and drive.uploads() == []  # nothing filed, nothing uploaded
+    assert drive.logins() == logins  # the mailbox was not even opened
 
 
 def test_bad_settings_are_one_line_exit_2_and_nothing_is_read(drive, tmp_path):  # noqa: F811
@@ -111,10 +113,12 @@ def test_a_full_drive_stops_the_run_with_what_to_do_and_the_next_run_files_once(
     drive.deliver("Ward camp", "plan.pdf", PDF)
     drive.server.fill_drive_storage()
     before = drive.state()
+    logins = drive.logins()
     result = drive.mail(code=2)
     line = one_line(result)
     assert "storage" in line and "shared drive" in line and "SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER" in line
     assert drive.state() == before and drive.uploads() == []
+    assert drive.logins() == logins + 1  # a full Drive is found at the upload, while the mail is read
     drive.server.fill_drive_storage(False)
     drive.mail(minutes=10)
     assert list(drive.rows()) == ["CR-0001"] and len(drive.uploads()) == 1
