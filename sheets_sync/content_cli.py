@@ -45,7 +45,7 @@ def mail(ctx, tracker, credentials, dry_run, as_json, as_of, schema_path, roster
         python cli.py mail --tracker tracker.xlsx --dry-run
     """
     now = _as_of(as_of)
-    fetch, key = content_run.imap_fetcher(tracker)
+    fetch, key = content_run.imap_fetcher(tracker or "", credentials=credentials, dry_run=dry_run)
     smtp, why = (None, "") if dry_run else content_run.smtp_or_none()
     run = jobs.mail(jobs.Tracker(tracker, schema_path, roster_path, credentials), fetch, now=now, send=smtp,
                     dry_run=dry_run, checkpoint_key=key)

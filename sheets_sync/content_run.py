@@ -141,16 +141,42 @@ def smtp_or_none(environ=None):
     return SmtpSettings.from_env(env), ""
 
 
-def imap_fetcher(tracker: str):
-    """The real mailbox (sheets_sync.mail.imap), loaded on first use: (fetch, checkpoint key)."""
+def imap_fetcher(tracker: str, *, credentials: str | None = None, dry_run: bool = False, environ=None):
+    """The real mailbox (sheets_sync.mail.imap), loaded on first use: (fetch, checkpoint key).
+
+    Attachments go to a folder on this machine (``SHEETS_SYNC_ATTACHMENTS_DIR``, by default
+    ``attachments`` beside a workbook); on the Google backend, unless that is set, to a Drive
+    folder (``SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER``, or one the job makes and shares)."""
+    from dataclasses import replace
+
     try:
         from sheets_sync.mail.imap import fetch_new
         from sheets_sync.mail.settings import ImapSettings
     except ImportError:
         raise ConfigError("reading the mailbox is not part of this installation "
                           "(sheets_sync/mail/imap.py is missing)") from None
-    beside = Path(tracker).resolve().parent / "attachments" if tracker.lower().endswith(".xlsx") else None
-    settings = ImapSettings.from_env(default_attachments_dir=beside)
+    env = os.environ if environ is None else environ
+    drive = (env.get("SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER") or "").strip()
+    local = (env.get("SHEETS_SYNC_ATTACHMENTS_DIR") or "").strip()
+    workbook = tracker.lower().strip().endswith(".xlsx")
+    if drive and local:
+        raise ConfigError("both SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER and SHEETS_SYNC_ATTACHMENTS_DIR are "
+                          "set; keep one (a Drive folder, or a folder on this machine)")
+    if drive and workbook:
+        raise ConfigError("SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER is for a Google tracker; with a workbook, "
+                          "set SHEETS_SYNC_ATTACHMENTS_DIR (or nothing: `attachments` beside it)")
+    beside = Path(tracker).resolve().parent / "attachments" if workbook else None
+    settings = ImapSettings.from_env(env, default_attachments_dir=beside)
+    if not workbook and not local:
+        from sheets_sync.backends import spreadsheet_id
+        from sheets_sync.backends.gsheets.attachments import DriveStore, folder_id
+
+        if drive:
+            folder_id(drive)  # a setting that is no folder id stops here, before anything is read
+        sid = spreadsheet_id(tracker)
+        if sid is not None:
+            settings = replace(settings, store=DriveStore(sid, credentials=credentials, folder=drive,
+                                                          dry_run=dry_run))
     return (lambda checkpoint: fetch_new(settings, checkpoint)), settings.checkpoint_key
 
 
@@ -189,7 +215,7 @@ def mail_job(ctx) -> str:
     """The cell's mailbox filed, and what the requests ask sent (sheets_sync.content_run)."""
     from sheets_sync import jobs
 
-    fetch, key = imap_fetcher(ctx.tracker)
+    fetch, key = imap_fetcher(ctx.tracker, credentials=ctx.credentials)
     smtp, why = smtp_or_none()
     run = jobs.mail(_scheduled_tracker(ctx), fetch, send=smtp, checkpoint_key=key)
     s = run.summary()

@@ -23,7 +23,8 @@ def world(harness, roster_file, monkeypatch):
     box = Mailbox()
     import sheets_sync.content_run as content_run
 
-    monkeypatch.setattr(content_run, "imap_fetcher", lambda tracker: (box.fetch, "imap:cell@mail/INBOX"))
+    monkeypatch.setattr(content_run, "imap_fetcher",
+                        lambda tracker, **kw: (box.fetch, "imap:cell@mail/INBOX"))
     return harness, box, roster_file
 
 

@@ -107,6 +107,9 @@ def _last_read(previous: tuple[int, int] | None, folder: Folder, settings: ImapS
 
 def _check_attachments_dir(settings: ImapSettings) -> None:
     """Before reading anything: mail whose attachments could not be saved must not be filed."""
+    if settings.store is not None:
+        settings.store.prepare()  # the Drive folder found or made, or the given one checked
+        return
     folder = settings.attachments_dir
     try:
         files.check_folder(folder)

@@ -18,7 +18,8 @@ class Attachment:
     name: str
     size: int  # bytes, as decoded
     content_type: str
-    #: Where it was saved (a path relative to the attachments folder), or "" when not saved.
+    #: Where it was saved (a path relative to the attachments folder, or its Drive link on
+    #: the Google backend), or "" when not saved.
     saved_to: str = ""
     #: Why it was not saved ("larger than 25 MB", …), or "".
     skipped: str = ""

@@ -24,8 +24,8 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from pathlib import Path
 
+from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail import authres, dates, files
-from sheets_sync.mail.errors import MailboxSettingsError
 from sheets_sync.mail.htmltext import html_to_text
 from sheets_sync.mail.message import Attachment, Mail
 from sheets_sync.mail.settings import ImapSettings
@@ -53,7 +53,7 @@ def parse_message(raw: bytes, settings: ImapSettings, *, uidvalidity: int, uid: 
     walk = _Walk(settings, uidvalidity, uid, complete, size)
     try:
         walk.part(msg, 0, text=True)
-    except MailboxSettingsError:
+    except SheetsSyncError:
         raise  # an attachment that could not be saved: nothing of this run may be filed
     except Exception as exc:  # noqa: BLE001 - a broken body must not stop the mailbox
         notes.append(f"part of the message could not be read ({type(exc).__name__}); "
@@ -178,7 +178,7 @@ class _Walk:
         self.texts: list[str] = []
         self.attachments: list[Attachment] = []
         self.notes: list[str] = []
-        self.store = files.FolderStore(Path(settings.attachments_dir))
+        self.store = settings.store or files.FolderStore(Path(settings.attachments_dir))
 
     def part(self, part: Message, depth: int, *, text: bool) -> None:
         """``text=False``: a branch not chosen as the body (the HTML twin of a plain text): only

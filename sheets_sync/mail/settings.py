@@ -48,6 +48,10 @@ class ImapSettings:
     #: Seconds to wait for the server at each step.
     timeout: float = 60.0
     warnings: tuple[str, ...] = ()
+    #: Where attachments go instead of ``attachments_dir``: an object with ``prepare()``
+    #: (run before the mailbox is read) and ``save(key, name, data, content_type)`` —
+    #: the Google backend's Drive folder (sheets_sync.backends.gsheets.attachments).
+    store: object = field(default=None, compare=False, repr=False)
 
     @property
     def max_message_bytes(self) -> int:

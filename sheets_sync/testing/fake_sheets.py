@@ -38,11 +38,13 @@ dropped), ``identity``, ``request_bytes``, ``response_bytes``, ``spreadsheet_id`
 asks for cells back, ``response_ranges`` (what it read).  Token requests are logged apart
 (``server.token_requests``), so ``len(server.requests)`` counts API calls.
 
-* ``/drive/v3/files`` (GET) -- listing by name, and ``…/permissions`` -- who a file is
+* ``/drive/v3/files`` (GET) -- listing by ``q``, and ``…/permissions`` -- who a file is
   shared with, and sharing it (the archive finds, makes and shares its spreadsheets).
+* Drive folders and uploads (``/upload/drive/v3/files``), ``files.get`` and ``files.update``
+  of them: the mail job's attachments (:mod:`.fake_sheets_drive_files`).
 
-Left out (not used by the backend or the people): the rest of Drive (file metadata,
-export, copy), ``spreadsheets.create``, ``values:batchUpdate`` /
+Left out (not used by the backend or the people): the rest of Drive (export, copy,
+downloads, resumable uploads), ``spreadsheets.create``, ``values:batchUpdate`` /
 ``batchClear`` and developer metadata; they answer 404 "Method not found".
 """
 
@@ -71,6 +73,7 @@ from .fake_sheets_auth import (
     token_grant,
 )
 from .fake_sheets_drive import DriveMixin
+from .fake_sheets_drive_files import DriveFilesMixin
 from .fake_sheets_knobs import Drop, Knobs, RequestInfo
 from .fake_sheets_model import (
     DEFAULT_FORMAT,
@@ -110,6 +113,9 @@ _ROUTES = [
     ("PUT", rf"^/v4/spreadsheets/{_SID}/values/(?P<range>.+)$", "values_update", "write"),
     ("POST", r"^/drive/v3/files$", "drive_create", "drive"),
     ("GET", r"^/drive/v3/files$", "drive_list", "drive"),
+    ("GET", rf"^/drive/v3/files/{_SID}$", "drive_get", "drive"),
+    ("PATCH", rf"^/drive/v3/files/{_SID}$", "drive_update", "drive"),
+    ("POST", r"^/upload/drive/v3/files$", "drive_upload", "drive"),
     ("GET", rf"^/drive/v3/files/{_SID}/permissions$", "drive_permissions", "drive"),
     ("POST", rf"^/drive/v3/files/{_SID}/permissions$", "drive_share", "drive"),
     ("DELETE", rf"^/drive/v3/files/{_SID}$", "drive_delete", "drive"),
@@ -134,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
 
-class FakeSheetsServer(DriveMixin, Knobs):
+class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
     """The fake, on ``127.0.0.1`` (``port=0`` picks a free port).  See the module docstring;
     the knobs (quotas, latency, faults, hooks) come from :class:`.fake_sheets_knobs.Knobs`."""
 
@@ -182,6 +188,7 @@ class FakeSheetsServer(DriveMixin, Knobs):
         """Forget spreadsheets, tokens, logs, knobs and hooks (cheap per-test isolation)."""
         with self._lock:
             self._books.clear()
+            self.reset_drive_files()
             self.tokens.clear()
             self.clear_requests()
             self.reset_knobs()
@@ -334,9 +341,11 @@ class FakeSheetsServer(DriveMixin, Knobs):
             name, kind, groups = route
             entry["kind"], entry["spreadsheet_id"] = kind, groups.get("sid")
             try:
-                body = json.loads(raw_body) if raw_body.strip() else {}
+                body = json.loads(raw_body) if raw_body.strip() and name != "drive_upload" else {}
             except ValueError:
                 body = None
+            if name == "drive_upload":  # multipart/related, not JSON: the handler splits it
+                body = {"_raw": raw_body, "_content_type": h.headers.get("Content-Type") or ""}
             info = RequestInfo(h.command, path, query, identity, groups.get("sid"), kind, body)
             if isinstance(body, dict) and body.get("responseRanges"):
                 entry["response_ranges"] = list(body["responseRanges"])

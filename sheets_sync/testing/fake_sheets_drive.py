@@ -1,9 +1,9 @@
-"""Drive v3 as the fake serves it: make, list by name, share and delete spreadsheets
-(gspread's ``create`` and ``del_spreadsheet``; the archive's spreadsheets per year)."""
+"""Drive v3 as the fake serves it: make, list, share and delete spreadsheets (gspread's
+``create`` and ``del_spreadsheet``; the archive's spreadsheets per year). Folders and
+uploaded files (the mail job's attachments) are :mod:`.fake_sheets_drive_files`'s; the
+listing and the sharing here serve both."""
 
 from __future__ import annotations
-
-import re
 
 from .fake_sheets_model import ApiError
 
@@ -26,52 +26,64 @@ class DriveMixin:
     """The Drive handlers of :class:`~.fake_sheets.FakeSheetsServer`."""
 
     def _h_drive_create(self, who: str, g: dict, q: dict, body: dict) -> dict:
+        from .fake_sheets_drive_files import FOLDER_MIME
+
+        if body.get("mimeType") == FOLDER_MIME:
+            return self.create_folder(who, q, body)
         if body.get("mimeType") != SPREADSHEET_MIME:
-            raise DriveError(400, "fake_sheets only creates Google Sheets files.", "badRequest")
+            raise DriveError(400, "fake_sheets only creates Google Sheets files and folders.", "badRequest")
         sid = self.create_spreadsheet(body.get("name") or "Untitled spreadsheet", who)
         return {"kind": "drive#file", "id": sid, "name": self._books[sid].title,
                 "mimeType": SPREADSHEET_MIME}
 
     def _h_drive_list(self, who: str, g: dict, q: dict, body: dict) -> dict:
-        """``files.list`` with a ``q`` of ``name = '…'``, ``mimeType = '…'`` and ``trashed =
-        false`` joined by ``and`` (what the archive asks; the listing recorded in
-        ``ClientTest.test_list_spreadsheet_files``): the spreadsheets the caller may open."""
-        wanted = _drive_query((q.get("q") or [""])[0])
+        """``files.list``: the spreadsheets, folders and files the caller may open that match
+        ``q`` (the terms :func:`.fake_sheets_drive_files.query` knows; the listing recorded in
+        ``ClientTest.test_list_spreadsheet_files``), a page at a time."""
+        from .fake_sheets_drive_files import page, query
+
+        q_text = (q.get("q") or [""])[0]
+        test = query(q_text)
         with self._lock:
             books = [b for b in self._books.values() if b.role_of(who) is not None]
-        files = [{"id": b.id, "name": b.title} for b in books
-                 if wanted.get("name", b.title) == b.title
-                 and wanted.get("mimeType", SPREADSHEET_MIME) == SPREADSHEET_MIME]
-        return {"kind": "drive#fileList", "files": files}
+        files = [r for r in ({"kind": "drive#file", "id": b.id, "name": b.title, "mimeType": SPREADSHEET_MIME,
+                              "parents": [], "trashed": False} for b in books) if test(r)]
+        return page(files + self.listed_files(who, q_text), q)
+
+    def _shareable(self, who: str, fid: str):
+        """The spreadsheet or Drive file ``fid`` with its owner and shares, as ``who`` sees it."""
+        book = self._books.get(fid)
+        if book is not None and book.role_of(who) is not None:
+            return book, book.owner, book.permissions, book.role_of(who)
+        f = self.drive_files.get(fid)
+        if f is None or self.drive_role(f, who) is None:
+            raise DriveError(404, f"File not found: {fid}.", "notFound")
+        return f, f.owner, f.permissions, self.drive_role(f, who)
 
     def _h_drive_permissions(self, who: str, g: dict, q: dict, body: dict) -> dict:
         """``permissions.list``: the owner, then everyone the file is shared with."""
         with self._lock:
-            book = self._books.get(g["sid"])
-            if book is None or book.role_of(who) is None:
-                raise DriveError(404, f"File not found: {g['sid']}.", "notFound")
-            people = [(book.owner, "owner"),
-                      *((e, r) for e, r in book.permissions.items() if e != book.owner)]
+            _, owner, permissions, _ = self._shareable(who, g["sid"])
+            people = [(owner, "owner"), *((e, r) for e, r in permissions.items() if e != owner)]
         return {"kind": "drive#permissionList", "permissions": [
             {"kind": "drive#permission", "id": str(abs(hash(e)) % 10**20), "type": "user", "role": r,
              "emailAddress": e} for e, r in people]}
 
     def _h_drive_share(self, who: str, g: dict, q: dict, body: dict) -> dict:
         """``permissions.create`` for a user (``writer``, ``commenter`` or ``reader``); only
-        the owner or a writer may share, as in Drive's default settings."""
+        the owner or a writer may share, as in Drive's default settings. Sharing someone
+        again changes their role, never adds a second permission."""
         with self._lock:
-            book = self._books.get(g["sid"])
-            if book is None or book.role_of(who) is None:
-                raise DriveError(404, f"File not found: {g['sid']}.", "notFound")
-            if book.owner != who and book.permissions.get(who) != "writer":
+            target, _, permissions, role_of_caller = self._shareable(who, g["sid"])
+            if role_of_caller not in ("owner", "writer"):
                 raise DriveError(403, "The user does not have sufficient permissions for "
-                                 f"file {book.id}.", "insufficientFilePermissions")
+                                 f"file {target.id}.", "insufficientFilePermissions")
             role, email = body.get("role"), body.get("emailAddress")
             if body.get("type") not in ("user", "group") or not email or role not in (
                     "writer", "commenter", "reader"):
                 raise DriveError(400, "The permission type or role is not supported by the fake.",
                                  "badRequest")
-            book.permissions[email] = "writer" if role == "writer" else "reader"
+            permissions[email] = "writer" if role == "writer" else "reader"
         return {"kind": "drive#permission", "id": str(abs(hash(email)) % 10**20), "type": body["type"],
                 "role": role}
 
@@ -84,12 +96,3 @@ class DriveMixin:
                 raise DriveError(403, "The user does not have sufficient permissions for "
                                  f"file {book.id}.", "insufficientFilePermissions")
             del self._books[book.id]
-
-
-def _drive_query(q: str) -> dict[str, str]:
-    """``name = 'x' and mimeType = 'y' and trashed = false`` → {"name": "x", "mimeType": "y"}."""
-    out = {}
-    for term in re.finditer(r"(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'", q):
-        out[term.group(1)] = re.sub(r"\\(.)", r"\1", term.group(2))
-    return out
-

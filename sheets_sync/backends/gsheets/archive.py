@@ -21,6 +21,7 @@ from gspread.urls import DRIVE_FILES_API_V3_URL, SPREADSHEET_BATCH_UPDATE_URL
 from sheets_sync.archive_store import ArchiveStore, ArchiveStores, merged_header, placed, row_key
 from sheets_sync.backends.gsheets.cells import _cell, _chunks, _col, _quote
 from sheets_sync.backends.gsheets.client import RetryingHTTPClient, UncertainWrite, explain, load_credentials
+from sheets_sync.backends.gsheets.sharing import share_like_tracker
 from sheets_sync.backends.gsheets.write import MAX_PAYLOAD
 from sheets_sync.endpoint import session_for
 from sheets_sync.errors import TrackerError
@@ -102,23 +103,7 @@ class GoogleArchives(ArchiveStores):
         return sid
 
     def _share_like_tracker(self, sid: str) -> None:
-        url = f"{DRIVE_FILES_API_V3_URL}/%s/permissions"
-        reply = self._call("reading who the tracker is shared with", self.client.request, "get",
-                           url % self.backend.spreadsheet_id,
-                           params={"fields": "permissions(id,type,role,emailAddress,domain)",
-                                   "supportsAllDrives": "true"}).json()
-        for perm in reply.get("permissions", []):
-            body = {"type": perm.get("type", "user"), "role": perm.get("role", "reader")}
-            if body["role"] == "owner":
-                body["role"] = "writer"  # ownership moves only with the owner's consent
-            if perm.get("emailAddress"):
-                if perm["emailAddress"].lower() == self.identity.lower():
-                    continue  # the job owns the archive
-                body["emailAddress"] = perm["emailAddress"]
-            if perm.get("domain"):
-                body["domain"] = perm["domain"]
-            self._call("sharing the archive like the tracker", self.client.request, "post", url % sid,
-                       params={"sendNotificationEmail": "false", "supportsAllDrives": "true"}, json=body)
+        share_like_tracker(self._call, self.client, self.backend.spreadsheet_id, sid, self.identity)
 
 
 class GoogleArchive(ArchiveStore):

@@ -1,0 +1,278 @@
+"""The mail job's attachments in a Google Drive folder, on the Google backend (#15).
+
+The same interface as :class:`sheets_sync.mail.files.FolderStore`: ``save(key, name,
+data, content_type)`` returns what the Content row's Attachments cell says of the file,
+here its Drive link (text, never a formula). The folder is:
+
+* ``SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER`` (a folder id or URL) when set: checked, never
+  shared by the job (its owner decides who sees it);
+* else "<tracker title> attachments", made by the job's account, tagged with the
+  appProperty ``sheets_sync_tracker=<spreadsheet id>`` (found again by that tag, not
+  by a name someone may change) and shared like the tracker, once
+  (``sheets_sync_shared=1`` marks it done).
+
+:meth:`DriveStore.prepare` finds or makes the folder before the mailbox is read, so a
+refusal costs nothing and no mail is read. Each file carries ``sheets_sync_key=<key>``
+(``<uidvalidity>-<uid>-<n>``): before an upload the key is looked up, so a run killed
+after the upload and before the tracker's write finds the file rather than uploading it
+twice; an upload whose answer was lost is looked up again before it is sent again. After
+the mailbox is renumbered (a new UIDVALIDITY) the keys change: a file in the folder with
+the same name and the same MD5 is the same attachment, and is used again.
+
+Requests: one ``files.list`` (the folder; ``files.get`` for a given one) a run, and per
+attachment one ``files.list`` plus, for a new file, one upload. The first run makes the
+folder and shares it: ``files.create``, ``permissions.list``, one ``permissions.create``
+per person, one ``files.update``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+
+from gspread.exceptions import APIError
+from gspread.urls import DRIVE_FILES_API_V3_URL
+
+from sheets_sync.backends.gsheets.client import RetryingHTTPClient, UncertainWrite, load_credentials
+from sheets_sync.backends.gsheets.sharing import share_like_tracker
+from sheets_sync.endpoint import session_for
+from sheets_sync.errors import TrackerError
+from sheets_sync.mail.errors import MailboxSettingsError, MailboxUnavailable
+
+log = logging.getLogger(__name__)
+FOLDER_MIME = "application/vnd.google-apps.folder"
+UPLOAD_URL = "https://www.googleapis.com/upload/drive/v3/files"
+SETTING = "SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER"
+TRACKER_TAG, SHARED_TAG, KEY_TAG = "sheets_sync_tracker", "sheets_sync_shared", "sheets_sync_key"
+FILE_FIELDS = "id,name,md5Checksum,webViewLink,appProperties"
+#: An upload whose answer is lost is looked up, then sent again, at most this many times.
+UPLOAD_TRIES = 3
+_ALL_DRIVES = {"supportsAllDrives": "true"}
+_FOLDER_ID = re.compile(r"(?:/folders/|[?&]id=)([A-Za-z0-9_-]{10,})|^([A-Za-z0-9_-]{10,})$")
+
+
+class AttachmentsRefused(MailboxSettingsError):
+    """Drive refused the folder or the file (not shared, gone, full): exit 2, nothing filed."""
+
+
+class AttachmentsUnavailable(MailboxUnavailable):
+    """Drive did not answer, or answered 5xx, after the retries: exit 5, the next run tries again."""
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at each call: the tests make the retries' waits instant
+
+
+def folder_id(setting: str) -> str:
+    """The id in ``SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER`` (an id, or a folder's URL)."""
+    found = _FOLDER_ID.search(setting.strip())
+    if not found:
+        raise AttachmentsRefused(f"{SETTING}={setting!r} is not a Drive folder id or URL; copy the "
+                                 "folder's address from Drive (https://drive.google.com/drive/folders/…)")
+    return found.group(1) or found.group(2)
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class DriveStore:
+    """Attachments in a Drive folder; see the module docstring."""
+
+    def __init__(self, spreadsheet_id: str, *, credentials: str | None = None, folder: str = "",
+                 dry_run: bool = False, sleep: Callable[[float], None] | None = None) -> None:
+        self.spreadsheet_id = spreadsheet_id
+        self.credentials = credentials
+        self.setting = folder.strip()
+        self.dry_run = dry_run
+        self.sleep = sleep
+        self.folder: dict | None = None
+        self.client: RetryingHTTPClient | None = None
+        self.identity = ""
+
+    # ------------------------------------------------------------------ the folder
+
+    def prepare(self) -> None:
+        """Find (or make and share) the folder, or check the given one; before the mail is read."""
+        creds = load_credentials(self.credentials)
+        self.identity = creds.service_account_email
+        self.client = RetryingHTTPClient(creds, session_for(credentials=creds), sleep=self.sleep or _sleep)
+        if self.setting:
+            self.folder = self._given(folder_id(self.setting))
+            return
+        self.folder = self._tagged()
+        if self.folder is None and not self.dry_run:
+            self.folder = self._make()
+        if self.folder is not None and not self.dry_run and \
+                (self.folder.get("appProperties") or {}).get(SHARED_TAG) != "1":
+            self._share(self.folder["id"])
+
+    def _given(self, fid: str) -> dict:
+        refused = (f"{SETTING}: Drive folder {fid} was not found or is not shared with {self.identity}; "
+                   f"share it with {self.identity} as Editor (Content manager in a shared drive) or "
+                   "name another folder")
+        meta = self._call("opening the attachments folder", "get", f"{DRIVE_FILES_API_V3_URL}/{fid}",
+                          refused=refused, params={
+                              "fields": "id,name,mimeType,trashed,webViewLink,capabilities(canAddChildren)",
+                              **_ALL_DRIVES})
+        if meta.get("mimeType") != FOLDER_MIME or meta.get("trashed"):
+            raise AttachmentsRefused(f"{SETTING}: {fid} ({meta.get('name', '')!r}) is not a folder in Drive"
+                                     + (" (it is in the trash)" if meta.get("trashed") else "")
+                                     + "; give a folder's id or URL")
+        if not (meta.get("capabilities") or {}).get("canAddChildren"):
+            raise AttachmentsRefused(f"{SETTING}: {self.identity} may not add files to the Drive folder "
+                                     f"{meta.get('name', fid)!r}; share it with {self.identity} as Editor "
+                                     "(Content manager in a shared drive)")
+        return meta
+
+    def _tagged(self) -> dict | None:
+        q = (f"mimeType = '{FOLDER_MIME}' and appProperties has {{ key='{TRACKER_TAG}' and "
+             f"value='{_quoted(self.spreadsheet_id)}' }} and trashed = false")
+        reply = self._call("looking for the attachments folder in Drive", "get", DRIVE_FILES_API_V3_URL,
+                           params={"q": q, "fields": "files(id,name,webViewLink,appProperties)",
+                                   "includeItemsFromAllDrives": "true", **_ALL_DRIVES})
+        found = reply.get("files") or []
+        return found[0] if found else None
+
+    def _make(self) -> dict:
+        title = self._call("reading the tracker's title", "get",
+                           f"https://sheets.googleapis.com/v4/spreadsheets/{self.spreadsheet_id}",
+                           params={"fields": "properties.title"})["properties"]["title"]
+        body = {"name": f"{title} attachments", "mimeType": FOLDER_MIME,
+                "appProperties": {TRACKER_TAG: self.spreadsheet_id}}
+        try:
+            made = self._call("making the attachments folder in Drive", "post", DRIVE_FILES_API_V3_URL,
+                              params={"fields": "id,name,webViewLink,appProperties", **_ALL_DRIVES},
+                              json=body, uncertain=True)
+        except UncertainWrite:
+            made = self._tagged()  # Drive may have made it: find it by its tag before making another
+            if made is None:
+                raise AttachmentsUnavailable("Google Drive did not answer while making the attachments "
+                                             "folder; run again (no mail was filed)") from None
+        log.info("made the Drive folder %r (%s) for the attachments", made.get("name"), made["id"])
+        return made
+
+    def _share(self, fid: str) -> None:
+        unsure = []
+
+        def call(what, func, method, url, **kwargs):
+            if method != "post":
+                return self._response(what, method, url, **kwargs)
+            try:
+                return self._response(what, method, url, uncertain=True, **kwargs)
+            except UncertainWrite:
+                unsure.append(kwargs.get("json"))  # landed or not: shared again next run
+                return None
+
+        share_like_tracker(call, self.client, self.spreadsheet_id, fid, self.identity,
+                           what="the attachments folder")
+        if unsure:
+            log.warning("%d share(s) of the attachments folder may not have landed; they are made "
+                        "again next run", len(unsure))
+            return  # not marked: the next run shares it again (sharing twice doubles nothing)
+        try:
+            self._call("marking the attachments folder shared", "patch", f"{DRIVE_FILES_API_V3_URL}/{fid}",
+                       params={"fields": "id", **_ALL_DRIVES},
+                       json={"appProperties": {SHARED_TAG: "1"}}, uncertain=True)
+        except UncertainWrite:
+            log.warning("the attachments folder's mark may not have landed; it is shared again next run")
+
+    # ------------------------------------------------------------------ the files
+
+    def save(self, key: str, name: str, data: bytes, content_type: str) -> str:
+        if self.folder is None:
+            if not self.dry_run:
+                raise RuntimeError("DriveStore.prepare() must run before save()")
+            return "a new Drive folder (dry run: not uploaded)"
+        if self.dry_run:
+            return f"{self.folder.get('webViewLink') or self.folder['id']} (dry run: not uploaded)"
+        md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - Drive's own checksum, not security
+        for _ in range(UPLOAD_TRIES):
+            found = self._lookup(key, name, md5)
+            if found is not None:
+                return found.get("webViewLink") or found["id"]
+            try:
+                made = self._upload(key, name, data, content_type)
+                return made.get("webViewLink") or made["id"]
+            except UncertainWrite:
+                log.warning("the upload of %s may not have landed; looked up before it is sent again", key)
+        raise AttachmentsUnavailable(f"Google Drive did not confirm the upload of attachment {name!r} after "
+                                     f"{UPLOAD_TRIES} tries; run again (no mail was filed)")
+
+    def _lookup(self, key: str, name: str, md5: str) -> dict | None:
+        """The file of this key; else one of this name and content (the mailbox renumbered)."""
+        q = (f"'{_quoted(self.folder['id'])}' in parents and trashed = false and (appProperties has "
+             f"{{ key='{KEY_TAG}' and value='{_quoted(key)}' }} or name = '{_quoted(name)}')")
+        params = {"q": q, "fields": f"nextPageToken,files({FILE_FIELDS})", "pageSize": "100",
+                  "includeItemsFromAllDrives": "true", **_ALL_DRIVES}
+        same = None
+        while True:
+            reply = self._call("looking for the attachment in Drive", "get", DRIVE_FILES_API_V3_URL,
+                               params=params)
+            for f in reply.get("files") or []:
+                if (f.get("appProperties") or {}).get(KEY_TAG) == key:
+                    return f
+                if same is None and f.get("name") == name and f.get("md5Checksum") == md5:
+                    same = f
+            if not reply.get("nextPageToken"):
+                return same
+            params = {**params, "pageToken": reply["nextPageToken"]}
+
+    def _upload(self, key: str, name: str, data: bytes, content_type: str) -> dict:
+        meta = {"name": name, "parents": [self.folder["id"]], "appProperties": {KEY_TAG: key}}
+        boundary = "sheets-sync-" + secrets.token_hex(12)
+        media_type = content_type or "application/octet-stream"
+        body = b"".join([
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+            json.dumps(meta, ensure_ascii=False).encode("utf-8"),
+            f"\r\n--{boundary}\r\nContent-Type: {media_type}\r\n\r\n".encode(),
+            data, f"\r\n--{boundary}--\r\n".encode()])
+        return self._call(f"uploading attachment {name!r} to Drive", "post", UPLOAD_URL,
+                          params={"uploadType": "multipart", "fields": FILE_FIELDS, **_ALL_DRIVES},
+                          data=body, headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+                          uncertain=True)
+
+    # ------------------------------------------------------------------ Google's answers
+
+    def _call(self, what: str, method: str, url: str, **kwargs) -> dict:
+        return self._response(what, method, url, **kwargs).json()
+
+    def _response(self, what: str, method: str, url: str, *, refused: str = "", uncertain: bool = False,
+                  **kwargs):
+        assert self.client is not None
+        try:
+            return self.client.request(method, url, **kwargs)
+        except UncertainWrite:
+            if uncertain:
+                raise
+            raise AttachmentsUnavailable(f"{what}: Google Drive did not answer; run again (no mail was "
+                                         "filed)") from None
+        except TrackerError:  # no answer after the retries
+            raise AttachmentsUnavailable(f"{what}: Google Drive did not answer after retries; check the "
+                                         "network and run again (no mail was filed)") from None
+        except APIError as exc:
+            raise self._refusal(exc, what, refused) from None
+
+    def _refusal(self, exc: APIError, what: str, refused: str) -> Exception:
+        code = exc.response.status_code
+        error = exc.error if isinstance(exc.error, dict) else {}
+        reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)}
+        message = str(error.get("message") or "no details")
+        if code >= 500 or code == 429 or reasons & {"userRateLimitExceeded", "rateLimitExceeded"}:
+            return AttachmentsUnavailable(f"{what}: Google Drive answered {code} ({message}) after retries; "
+                                          "run again later (no mail was filed)")
+        if "storageQuotaExceeded" in reasons:
+            return AttachmentsRefused(
+                f"{what}: the Drive storage of {self.identity} is full (a service account has none of its "
+                f"own): set {SETTING} to a folder in a shared drive, shared with it as Content manager, "
+                "or free space (no mail was filed)")
+        if code in (403, 404):
+            return AttachmentsRefused(refused or (
+                f"{what}: Google Drive refused {self.identity} ({code}: {message}); share the attachments "
+                f"folder with it as Editor, or set {SETTING} to one it may add files to (no mail was filed)"))
+        return AttachmentsRefused(f"{what}: Google Drive answered {code}: {message} (no mail was filed)")
