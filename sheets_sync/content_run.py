@@ -26,13 +26,14 @@ from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.content import MAIL_SOURCE, MailPlan, plan_mail, view_from_read
+from sheets_sync.content_filing import APPROVAL, CHANGES, FOLLOW_UP
 from sheets_sync.content_mail import delivered, delivery_row, outbox
 from sheets_sync.content_settings import content_settings
 from sheets_sync.emailer import Delivery, Outgoing, SmtpFactory, connect, send_messages
 from sheets_sync.errors import ConfigError, DeliveryError, TrackerError
 from sheets_sync.mail.message import Mail
 from sheets_sync.schema import Schema
-from sheets_sync.table import AddRow, Record, Table, require_headers
+from sheets_sync.table import AddRow, Conflict, Record, Table, UpdateRow, require_headers
 from sheets_sync.timeutil import IST, now_ist, to_sheet
 
 CONTENT_TABS = ("content", "mail_log", "supervision")
@@ -113,9 +114,17 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
         warnings += fetched
         plan = plan_mail(view, list(mails), checkpoint, settings, now, cell_limit=session.cell_limit,
                          checkpoint_key=checkpoint_key)
+        conflicts = []
         if not dry_run:
             session.apply([*plan.changes, _log_row(plan, now, time.monotonic() - started, run_by)])
-    messages, unaddressed = outbox(plan.requests, roster, settings, cell, now)
+            conflicts = list(session.conflicts)
+    changed = {c.change.key[0] for c in conflicts}
+    if conflicts:
+        warnings += _settle(backend, schema, conflicts, plan)
+    # A request a person changed meanwhile sends nothing now: the next run plans it from
+    # what they typed (its e-mail intents were not written either).
+    requests = {k: v for k, v in plan.requests.items() if k not in changed}
+    messages, unaddressed = outbox(requests, roster, settings, cell, now)
     warnings += unaddressed
     run = MailRun(backend.location, plan, messages, None, dry_run, structure, warnings)
     if dry_run or smtp is None:
@@ -127,6 +136,37 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
             session.apply([delivery_row(run.delivery, command="mail", now=now,
                                         seconds=time.monotonic() - started, run_by=run_by)])
     return run
+
+
+def _settle(backend: Backend, schema: Schema, conflicts: Sequence[Conflict], plan: MailPlan) -> list[str]:
+    """Say, in each request's row and as the run's warnings, what the run decided and did
+    not write because a person changed the row meanwhile; a mail's answer that could not be
+    applied is kept in the row's Later e-mails, for good (the mail is not read again)."""
+    tab = schema.tab("content")
+    warnings, changes = [], []
+    for conflict in conflicts:
+        code = conflict.change.key[0]
+        header = tab.header_of(conflict.column)
+        meant = ", ".join(f"{tab.header_of(f)} → {v or '(empty)'}" for f, v in conflict.change.values.items()
+                          if f != "sync_notes" and f in {c.field for c in tab.columns})
+        changed = f"{header} was changed to {conflict.now!r} during the run (it read " \
+                  f"{conflict.change.guard[conflict.column]!r})"
+        warnings.append(f"{code}: {changed}: the run's {meant} not written; the next run plans again")
+        values = {"sync_notes": f"not written: {changed}; the run meant {meant}; the next run plans again"}
+        answers = [f for f in plan.filed if f.filing.code == code and f.filing.kind in (APPROVAL, CHANGES,
+                                                                                        FOLLOW_UP)]
+        if answers:
+            later = plan.requests.get(code, {}).get("follow_ups", "")
+            for f in answers:
+                entry = (f"{to_sheet(f.mail.received)} {f.mail.sender}: {f.filing.filed_as} not applied to "
+                         f"this row, its {header} was {conflict.now!r} by then (see the Mail Log)")
+                later = f"{later}\n{entry}" if later.strip() else entry
+            values["follow_ups"] = later
+        changes.append(UpdateRow("content", conflict.change.key, values, "conflict"))
+    with backend.open(schema, write=True) as session:
+        session.read(["content"])
+        session.apply(changes)
+    return warnings
 
 
 def smtp_or_none(environ=None):

@@ -1,0 +1,190 @@
+"""A person changes a request's Status, Draft link or Planned date between the mail run's read
+and its write, on both backends (#15): what they typed stays, the job's now-stale decision is
+not written but said (Sync notes, the run's warnings) and planned again by the next run, and
+nothing is e-mailed on the strength of what the person had just changed.
+
+Google: the spreadsheet's owner (whom the run's lock does not stop) types in the Content tab
+right before the write request. Workbook: a person saves the file between the run's load and
+its save."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sheets_sync import jobs
+from sheets_sync.content_settings import ASKED
+from sheets_sync.emailer import SmtpSettings
+from tests.content_world import (
+    HEAD,
+    NOW,
+    Mailbox,
+    content_rows,
+    later,
+    mail_log,
+    tracker_for,
+    type_in_content,
+)
+from tests.fake_sheets_fixtures import JOB_EMAIL
+from tests.test_email import server  # noqa: F401 - the aiosmtpd fixture
+
+LINK = "https://drive.example/d/CR-0001"
+NEW_LINK = "https://drive.example/d/CR-0001-v2"
+
+
+@pytest.fixture
+def world(harness, roster_file, monkeypatch, server):  # noqa: F811
+    for name, value in harness.env.items():
+        monkeypatch.setenv(name, value)
+    tracker = tracker_for(harness, roster_file)
+    box = Mailbox()
+    box.deliver(subject="Health camp", planned=date(2026, 12, 20))
+    run(tracker, box)
+    return harness, tracker, box
+
+
+def run(tracker, box, when=NOW):
+    return jobs.mail(tracker, box.fetch, now=when, send=SmtpSettings.from_env())
+
+
+def subjects(server):  # noqa: F811
+    import email
+    from email import policy
+
+    return [str(email.message_from_bytes(c, policy=policy.default)["Subject"]) for _, _, c in server.messages]
+
+
+def bodies(server):  # noqa: F811
+    import email
+    from email import policy
+
+    messages = [email.message_from_bytes(c, policy=policy.default) for _, _, c in server.messages]
+    return [m.get_body(preferencelist=("plain",)).get_content() for m in messages]
+
+
+def typed_before_the_write(harness, monkeypatch, header: str, value: str, code: str = "CR-0001") -> list:
+    """``value`` typed in ``code``'s ``header`` of the Content tab once, right before the mail
+    run's write: by the spreadsheet's owner on Google, by a person saving the workbook."""
+    done: list = []
+    if harness.kind == "google":
+        from tests.trackers import OWNER, _letter, _q
+
+        owner = harness.server.as_user(OWNER)
+
+        def hook(info, phase):
+            if done or phase != "before" or info.identity != JOB_EMAIL or not isinstance(info.body, dict):
+                return
+            kinds = {k for r in info.body.get("requests") or [] for k in r}
+            if kinds & {"appendCells", "updateCells"} and "addProtectedRange" not in kinds:
+                done.append(True)
+                row, col = harness._find("Content", "Request", code, header)
+                owner.edit(harness.sid, f"{_q('Content')}!{_letter(col)}{row + 1}", [[value]], raw=True)
+
+        monkeypatch.setattr(harness, "_unhook", harness.server.on_request(hook), raising=False)
+        return done
+    from sheets_sync.backends.xlsx import XlsxSession
+
+    real = XlsxSession.apply
+
+    def apply(self, changes):
+        if not done:
+            done.append(True)
+            type_in_content(harness, code, header, value)  # saved by LibreOffice meanwhile
+        return real(self, changes)
+
+    monkeypatch.setattr(XlsxSession, "apply", apply)
+    return done
+
+
+def _unhook(harness):
+    getattr(harness, "_unhook", lambda: None)()
+
+
+def _sent_for_approval(harness, tracker, box, server):  # noqa: F811
+    type_in_content(harness, "CR-0001", "Draft link", LINK)
+    type_in_content(harness, "CR-0001", "Status", "Sent for approval")
+    run(tracker, box, later(1))
+    server.messages.clear()
+
+
+def test_an_approval_filed_while_the_cell_withdraws_the_request_leaves_withdrawn(
+        world, server, monkeypatch):  # noqa: F811
+    harness, tracker, box = world
+    _sent_for_approval(harness, tracker, box, server)
+    box.deliver(sender=HEAD, subject="Re: CR-0001", codes=("CR-0001",), received=later(2), text="APPROVE")
+    done = typed_before_the_write(harness, monkeypatch, "Status", "Withdrawn")
+    got = run(tracker, box, later(2.5))
+    _unhook(harness)
+    assert done
+    row = content_rows(harness)["CR-0001"]
+    assert row["Status"] == "Withdrawn"  # what the person typed
+    assert row["Approved by"] == "" and row["Approved at (IST)"] == "" and row["Approval message id"] == ""
+    assert "Withdrawn" in row["Sync notes"] and "Approved" in row["Sync notes"]
+    # The head's answer is not lost: its words, who and when, in the request's row.
+    assert HEAD in row["Later e-mails"] and "approval" in row["Later e-mails"]
+    assert mail_log(harness)[-1]["Filed as"] == "approval of CR-0001"
+    assert any("CR-0001" in w and "Withdrawn" in w for w in got.warnings)
+    assert server.messages == []
+    run(tracker, box, later(3))
+    row = content_rows(harness)["CR-0001"]
+    assert row["Status"] == "Withdrawn" and row["Approved by"] == "" and server.messages == []
+    assert HEAD in row["Later e-mails"]
+
+
+def test_a_new_draft_link_typed_while_the_approval_is_asked_is_the_one_mailed(
+        world, server, monkeypatch):  # noqa: F811
+    harness, tracker, box = world
+    type_in_content(harness, "CR-0001", "Draft link", LINK)
+    type_in_content(harness, "CR-0001", "Status", "Sent for approval")
+    server.messages.clear()
+    done = typed_before_the_write(harness, monkeypatch, "Draft link", NEW_LINK)
+    got = run(tracker, box, later(1))
+    _unhook(harness)
+    assert done
+    row = content_rows(harness)["CR-0001"]
+    assert row["Draft link"] == NEW_LINK and row["Approval asked at (IST)"] == ""
+    assert "Draft link" in row["Sync notes"]
+    assert server.messages == []  # not the old link
+    assert any("CR-0001" in w for w in got.warnings)
+    run(tracker, box, later(1.5))
+    assert [s for s in subjects(server) if "Approval asked" in s] == [
+        "[sheets-sync] Approval asked: CR-0001 — Health camp"]
+    assert NEW_LINK in bodies(server)[0] and LINK not in bodies(server)[0].replace(NEW_LINK, "")
+    row = content_rows(harness)["CR-0001"]
+    assert row["Approval asked at (IST)"] and row["Sync notes"] == ""
+    run(tracker, box, later(2))
+    assert len(server.messages) == 1
+
+
+def test_an_ask_the_cell_takes_back_during_the_run_is_not_mailed(world, server, monkeypatch):  # noqa: F811
+    harness, tracker, box = world
+    type_in_content(harness, "CR-0001", "Asked of the department", "फोटो मोठ्या आकारात पाठवा")
+    type_in_content(harness, "CR-0001", "Status", ASKED)
+    server.messages.clear()
+    done = typed_before_the_write(harness, monkeypatch, "Status", "In design")
+    run(tracker, box, later(1))
+    _unhook(harness)
+    assert done
+    row = content_rows(harness)["CR-0001"]
+    assert row["Status"] == "In design" and row["Department asked at (IST)"] == ""
+    assert server.messages == []
+    run(tracker, box, later(2))
+    assert server.messages == [] and content_rows(harness)["CR-0001"]["Department asked at (IST)"] == ""
+
+
+def test_a_departments_answer_filed_while_the_status_changes_keeps_its_words(
+        world, server, monkeypatch):  # noqa: F811
+    harness, tracker, box = world
+    type_in_content(harness, "CR-0001", "Asked of the department", "the ward number?")
+    type_in_content(harness, "CR-0001", "Status", ASKED)
+    run(tracker, box, later(1))
+    box.deliver(subject="Re: CR-0001", codes=("CR-0001",), text="प्रभाग ५ 🙏", received=later(2))
+    done = typed_before_the_write(harness, monkeypatch, "Status", "In design")
+    run(tracker, box, later(2.5))
+    _unhook(harness)
+    assert done
+    row = content_rows(harness)["CR-0001"]
+    assert row["Status"] == "In design" and row["Department answered at (IST)"] == ""
+    assert "प्रभाग ५ 🙏" in row["Later e-mails"]  # the department's words are kept
+    assert "In design" in row["Sync notes"]
