@@ -316,7 +316,7 @@ def follow_up(content: _Rows, settings: ContentSettings, now: datetime, roster: 
                                  "the department is told")
         notes_text = [problem] if problem else []
         values.update(_approval(code, row, status, settings, now, notes, notes_text))
-        values.update(_dept_ask(code, row, status, now, notes, notes_text))
+        values.update(_dept_ask(code, row, status, settings, now, notes, notes_text))
         if planned and status not in CLOSED and now.astimezone(IST).date() >= planned \
                 and not row.get("flagged_at", "").strip():
             values["flagged_at"] = stamp
@@ -348,10 +348,11 @@ def _approval(code: str, row: Mapping[str, str], status: str, settings: ContentS
     return {}
 
 
-def _dept_ask(code: str, row: Mapping[str, str], status: str, now: datetime, notes: list[str],
-              problems: list[str]) -> dict[str, str]:
+def _dept_ask(code: str, row: Mapping[str, str], status: str, settings: ContentSettings, now: datetime,
+              notes: list[str], problems: list[str]) -> dict[str, str]:
     """Asked of department with what is asked typed and not e-mailed yet: the intent to e-mail
-    it (Department asked at, and the text as sent, so a new text asks anew)."""
+    it (Department asked at, and the text as sent, so a new text asks anew); asked and not
+    answered ``dept_remind_after_hours`` after the ask or the last reminder: a reminder."""
     if status != ASKED:
         return {}
     text = row.get("dept_ask", "").strip()
@@ -359,9 +360,14 @@ def _dept_ask(code: str, row: Mapping[str, str], status: str, now: datetime, not
         problems.append("type what is asked in Asked of the department: Asked of department e-mails it")
         return {}
     if row.get("dept_asked_text", "").strip() == text and from_sheet(row.get("dept_asked_at", "")):
+        last = from_sheet(row.get("dept_reminded_at", "")) or from_sheet(row.get("dept_asked_at", ""))
+        if last and now - last >= timedelta(hours=settings.dept_remind_after_hours):
+            notes.append(f"{code}: no answer from the department since {to_sheet(last)}; it is reminded")
+            return {"dept_reminded_at": to_sheet(now)}
         return {}
     notes.append(f"{code}: asked of the department")
-    return {"dept_asked_at": to_sheet(now), "dept_asked_text": text, "dept_answered_at": ""}
+    return {"dept_asked_at": to_sheet(now), "dept_asked_text": text, "dept_answered_at": "",
+            "dept_reminded_at": ""}
 
 
 def planned_date(text: str) -> tuple[date | None, str]:
