@@ -118,7 +118,10 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
         if not dry_run:
             session.apply([*plan.changes, _log_row(plan, now, time.monotonic() - started, run_by)])
             conflicts = list(session.conflicts)
-    changed = {c.change.key[0] for c in conflicts}
+    changed: set[str] = set()
+    if conflicts:
+        conflicts = _again_by_key(backend, schema, conflicts)
+        changed = {c.change.key[0] for c in conflicts}
     if conflicts:
         warnings += _settle(backend, schema, conflicts, plan)
     # A request a person changed meanwhile sends nothing now: the next run plans it from
@@ -138,34 +141,58 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
     return run
 
 
+def _again_by_key(backend: Backend, schema: Schema, conflicts: Sequence[Conflict]) -> list[Conflict]:
+    """The updates that landed nowhere because the owner sorted the rows meanwhile, written
+    again by key on a fresh read (the guarded ones still only while their row holds what the
+    run read); the conflicts that remain."""
+    moved = [c.change for c in conflicts if c.moved]
+    if not moved:
+        return list(conflicts)
+    with backend.open(schema, write=True) as session:
+        session.read(["content"])
+        session.apply(moved)
+        again = list(session.conflicts)
+    return [*(c for c in conflicts if not c.moved), *again]
+
+
 def _settle(backend: Backend, schema: Schema, conflicts: Sequence[Conflict], plan: MailPlan) -> list[str]:
     """Say, in each request's row and as the run's warnings, what the run decided and did
     not write because a person changed the row meanwhile; a mail's answer that could not be
-    applied is kept in the row's Later e-mails, for good (the mail is not read again)."""
+    applied is kept in the row's Later e-mails, for good (the mail is not read again). What
+    a mail brought that landed nowhere (the owner sorted the rows meanwhile) is written
+    again, by key."""
     tab = schema.tab("content")
-    warnings, changes = [], []
-    for conflict in conflicts:
+    columns = {c.field for c in tab.columns}
+    warnings: list[str] = []
+    by_key: dict[tuple, dict] = {}
+    for conflict in sorted(conflicts, key=lambda c: bool(c.change.guard)):  # facts first
+        values = by_key.setdefault(tuple(conflict.change.key), {})
+        if not conflict.change.guard:
+            values.update(conflict.change.values)
+            continue
         code = conflict.change.key[0]
-        header = tab.header_of(conflict.column)
         meant = ", ".join(f"{tab.header_of(f)} → {v or '(empty)'}" for f, v in conflict.change.values.items()
-                          if f != "sync_notes" and f in {c.field for c in tab.columns})
-        changed = f"{header} was changed to {conflict.now!r} during the run (it read " \
-                  f"{conflict.change.guard[conflict.column]!r})"
+                          if f != "sync_notes" and f in columns)
+        if conflict.moved:
+            changed = "the Content tab's rows were moved (sorted?) during the run"
+            why = "its rows were moved"
+        else:
+            header = tab.header_of(conflict.column)
+            changed = f"{header} was changed to {conflict.now!r} during the run (it read " \
+                      f"{conflict.change.guard[conflict.column]!r})"
+            why = f"its {header} was {conflict.now!r} by then"
         warnings.append(f"{code}: {changed}: the run's {meant} not written; the next run plans again")
-        values = {"sync_notes": f"not written: {changed}; the run meant {meant}; the next run plans again"}
-        answers = [f for f in plan.filed if f.filing.code == code and f.filing.kind in (APPROVAL, CHANGES,
-                                                                                        FOLLOW_UP)]
-        if answers:
-            later = plan.requests.get(code, {}).get("follow_ups", "")
-            for f in answers:
+        values["sync_notes"] = f"not written: {changed}; the run meant {meant}; the next run plans again"
+        later = values.get("follow_ups", plan.requests.get(code, {}).get("follow_ups", ""))
+        for f in plan.filed:
+            if f.filing.code == code and f.filing.kind in (APPROVAL, CHANGES, FOLLOW_UP):
                 entry = (f"{to_sheet(f.mail.received)} {f.mail.sender}: {f.filing.filed_as} not applied to "
-                         f"this row, its {header} was {conflict.now!r} by then (see the Mail Log)")
+                         f"this row, {why} (see the Mail Log)")
                 later = f"{later}\n{entry}" if later.strip() else entry
-            values["follow_ups"] = later
-        changes.append(UpdateRow("content", conflict.change.key, values, "conflict"))
+                values["follow_ups"] = later
     with backend.open(schema, write=True) as session:
         session.read(["content"])
-        session.apply(changes)
+        session.apply([UpdateRow("content", key, values, "conflict") for key, values in by_key.items()])
     return warnings
 
 

@@ -129,6 +129,9 @@ class Conflict:
     change: UpdateRow
     column: str  # the field a person changed
     now: str  # what the row holds instead of ``change.guard[column]``
+    # The row was not where the run read it (the owner sorted the tab): none of the update
+    # was written, guarded or not (``now``: the key found there instead).
+    moved: bool = False
 
 
 def guard_broken(change: UpdateRow, holds: Callable[[str], str]) -> Conflict | None:

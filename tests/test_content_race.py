@@ -188,3 +188,54 @@ def test_a_departments_answer_filed_while_the_status_changes_keeps_its_words(
     assert row["Status"] == "In design" and row["Department answered at (IST)"] == ""
     assert "प्रभाग ५ 🙏" in row["Later e-mails"]  # the department's words are kept
     assert "In design" in row["Sync notes"]
+
+
+def test_the_owner_sorting_the_content_tab_during_the_write_moves_no_decision_to_another_request(
+        google, roster_file, monkeypatch, server):  # noqa: F811
+    """Google only (a workbook saved meanwhile is written by key): the owner sorts the Content
+    tab between the run's read and its write; no request gets another's Status or times."""
+    from tests.trackers import OWNER
+
+    for name, value in google.env.items():
+        monkeypatch.setenv(name, value)
+    tracker = tracker_for(google, roster_file)
+    box = Mailbox()
+    box.deliver(subject="Health camp", planned=date(2026, 12, 20))
+    box.deliver(subject="Tree plantation", planned=date(2026, 12, 21))
+    run(tracker, box)
+    for code in ("CR-0001", "CR-0002"):
+        type_in_content(google, code, "Draft link", f"https://drive.example/d/{code}")
+        type_in_content(google, code, "Status", "Sent for approval")
+    run(tracker, box, later(1))
+    before = content_rows(google)
+    box.deliver(sender=HEAD, subject="Re: CR-0001", codes=("CR-0001",), received=later(2), text="APPROVE")
+    done = []
+
+    def hook(info, phase):
+        if done or phase != "before" or info.identity != JOB_EMAIL or not isinstance(info.body, dict):
+            return
+        kinds = {k for r in info.body.get("requests") or [] for k in r}
+        if kinds & {"appendCells", "updateCells"} and "addProtectedRange" not in kinds:
+            done.append(True)
+            column = google.values("Content")[0].index("Request")
+            google.server.as_user(OWNER).sort(google.sid, "Content", column, ascending=False)
+
+    remove = google.server.on_request(hook)
+    run(tracker, box, later(2.5))
+    remove()
+    assert done
+    assert [r[0] for r in google.values("Content")[1:]] == ["CR-0002", "CR-0001"]  # sorted, really
+    rows = content_rows(google)
+    assert rows["CR-0002"] == before["CR-0002"]  # nothing of CR-0001's stayed on it
+    # CR-0001: the approval written again on its own row, where it now is.
+    row = rows["CR-0001"]
+    assert row["Status"] == "Approved" and row["Approved by"] == HEAD and row["Head's answer"] == "APPROVE"
+    assert row["Sync notes"] == "" and row["Later e-mails"] == ""
+    assert run(tracker, box, later(3)).plan.changes == []  # and the next run is quiet
+
+
+@pytest.fixture
+def google(request, tmp_path):
+    from tests.trackers import GoogleHarness
+
+    return GoogleHarness.make(request, tmp_path)

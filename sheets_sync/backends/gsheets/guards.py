@@ -39,52 +39,51 @@ class GuardMixin:
         # (findReplace needs a text to find; and a Status emptied is written as a cell)
         return bool(str(change.guard.get(SWAPPED, "")).strip()) and str(change.values[SWAPPED]).strip() != ""
 
-    def guard_ranges(self, guarded: Sequence[UpdateRow]) -> list[tuple[int, str]]:
-        """The guarded cells to see in the write's reply, as (sheet id, A1 of one cell)."""
+    def guard_ranges(self, watched: Sequence[UpdateRow]) -> list[tuple[int, str]]:
+        """The cells to see in the write's reply, as (sheet id, A1 of one cell): each watched
+        row's key cells (did the owner sort the rows meanwhile?) and its guarded cells."""
         out: list[tuple[int, str]] = []
-        for change in guarded:
+        for change in watched:
             tab = self.tab(change.tab)
             positions = self._fieldheader_positions(tab)
             row = self.row_of[change.tab][tuple(change.key)]
             sheet = self._sheet(tab)
-            for name in change.guard:
+            for name in dict.fromkeys([*tab.key, *change.guard]):
                 if name in positions:
                     out.append((sheet.sheet_id, f"{_quote(tab.title)}!{_col(positions[name])}{row + 1}"))
-        return out
+        return list(dict.fromkeys(out))  # a row with two updates (a mail's facts, the decision): once
 
-    def check_guards(self, guarded: Sequence[UpdateRow], reply: dict | None) -> list[Conflict]:
-        """The guarded updates whose row a person changed meanwhile, put back as read."""
-        if not guarded:
+    def check_guards(self, watched: Sequence[UpdateRow], reply: dict | None) -> list[Conflict]:
+        """The watched updates (every update of a tab with guarded ones) that did not land as
+        meant: a guarded row a person changed, or a row the owner moved (its cells landed on
+        another request's row). What the write put there is put back as that row was read."""
+        if not watched:
             return []
-        ranges = self.guard_ranges(guarded)
-        seen = self._guarded_cells(ranges, reply)
+        seen = self._guarded_cells(self.guard_ranges(watched), reply)
         conflicts: list[Conflict] = []
         cells: dict[tuple[int, int, int], dict] = {}
         swaps: list[dict] = []
-        for change in guarded:
+        for change in watched:
             tab = self.tab(change.tab)
             positions = self._fieldheader_positions(tab)
             row = self.row_of[change.tab][tuple(change.key)]
             sheet = self._sheet(tab)
             now = {name: seen.get((sheet.sheet_id, row, positions[name]), "")
-                   for name in change.guard if name in positions}
-            swapped = self.swaps_status(change)
-            broken = None
-            for name, was in change.guard.items():
-                expected = change.values[name] if name == SWAPPED and swapped else was
-                if name in now and now[name].strip() != str(expected).strip():
-                    broken = Conflict(change, name, now[name])
-                    break
+                   for name in dict.fromkeys([*tab.key, *change.guard]) if name in positions}
+            there = tuple(now.get(k, "").strip() for k in tab.key)
+            broken = self._broken(change, now, there)
             if broken is None:
                 continue
             conflicts.append(broken)
-            read = self._read_values(change)
+            # The row now at that position, as read: the one the write's cells landed on.
+            read = self._read_values(change.tab, there)
+            status_now = now.get(SWAPPED, seen.get((sheet.sheet_id, row, positions.get(SWAPPED, -1)), ""))
             for name in change.values:
-                if name == SWAPPED and swapped:
-                    if now.get(SWAPPED, "").strip() == str(change.values[SWAPPED]).strip():
+                if name == SWAPPED and self.swaps_status(change):
+                    if status_now.strip() == str(change.values[SWAPPED]).strip() and read is not None:
                         swaps.append(self._swap(change, row, positions, sheet.sheet_id,
                                                 str(change.values[SWAPPED]), read.get(SWAPPED, "")))
-                elif name in positions and name not in change.guard:
+                elif name in positions and read is not None and (broken.moved or name not in change.guard):
                     cells[(sheet.sheet_id, row, positions[name])] = _cell(read.get(name, ""),
                                                                             link=name in LINK_FIELDS)
         requests = [*_cell_requests(cells), *swaps]
@@ -94,13 +93,24 @@ class GuardMixin:
             self._send_write([_serialize(r) for r in requests], last=True)
         return conflicts
 
-    def _read_values(self, change: UpdateRow) -> dict[str, str]:
-        table = self.tables_as_read[change.tab]
-        tab = self.tab(change.tab)
+    def _broken(self, change: UpdateRow, now: dict[str, str], there: tuple) -> Conflict | None:
+        if there != tuple(str(k).strip() for k in change.key):
+            return Conflict(change, self.tab(change.tab).key[0], " ".join(there), moved=True)
+        swapped = self.swaps_status(change)
+        for name, was in change.guard.items():
+            expected = change.values[name] if name == SWAPPED and swapped else was
+            if name in now and now[name].strip() != str(expected).strip():
+                return Conflict(change, name, now[name])
+        return None
+
+    def _read_values(self, name: str, key: tuple) -> dict[str, str] | None:
+        """A row of the tab as this run read it, by key (None: no such row was read)."""
+        table = self.tables_as_read[name]
+        tab = self.tab(name)
         for record in table.records(tab):
-            if record.key(tab) == tuple(change.key):
+            if record.key(tab) == key:
                 return record.values
-        return {}
+        return None
 
     def _guarded_cells(self, ranges: list[tuple[int, str]],
                        reply: dict | None) -> dict[tuple[int, int, int], str]:

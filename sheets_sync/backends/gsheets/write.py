@@ -70,13 +70,15 @@ class WriteMixin:
         # Checkpoints and the log go last: if a big write is split and breaks
         # half-way, no checkpoint claims rows that were not written.
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
-        # Guarded updates go in the last part, whose reply shows their guarded cells after it.
-        guarded = [c for c in changes if isinstance(c, UpdateRow) and c.guard and c not in tail]
+        # Guarded updates, and every other update of their tabs, go in the last part, whose
+        # reply shows their rows' keys and guarded cells after it (see guards.py).
+        watched_tabs = {c.tab for c in changes if isinstance(c, UpdateRow) and c.guard}
+        guarded = [c for c in changes if isinstance(c, UpdateRow) and c.tab in watched_tabs and c not in tail]
         self.conflicts = []
         if self.locks and self.lock_uncertain:
             tail.append(self._finished_record())
         body = [c for c in changes if c.tab not in ("sync_state", "sync_log")
-                and not isinstance(c, DeleteTab) and not (isinstance(c, UpdateRow) and c.guard)]
+                and not isinstance(c, DeleteTab) and not (isinstance(c, UpdateRow) and c.tab in watched_tabs)]
         # Each request is turned into JSON as soon as it is made: a write of 50,000
         # rows never holds all of them as Python objects at once.
         chunks = _chunks(self._write_requests(body, clear_strays=True), self.max_payload)
