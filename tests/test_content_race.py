@@ -173,6 +173,69 @@ def test_an_ask_the_cell_takes_back_during_the_run_is_not_mailed(world, server, 
     assert server.messages == [] and content_rows(harness)["CR-0001"]["Department asked at (IST)"] == ""
 
 
+class Killed(Exception):
+    """The process died here."""
+
+
+@pytest.mark.parametrize("where", ["restore", "notes"])
+def test_a_run_that_dies_after_the_persons_status_won_never_overwrites_it_nor_mails(
+        world, server, monkeypatch, where):  # noqa: F811
+    """Faults at the exact requests that follow a conflict: on Google the write that puts the
+    row's job cells back (the connection drops), on both the write of the Sync notes (the
+    process dies). The person's Status stays, and no e-mail goes out on the ask they took back."""
+    harness, tracker, box = world
+    if where == "restore" and harness.kind != "google":
+        pytest.skip("the workbook writes nothing it must put back")
+    type_in_content(harness, "CR-0001", "Asked of the department", "फोटो मोठ्या आकारात पाठवा")
+    type_in_content(harness, "CR-0001", "Status", ASKED)
+    server.messages.clear()
+    done = typed_before_the_write(harness, monkeypatch, "Status", "In design")
+    if where == "restore":
+        from tests.test_faults import WRITE
+
+        armed = []
+
+        def arm(info, phase):  # right after the main write: the next write is the restore
+            if done and not armed and phase == "after" and info.identity == JOB_EMAIL \
+                    and info.path.endswith(":batchUpdate"):
+                armed.append(True)
+                harness.server.drop_next(method="POST", path=WRITE, when="before")
+        remove = harness.server.on_request(arm)
+    else:
+        session_class = type(harness.backend().open(_schema(), write=False))
+        real, calls = session_class.apply, []
+
+        def apply(self, changes):
+            calls.append(1)
+            if len(calls) == 2:  # the run's write, then the one of its notes
+                raise Killed("killed")
+            return real(self, changes)
+
+        monkeypatch.setattr(session_class, "apply", apply)
+    with pytest.raises(Exception) as stopped:  # noqa: B017 - whatever the run made of it, it stopped
+        run(tracker, box, later(1))
+    _unhook(harness)
+    if where == "restore":
+        remove()
+        harness.server.reset_knobs()
+        assert armed and "connection to Google broke" in str(stopped.value)
+    else:
+        monkeypatch.setattr(session_class, "apply", real)
+        assert isinstance(stopped.value, Killed) and len(calls) == 2
+    assert done
+    assert content_rows(harness)["CR-0001"]["Status"] == "In design"
+    run(tracker, box, later(2))
+    run(tracker, box, later(30))
+    assert content_rows(harness)["CR-0001"]["Status"] == "In design"
+    assert server.messages == []
+
+
+def _schema():
+    from sheets_sync.schema import load_schema
+
+    return load_schema()
+
+
 def test_a_departments_answer_filed_while_the_status_changes_keeps_its_words(
         world, server, monkeypatch):  # noqa: F811
     harness, tracker, box = world
