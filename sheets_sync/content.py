@@ -40,6 +40,11 @@ from sheets_sync.timeutil import IST, from_sheet, to_sheet
 MAIL_SOURCE = "mail"
 CODES_SOURCE = "content codes"
 _CODE_RE = re.compile(r"\b([A-Z]{1,6})-(\d{1,6})\b")
+# The cell's columns every decision of the plan rests on: a request whose row a person
+# changes there between the run's read and its write gets none of the run's decisions
+# (they are planned again next run); what a mail brought (FACTS) is written anyway.
+GUARDED = ("status", "draft_link", "planned_date")
+FACTS = frozenset({"follow_ups", "attachments", "head_answer"})
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 
 
@@ -101,13 +106,21 @@ class _Rows:
     def set(self, key: tuple, **values: str) -> None:
         self.rows[key].update(values)
 
-    def changes(self, reason: str) -> list[Change]:
+    def changes(self, reason: str, guard: Sequence[str] = (), facts: frozenset[str] = frozenset()
+                ) -> list[Change]:
+        """With ``guard``: each row's changes are written only while the row still holds
+        those fields as read (a person's Status typed meanwhile stays; see UpdateRow.guard),
+        except the ``facts`` (what a mail brought), which are written whatever happens."""
         out: list[Change] = [AddRow(self.tab, self.rows[k]) for k in self.added]
         for key, was in self.read.items():
             now = self.rows[key]
             diff = {f: v for f, v in now.items() if v != was.get(f, "")}
-            if diff:
-                out.append(UpdateRow(self.tab, key, diff, reason))
+            kept = {f: v for f, v in diff.items() if f in facts or not guard}
+            decided = {f: v for f, v in diff.items() if f not in kept}
+            if kept:
+                out.append(UpdateRow(self.tab, key, kept, reason))
+            if decided:
+                out.append(UpdateRow(self.tab, key, decided, reason, {f: was.get(f, "") for f in guard}))
         return out
 
 
@@ -146,7 +159,8 @@ def plan_mail(view: ContentView, mails: Sequence[Mail], checkpoint: str | None, 
         filed.append(Filed(mail, filing))
         log.append(AddRow("mail_log", _log_row(mail, filing, stamp, cell_limit)))
     notes = follow_up(content, settings, now, view.roster)
-    changes: list[Change] = [*content.changes("content"), *log, *supervision.changes("suggestion")]
+    changes: list[Change] = [*content.changes("content", GUARDED, FACTS), *log,
+                             *supervision.changes("suggestion")]
     changes += _sync_state(view.checkpoints, checkpoint_key, checkpoint, codes, stamp)
     return MailPlan(changes, filed, skipped, {k[0]: v for k, v in content.rows.items()}, notes)
 
@@ -302,7 +316,7 @@ def follow_up(content: _Rows, settings: ContentSettings, now: datetime, roster: 
                                  "the department is told")
         notes_text = [problem] if problem else []
         values.update(_approval(code, row, status, settings, now, notes, notes_text))
-        values.update(_dept_ask(code, row, status, now, notes, notes_text))
+        values.update(_dept_ask(code, row, status, settings, now, notes, notes_text))
         if planned and status not in CLOSED and now.astimezone(IST).date() >= planned \
                 and not row.get("flagged_at", "").strip():
             values["flagged_at"] = stamp
@@ -334,10 +348,11 @@ def _approval(code: str, row: Mapping[str, str], status: str, settings: ContentS
     return {}
 
 
-def _dept_ask(code: str, row: Mapping[str, str], status: str, now: datetime, notes: list[str],
-              problems: list[str]) -> dict[str, str]:
+def _dept_ask(code: str, row: Mapping[str, str], status: str, settings: ContentSettings, now: datetime,
+              notes: list[str], problems: list[str]) -> dict[str, str]:
     """Asked of department with what is asked typed and not e-mailed yet: the intent to e-mail
-    it (Department asked at, and the text as sent, so a new text asks anew)."""
+    it (Department asked at, and the text as sent, so a new text asks anew); asked and not
+    answered ``dept_remind_after_hours`` after the ask or the last reminder: a reminder."""
     if status != ASKED:
         return {}
     text = row.get("dept_ask", "").strip()
@@ -345,9 +360,14 @@ def _dept_ask(code: str, row: Mapping[str, str], status: str, now: datetime, not
         problems.append("type what is asked in Asked of the department: Asked of department e-mails it")
         return {}
     if row.get("dept_asked_text", "").strip() == text and from_sheet(row.get("dept_asked_at", "")):
+        last = from_sheet(row.get("dept_reminded_at", "")) or from_sheet(row.get("dept_asked_at", ""))
+        if last and now - last >= timedelta(hours=settings.dept_remind_after_hours):
+            notes.append(f"{code}: no answer from the department since {to_sheet(last)}; it is reminded")
+            return {"dept_reminded_at": to_sheet(now)}
         return {}
     notes.append(f"{code}: asked of the department")
-    return {"dept_asked_at": to_sheet(now), "dept_asked_text": text, "dept_answered_at": ""}
+    return {"dept_asked_at": to_sheet(now), "dept_asked_text": text, "dept_answered_at": "",
+            "dept_reminded_at": ""}
 
 
 def planned_date(text: str) -> tuple[date | None, str]:

@@ -42,7 +42,8 @@ def outbox(requests: Mapping[str, Mapping[str, str]], roster: Roster, settings: 
     out: list[Outgoing] = []
     problems: list[str] = []
     for code, row in sorted(requests.items()):
-        for make in (_acknowledgement, _late_notice, _approval_request, _reminder, _dept_ask, _flag):
+        for make in (_acknowledgement, _late_notice, _approval_request, _reminder, _dept_ask, _dept_reminder,
+                     _flag):
             message = make(code, row, roster, settings, cell, since)
             if message is None:
                 continue
@@ -173,11 +174,32 @@ def _dept_ask(code, row, roster, settings, cell, since) -> Outgoing | None:
                   "subject.",
                   f"विनंती {code} बाबत सोशल मीडिया कक्ष आपल्या विभागाकडे वरील माहिती / बदल मागत आहे. कृपया या "
                   f"ई-मेलला उत्तर द्या; विषयात {code} तसाच ठेवा."]
-    dept = roster.get(roster.resolve(row.get("department", "")) or "")
-    to = [_sender(row), *(_head(row, roster, settings)), *(dept.nodal_officers if dept else ())]
-    return _message(f"{code} asked of department {at}", to,
+    return _message(f"{code} asked of department {at}", _dept_recipients(row, roster, settings),
                     f"{SUBJECT_TAG} The cell asks: {code} — {row.get('subject', '')}", paragraphs,
                     _facts(code, row), row.get("draft_link", "").strip())
+
+
+def _dept_reminder(code, row, roster, settings, cell, since) -> Outgoing | None:
+    """The department has not answered what the cell asked (Department reminded at)."""
+    at = _when(row, "dept_reminded_at", since)
+    if not at or settings.status(row.get("status", "")) != ASKED:
+        return None
+    asked, when = row.get("dept_asked_text", "").strip(), row.get("dept_asked_at", "")
+    paragraphs = [f"Reminder: the social media cell asked your department on {when} IST, about request "
+                  f"{code}, and has no answer yet:", asked,
+                  f"Please reply to this e-mail with what is asked (attachments welcome). Keep {code} in the "
+                  "subject.",
+                  f"स्मरणपत्र: विनंती {code} बाबत सोशल मीडिया कक्षाने {when} रोजी आपल्या विभागाकडे वरील माहिती / "
+                  f"बदल मागितले होते; अद्याप उत्तर मिळालेले नाही. कृपया या ई-मेलला उत्तर द्या; विषयात {code} "
+                  "तसाच ठेवा."]
+    return _message(f"{code} department reminder {at}", _dept_recipients(row, roster, settings),
+                    f"{SUBJECT_TAG} Reminder, the cell asks: {code} — {row.get('subject', '')}", paragraphs,
+                    _facts(code, row), row.get("draft_link", "").strip())
+
+
+def _dept_recipients(row, roster: Roster, settings: ContentSettings) -> list[str]:
+    dept = roster.get(roster.resolve(row.get("department", "")) or "")
+    return [_sender(row), *(_head(row, roster, settings)), *(dept.nodal_officers if dept else ())]
 
 
 def _flag(code, row, roster, settings, cell, since) -> Outgoing | None:

@@ -26,13 +26,14 @@ from pathlib import Path
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.content import MAIL_SOURCE, MailPlan, plan_mail, view_from_read
+from sheets_sync.content_filing import APPROVAL, CHANGES, FOLLOW_UP
 from sheets_sync.content_mail import delivered, delivery_row, outbox
 from sheets_sync.content_settings import content_settings
 from sheets_sync.emailer import Delivery, Outgoing, SmtpFactory, connect, send_messages
 from sheets_sync.errors import ConfigError, DeliveryError, TrackerError
 from sheets_sync.mail.message import Mail
 from sheets_sync.schema import Schema
-from sheets_sync.table import AddRow, Record, Table, require_headers
+from sheets_sync.table import AddRow, Conflict, Record, Table, UpdateRow, require_headers
 from sheets_sync.timeutil import IST, now_ist, to_sheet
 
 CONTENT_TABS = ("content", "mail_log", "supervision")
@@ -113,9 +114,20 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
         warnings += fetched
         plan = plan_mail(view, list(mails), checkpoint, settings, now, cell_limit=session.cell_limit,
                          checkpoint_key=checkpoint_key)
+        conflicts = []
         if not dry_run:
             session.apply([*plan.changes, _log_row(plan, now, time.monotonic() - started, run_by)])
-    messages, unaddressed = outbox(plan.requests, roster, settings, cell, now)
+            conflicts = list(session.conflicts)
+    changed: set[str] = set()
+    if conflicts:
+        conflicts = _again_by_key(backend, schema, conflicts)
+        changed = {c.change.key[0] for c in conflicts}
+    if conflicts:
+        warnings += _settle(backend, schema, conflicts, plan)
+    # A request a person changed meanwhile sends nothing now: the next run plans it from
+    # what they typed (its e-mail intents were not written either).
+    requests = {k: v for k, v in plan.requests.items() if k not in changed}
+    messages, unaddressed = outbox(requests, roster, settings, cell, now)
     warnings += unaddressed
     run = MailRun(backend.location, plan, messages, None, dry_run, structure, warnings)
     if dry_run or smtp is None:
@@ -127,6 +139,61 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
             session.apply([delivery_row(run.delivery, command="mail", now=now,
                                         seconds=time.monotonic() - started, run_by=run_by)])
     return run
+
+
+def _again_by_key(backend: Backend, schema: Schema, conflicts: Sequence[Conflict]) -> list[Conflict]:
+    """The updates that landed nowhere because the owner sorted the rows meanwhile, written
+    again by key on a fresh read (the guarded ones still only while their row holds what the
+    run read); the conflicts that remain."""
+    moved = [c.change for c in conflicts if c.moved]
+    if not moved:
+        return list(conflicts)
+    with backend.open(schema, write=True) as session:
+        session.read(["content"])
+        session.apply(moved)
+        again = list(session.conflicts)
+    return [*(c for c in conflicts if not c.moved), *again]
+
+
+def _settle(backend: Backend, schema: Schema, conflicts: Sequence[Conflict], plan: MailPlan) -> list[str]:
+    """Say, in each request's row and as the run's warnings, what the run decided and did
+    not write because a person changed the row meanwhile; a mail's answer that could not be
+    applied is kept in the row's Later e-mails, for good (the mail is not read again). What
+    a mail brought that landed nowhere (the owner sorted the rows meanwhile) is written
+    again, by key."""
+    tab = schema.tab("content")
+    columns = {c.field for c in tab.columns}
+    warnings: list[str] = []
+    by_key: dict[tuple, dict] = {}
+    for conflict in sorted(conflicts, key=lambda c: bool(c.change.guard)):  # facts first
+        values = by_key.setdefault(tuple(conflict.change.key), {})
+        if not conflict.change.guard:
+            values.update(conflict.change.values)
+            continue
+        code = conflict.change.key[0]
+        meant = ", ".join(f"{tab.header_of(f)} → {v or '(empty)'}" for f, v in conflict.change.values.items()
+                          if f != "sync_notes" and f in columns)
+        if conflict.moved:
+            changed = "the Content tab's rows were moved (sorted?) during the run"
+            why = "its rows were moved"
+        else:
+            header = tab.header_of(conflict.column)
+            changed = f"{header} was changed to {conflict.now!r} during the run (it read " \
+                      f"{conflict.change.guard[conflict.column]!r})"
+            why = f"its {header} was {conflict.now!r} by then"
+        warnings.append(f"{code}: {changed}: the run's {meant} not written; the next run plans again")
+        values["sync_notes"] = f"not written: {changed}; the run meant {meant}; the next run plans again"
+        later = values.get("follow_ups", plan.requests.get(code, {}).get("follow_ups", ""))
+        for f in plan.filed:
+            if f.filing.code == code and f.filing.kind in (APPROVAL, CHANGES, FOLLOW_UP):
+                entry = (f"{to_sheet(f.mail.received)} {f.mail.sender}: {f.filing.filed_as} not applied to "
+                         f"this row, {why} (see the Mail Log)")
+                later = f"{later}\n{entry}" if later.strip() else entry
+                values["follow_ups"] = later
+    with backend.open(schema, write=True) as session:
+        session.read(["content"])
+        session.apply([UpdateRow("content", key, values, "conflict") for key, values in by_key.items()])
+    return warnings
 
 
 def smtp_or_none(environ=None):

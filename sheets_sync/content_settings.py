@@ -37,6 +37,7 @@ class ContentSettings:
     statuses: tuple[str, ...] = STATUSES
     kinds: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_KINDS
     approve_words: tuple[str, ...] = DEFAULT_APPROVE
+    dept_remind_after_hours: float = 24
 
     @property
     def kind_names(self) -> tuple[str, ...]:
@@ -60,6 +61,8 @@ def content_settings(schema: Schema) -> ContentSettings:
     problems: list[str] = []
     lead = _number(raw, "lead_days", 7, problems, whole=True)
     remind = _number(raw, "remind_after_hours", 24, problems)
+    # (a schema from before this setting: the head's reminder hours)
+    dept_remind = _number(raw, "dept_remind_after_hours", remind, problems)
     nodal = raw.get("nodal_may_approve", False)
     if not isinstance(nodal, bool):
         problems.append(f"nodal_may_approve must be true or false, not {nodal!r}")
@@ -81,7 +84,7 @@ def content_settings(schema: Schema) -> ContentSettings:
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return ContentSettings(int(lead), float(remind), bool(nodal), prefix, statuses, kinds,
-                           tuple(str(w).casefold() for w in words))
+                           tuple(str(w).casefold() for w in words), float(dept_remind))
 
 
 def _number(raw: dict, name: str, default: float, problems: list[str], *, whole: bool = False) -> float:

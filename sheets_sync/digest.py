@@ -112,7 +112,7 @@ def digest_message(item: DepartmentDay, location: str) -> Outgoing:
         if lines:
             text, html = _section(text, html, "Requests waiting for the head's approval / मंजुरीसाठी प्रलंबित "
                                   "विनंत्या", lines)
-        lines = [f"{code}: {row.get('subject', '')} (asked {row.get('dept_asked_at', '')}): "
+        lines = [f"{code}: {row.get('subject', '')} (asked {row.get('dept_asked_at', '')}{_reminded(row)}): "
                  f"{row.get('dept_asked_text', '') or row.get('dept_ask', '')}" for code, row in asks]
         if lines:
             text, html = _section(text, html, "The cell asks your department / कक्ष विभागाकडे मागत आहे", lines)
@@ -120,6 +120,11 @@ def digest_message(item: DepartmentDay, location: str) -> Outgoing:
     recipients = tuple(dict.fromkeys(a for a in (dept.head, *dept.nodal_officers) if a))
     return Outgoing(item.key, recipients, subject, "\n".join([*text, "", footer]),
                     _page(html + f"<p><small>{esc(footer)}</small></p>"))
+
+
+def _reminded(row) -> str:
+    at = row.get("dept_reminded_at", "").strip()
+    return f", reminded {at}" if at else ""
 
 
 def _intro(item: DepartmentDay) -> list[str]:

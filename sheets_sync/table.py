@@ -115,6 +115,32 @@ class UpdateRow:
     key: tuple[str, ...]
     values: Mapping[str, CellValue]  # only the fields to change
     reason: str = ""
+    # Field → its text as the run read it: the fields the plan's decision rests on (a
+    # Status a person may change meanwhile). The backend writes the update only while
+    # the row still holds them; otherwise it writes none of it and says so in its
+    # session's ``conflicts``.
+    guard: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A guarded :class:`UpdateRow` not written: a person changed ``field`` meanwhile."""
+
+    change: UpdateRow
+    column: str  # the field a person changed
+    now: str  # what the row holds instead of ``change.guard[column]``
+    # The row was not where the run read it (the owner sorted the tab): none of the update
+    # was written, guarded or not (``now``: the key found there instead).
+    moved: bool = False
+
+
+def guard_broken(change: UpdateRow, holds: Callable[[str], str]) -> Conflict | None:
+    """The first guard of ``change`` the row no longer holds (``holds``: field → text now)."""
+    for name, was in change.guard.items():
+        now = holds(name)
+        if now.strip() != str(was).strip():
+            return Conflict(change, name, now)
+    return None
 
 
 @dataclass(frozen=True)

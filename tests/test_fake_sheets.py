@@ -296,6 +296,30 @@ def test_update_cells_append_cells_repeat_cell_and_fields_mask(fake_sheets, shee
             {"values": [{"dataValidation": {"condition": {"type": "ONE_OF_LIST"}}}]}]}]}]}
 
 
+def test_find_replace_changes_a_cell_only_while_it_holds_the_text(fake_sheets, sheet):
+    """The backend's compare-and-swap of a Status (backends/gsheets/guards.py)."""
+    sheet.sheet1.update([["Sent for approval", "Sent for approval", "x"]], "A1", raw=True)
+
+    def swap(find, column, **more):
+        return {"findReplace": {"find": find, "replacement": "Approved", "matchCase": True,
+                                "matchEntireCell": True, "range": {
+                                    "sheetId": 0, "startRowIndex": 0, "endRowIndex": 1,
+                                    "startColumnIndex": column, "endColumnIndex": column + 1}, **more}}
+
+    reply = sheet.batch_update({"requests": [swap("Sent for approval", 0), swap("Withdrawn", 1),
+                                             swap("sent for approval", 1)]})
+    assert reply["replies"] == [{"findReplace": {"valuesChanged": 1, "occurrencesChanged": 1,
+                                                 "rowsChanged": 1, "sheetsChanged": 1}},
+                                {"findReplace": {}}, {"findReplace": {}}]  # (zero counts left out)
+    assert sheet.sheet1.get_all_values() == [["Approved", "Sent for approval", "x"]]
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        sheet.batch_update({"requests": [swap("", 0)]})
+    assert error_of(exc.value)["message"] == "Invalid requests[0].findReplace: find must not be empty."
+    with pytest.raises(gspread.exceptions.APIError) as exc:  # not modelled: said, never faked
+        sheet.batch_update({"requests": [swap("x", 2, searchByRegex=True)]})
+    assert "does not implement" in error_of(exc.value)["message"]
+
+
 def test_structure_requests_with_protected_ranges(fake_sheets, sheet):
     reply = sheet.batch_update({"requests": [
         {"addProtectedRange": {"protectedRange": {

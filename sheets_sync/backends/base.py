@@ -27,6 +27,9 @@ class TrackerSession(ABC):
     tabs: dict[str, Tab]
     #: The most characters one cell holds (Google Sheets: 50,000; Excel: 32,767).
     cell_limit: int = 50_000
+    #: The guarded updates (``UpdateRow.guard``) the last :meth:`apply` did not write,
+    #: because a person changed their row meanwhile (a list of ``table.Conflict``).
+    conflicts: Sequence = ()
 
     def tab(self, name: str) -> Tab:
         return self.tabs[name]

@@ -46,6 +46,7 @@ from sheets_sync.table import (
     Table,
     TrackerRead,
     UpdateRow,
+    guard_broken,
     is_number,
     kept_by_key,
     missing_tab,
@@ -237,6 +238,7 @@ class XlsxSession(TrackerSession):
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
         self._take_in_saves_made_meanwhile()
+        self.conflicts = []
         by_tab: dict[str, list[Change]] = {}
         for change in with_copies(changes, self.read_rows, self.tab):
             by_tab.setdefault(change.tab, []).append(change)
@@ -318,6 +320,11 @@ class XlsxSession(TrackerSession):
                 if row is None:
                     raise TrackerError(f"tab {ws.title!r}: row {change.key} vanished during the run; "
                                        "nothing was written, run again")
+                # The row as a person may have saved it meanwhile (see _take_in_saves_made_meanwhile).
+                broken = guard_broken(change, lambda f, r=row: _text(ws.cell(r, column_of(f)).value))
+                if broken is not None:
+                    self.conflicts.append(broken)
+                    continue
             else:  # pragma: no cover
                 raise TypeError(change)
             for field_name, value in change.values.items():

@@ -7,8 +7,9 @@ run names every wrong setting (as the SMTP settings in ``email_settings`` are).
 only for a server on this machine), ``…_CA_FILE`` (a certificate bundle to
 trust instead of the system's, for a corporation's own certificate authority);
 ``SHEETS_SYNC_MAIL_AUTHSERV`` (the name the corporation's mail server writes in
-its Authentication-Results headers), ``SHEETS_SYNC_ATTACHMENTS_DIR`` and
-``SHEETS_SYNC_MAIL_MAX_ATTACHMENT_MB`` (default 25).
+its Authentication-Results headers), ``SHEETS_SYNC_ATTACHMENTS_DIR``,
+``SHEETS_SYNC_MAIL_MAX_ATTACHMENT_MB`` (default 25) and ``SHEETS_SYNC_IMAP_TIMEOUT``
+(seconds to wait for the server at each step, default 60).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ENV_PREFIX = "SHEETS_SYNC_"
 SECURITY = ("tls", "starttls", "none")
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
 DEFAULT_MAX_ATTACHMENT_MB = 25
+DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 3600.0  # a run waiting longer on one answer is a run that hangs
 #: A whole message may be this many times the attachment cap before it is not
 #: downloaded at all (base64 makes a 25 MB file 34 MB, and a message may carry several).
 MESSAGE_CAP_FACTOR = 4
@@ -46,7 +49,7 @@ class ImapSettings:
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_MB * 1024 * 1024
     ca_file: str = ""
     #: Seconds to wait for the server at each step.
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     warnings: tuple[str, ...] = ()
     #: Where attachments go instead of ``attachments_dir``: an object with ``prepare()``
     #: (run before the mailbox is read) and ``save(key, name, data, content_type)`` —
@@ -101,9 +104,10 @@ class ImapSettings:
                               "first word of your server's Authentication-Results headers)")
         attachments = Path(e.get("ATTACHMENTS_DIR") or default_attachments_dir or "attachments")
         cap = _cap(e)
+        timeout = _timeout(e)
         e.raise_problems()
         return cls(host, port, security, user, password, folder, authserv.lower(), attachments,
-                   cap, ca_file, warnings=tuple(warnings))
+                   cap, ca_file, timeout, warnings=tuple(warnings))
 
 
 def _security(env: _Env, host: str) -> str:
@@ -168,6 +172,22 @@ def _ca_file(env: _Env) -> str:
         env.problems.append(f"SHEETS_SYNC_IMAP_CA_FILE={path!r}: there is no such file (a PEM "
                             "bundle of the certificate authorities to trust)")
     return path
+
+
+def _timeout(env: _Env) -> float:
+    text = env.get("IMAP_TIMEOUT")
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_TIMEOUT:  # (nan fails both comparisons)
+        env.problems.append(f"SHEETS_SYNC_IMAP_TIMEOUT={text!r} must be a number of seconds to wait for "
+                            f"the mail server, more than 0 and at most {MAX_TIMEOUT:g}, e.g. "
+                            f"{DEFAULT_TIMEOUT:g}")
+        return DEFAULT_TIMEOUT
+    return value
 
 
 def _cap(env: _Env) -> int:

@@ -2,7 +2,8 @@
 
 The kinds are the ones the backend sends (cells, sheets, protected ranges, validation,
 conditional formats, column widths, rows in and out) and the ones the simulated people
-use (sort, move columns, hide columns, rename and delete tabs) -- :data:`HANDLERS`.
+use (sort, move columns, hide columns, rename and delete tabs), and ``findReplace``
+(:mod:`.fake_sheets_find`) -- :data:`HANDLERS`.
 Each handler gets a :class:`BatchContext` (the spreadsheet *clone* and the caller) and
 the request payload, and returns its reply (or None for ``{}``); protected ranges are
 :mod:`.fake_sheets_protect`'s, named ranges :mod:`.fake_sheets_named`'s.  :func:`batch_update`
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import fake_sheets_dims as dims
+from .fake_sheets_find import find_replace
 from .fake_sheets_model import (
     ApiError,
     Cell,
@@ -369,6 +371,7 @@ HANDLERS: dict[str, Callable[[BatchContext, dict], dict | None]] = {
     "deleteDimension": _delete_dimension,
     "moveDimension": _move_dimension,
     "sortRange": _sort_range,
+    "findReplace": find_replace,
 }
 
 

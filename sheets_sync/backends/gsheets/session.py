@@ -29,6 +29,7 @@ from sheets_sync.backends.gsheets.cells import (
 from sheets_sync.backends.gsheets.checks import CheckMixin
 from sheets_sync.backends.gsheets.client import RetryingHTTPClient, explain, key_refused
 from sheets_sync.backends.gsheets.delete import DeleteMixin
+from sheets_sync.backends.gsheets.guards import GuardMixin
 from sheets_sync.backends.gsheets.locks import (
     LOCKED_TABS,
     LockMixin,
@@ -56,7 +57,8 @@ class _ParseRange(Exception):
 
 
 
-class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, CheckMixin, DeleteMixin, TrackerSession):
+class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, CheckMixin, DeleteMixin,
+                          TrackerSession):
     # Read whole in the first request (small, and wanted before the lock: the
     # checkpoints and the roster).
     PREFETCHED = ("sync_state", "departments")

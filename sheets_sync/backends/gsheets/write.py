@@ -22,6 +22,7 @@ from sheets_sync.backends.gsheets.cells import (
     _serialize,
 )
 from sheets_sync.backends.gsheets.client import UncertainWrite
+from sheets_sync.backends.gsheets.guards import SWAPPED
 from sheets_sync.backends.gsheets.locks import (
     _LIVE_RUNS,
     FINISHED_KEPT,
@@ -69,14 +70,19 @@ class WriteMixin:
         # Checkpoints and the log go last: if a big write is split and breaks
         # half-way, no checkpoint claims rows that were not written.
         tail = [c for c in changes if c.tab in ("sync_state", "sync_log")]
+        # Guarded updates, and every other update of their tabs, go in the last part, whose
+        # reply shows their rows' keys and guarded cells after it (see guards.py).
+        watched_tabs = {c.tab for c in changes if isinstance(c, UpdateRow) and c.guard}
+        guarded = [c for c in changes if isinstance(c, UpdateRow) and c.tab in watched_tabs and c not in tail]
+        self.conflicts = []
         if self.locks and self.lock_uncertain:
             tail.append(self._finished_record())
         body = [c for c in changes if c.tab not in ("sync_state", "sync_log")
-                and not isinstance(c, DeleteTab)]
+                and not isinstance(c, DeleteTab) and not (isinstance(c, UpdateRow) and c.tab in watched_tabs)]
         # Each request is turned into JSON as soon as it is made: a write of 50,000
         # rows never holds all of them as Python objects at once.
         chunks = _chunks(self._write_requests(body, clear_strays=True), self.max_payload)
-        chunks[-1] += [_serialize(r) for r in self._write_requests(tail)]
+        chunks[-1] += [_serialize(r) for r in self._write_requests([*guarded, *tail])]
         chunks[-1] += self._delete_requests([c for c in changes if isinstance(c, DeleteRows)])
         chunks[-1] += [_serialize({"deleteProtectedRange": {"protectedRangeId": i}}) for i in self.locks]
         chunks[-1] += [_serialize(r) for r in self.read_names_removal()]
@@ -104,7 +110,8 @@ class WriteMixin:
                     "protectedRange": {"protectedRangeId": self.locks[0], "description": self.mark},
                     "fields": "description"}})]
             keys = self._key_ranges(check)[0] if last and check else []
-            reply = self._send_write(chunk, last=last, response_ranges=[*headers, *keys])
+            guards = [a1 for _, a1 in self.guard_ranges(guarded)] if last else []
+            reply = self._send_write(chunk, last=last, response_ranges=[*headers, *keys, *guards])
             if last:
                 self.locks = []  # removed by the last part
             moved = self._moved_columns(reply)
@@ -114,6 +121,7 @@ class WriteMixin:
                                    "wrote was put in the right columns; run again")
         self.locks = []
         _LIVE_RUNS.discard(self.run_id)
+        self.conflicts = self.check_guards(guarded, reply)
         if check:
             # The last write's reply shows the key columns as they stand after it.
             self._check_rows(by_position, self._keys_in_reply(reply, check) if reply else None)
@@ -136,13 +144,15 @@ class WriteMixin:
             sheet = self._sheet(self.tab(name))
             for row, column in strays if sheet is not None else ():
                 cells[(sheet.sheet_id, row, column)] = {}
+        swaps: list[dict] = []  # a Status written only if it still holds the one read
         for change in changes:
             if isinstance(change, UpdateRow):
-                self._update_row(change, cells)
+                self._update_row(change, cells, swaps)
         # What people typed in a department's tab reaches the Comments tab before
         # (or with) the deletion of the tab row it was typed in: a split write that
         # breaks between its parts leaves the value in one place or both, never neither.
         yield from _cell_requests(cells)
+        yield from swaps
         for change in changes:
             if isinstance(change, ReplaceRows):
                 tab_cells: dict[tuple[int, int, int], dict] = {}
@@ -293,7 +303,7 @@ class WriteMixin:
         data = [_row_data(change.values, positions, width) for change in rows]
         return {"appendCells": {"sheetId": sheet.sheet_id, "rows": data, "fields": CELL_FIELDS}}
 
-    def _update_row(self, change: UpdateRow, cells: dict) -> None:
+    def _update_row(self, change: UpdateRow, cells: dict, swaps: list[dict]) -> None:
         tab = self.tab(change.tab)
         sheet = self._sheet(tab)
         row = self.row_of.get(change.tab, {}).get(tuple(change.key))
@@ -302,6 +312,10 @@ class WriteMixin:
                                "writing; nothing was written, run again")
         positions = self._fieldheader_positions(tab)
         for name, value in change.values.items():
+            if name == SWAPPED and self.swaps_status(change):
+                swaps.append(self._swap(change, row, positions, sheet.sheet_id, str(change.guard[name]),
+                                        str(value)))
+                continue
             cells[(sheet.sheet_id, row, positions[name])] = _cell(value, link=name in LINK_FIELDS)
 
 
