@@ -134,11 +134,15 @@ def test_a_split_write_broken_between_any_two_parts_loses_no_typed_reply(
 
 
 def _lock_barrier(server, parties: int = 2):
-    """Hold every lock request until ``parties`` of them have arrived: both runs saw no lock."""
+    """Hold every lock request, once applied and its answer made, until ``parties`` of them
+    have been: both runs saw no lock when they sent theirs, and both locks are in place before
+    either run goes on. (Held before being applied, one run could be answered, write and
+    unlock before the other's lock was applied: that run then reads the first one's rows
+    under its own lock and rightly writes nothing, and no run is Busy.)"""
     barrier = threading.Barrier(parties, timeout=10)
 
     def hook(info, phase):
-        if phase != "before" or info.method != "POST" or not isinstance(info.body, dict):
+        if phase != "after" or info.method != "POST" or not isinstance(info.body, dict):
             return
         for request in info.body.get("requests") or []:
             pr = (request.get("addProtectedRange") or {}).get("protectedRange") or {}
