@@ -37,6 +37,7 @@ from sheets_sync.backends.xlsx_replace import replace_rows
 from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
 from sheets_sync.backends.xlsx_writer import save_workbook
 from sheets_sync.errors import Busy, TrackerError
+from sheets_sync.gcpause import gc_paused
 from sheets_sync.layout import tab_layout
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
@@ -98,6 +99,7 @@ class XlsxSession(TrackerSession):
             self.close()
             raise
 
+    @gc_paused
     def _load(self) -> openpyxl.Workbook:
         if not self.path.exists():
             wb = openpyxl.Workbook()
@@ -140,6 +142,7 @@ class XlsxSession(TrackerSession):
                 return self.wb[title]
         return None
 
+    @gc_paused
     def ensure_structure(self, departments: Sequence[Department] = (), *,
                          only: Sequence[str] | None = None, furnish: Sequence[str] = (),
                          cell_editors: Sequence[str] = ()) -> list[str]:
@@ -191,6 +194,7 @@ class XlsxSession(TrackerSession):
 
     # -- reading -----------------------------------------------------------------
 
+    @gc_paused
     def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
         # The whole workbook is in memory and locked already: fields change nothing.
@@ -229,6 +233,7 @@ class XlsxSession(TrackerSession):
 
     # -- writing -----------------------------------------------------------------
 
+    @gc_paused
     def apply(self, changes: Sequence[Change]) -> None:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
