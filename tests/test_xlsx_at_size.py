@@ -26,6 +26,7 @@ from sheets_sync.sync import run_sync
 from sheets_sync.timeutil import parse_timestamp
 from tests.helpers import comment, post, write_export
 from tests.test_tab_identity import libreoffice, libreoffice_save, needs_soffice  # noqa: F401
+from tests.test_xlsx_fast_io import loaded
 from tests.trackers import english_header
 
 NOW = parse_timestamp("2026-11-26T12:00:00+05:30")
@@ -114,8 +115,10 @@ def decorated(tmp_path, roster_file) -> Path:
 
 def test_the_quick_load_reads_what_openpyxl_reads(decorated, tmp_path, roster_file):
     assert view(load_workbook(decorated)) == view(openpyxl.load_workbook(decorated))
+    assert loaded(load_workbook(decorated)) == loaded(openpyxl.load_workbook(decorated))
     sync(decorated, export_of(tmp_path, 9), roster_file)  # and a workbook the job saved
     assert view(load_workbook(decorated)) == view(openpyxl.load_workbook(decorated))
+    assert loaded(load_workbook(decorated)) == loaded(openpyxl.load_workbook(decorated))
 
 
 def test_a_sync_keeps_what_a_person_set_in_the_workbook(decorated, tmp_path, roster_file):
@@ -158,6 +161,7 @@ def test_a_workbook_libreoffice_saved_loads_as_openpyxl_loads_it_and_syncs(decor
                                                                           libreoffice):  # noqa: F811
     libreoffice_save(libreoffice, decorated)
     assert view(load_workbook(decorated)) == view(openpyxl.load_workbook(decorated))
+    assert loaded(load_workbook(decorated)) == loaded(openpyxl.load_workbook(decorated))
     kept = tmp_path / "as-saved.xlsx"
     shutil.copy(decorated, kept)
     before = openpyxl.load_workbook(kept)[PEOPLE_TAB]
