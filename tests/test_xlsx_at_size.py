@@ -219,6 +219,10 @@ def test_a_department_tab_keeps_its_rows_that_stay_with_a_persons_own_column(tmp
         assert ws.cell(row, own).value == (f"ward of {cid}" if cid <= "C004" else None), cid
         assert ws.cell(row, head.index("Comment") + 1).value.startswith("घंटागाडी आली नाही")
     assert ws.cell(rows["C002"], 1).fill.fgColor.rgb == "00C6EFCE"
+    link = head.index("Link") + 1
+    for cid, row in rows.items():  # each row's link moved with it (openpyxl keeps a link's own ref)
+        cell = ws.cell(row, link)
+        assert cell.value.endswith(f"comment_id={cid}") and cell.hyperlink.target == cell.value, cid
     assert "ward of C000" not in [c.value for c in ws[openpyxl.utils.get_column_letter(own)]]
 
 
