@@ -29,6 +29,7 @@ from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.content_tabs import FIELDS as CONTENT_FIELDS
 from sheets_sync.content_tabs import waiting_requests
 from sheets_sync.errors import ColumnsMoved, InputError, SourceError
+from sheets_sync.gcpause import gc_paused
 from sheets_sync.pending import TAB_FIELDS, department_tabs, registered_tabs
 from sheets_sync.planner import Plan, TrackerView, index_records, log_row, plan_run
 from sheets_sync.publishing import FIELDS as PUBLISH_FIELDS
@@ -168,6 +169,7 @@ def _publish_step(publishers, schema: Schema, sleep, location: str):
     return step
 
 
+@gc_paused
 def _sync_once(backend: Backend, sources: Sequence[Source], schema: Schema, *,
                roster_path: Path | str | None, now: datetime | None, dry_run: bool, command: str,
                follow_up: bool, step=None) -> SyncResult:

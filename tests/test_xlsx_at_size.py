@@ -26,6 +26,8 @@ from sheets_sync.sync import run_sync
 from sheets_sync.timeutil import parse_timestamp
 from tests.helpers import comment, post, write_export
 from tests.test_tab_identity import libreoffice, libreoffice_save, needs_soffice  # noqa: F401
+from tests.test_xlsx_fast_io import loaded
+from tests.trackers import english_header
 
 NOW = parse_timestamp("2026-11-26T12:00:00+05:30")
 SCHEMA = load_schema()
@@ -113,8 +115,10 @@ def decorated(tmp_path, roster_file) -> Path:
 
 def test_the_quick_load_reads_what_openpyxl_reads(decorated, tmp_path, roster_file):
     assert view(load_workbook(decorated)) == view(openpyxl.load_workbook(decorated))
+    assert loaded(load_workbook(decorated)) == loaded(openpyxl.load_workbook(decorated))
     sync(decorated, export_of(tmp_path, 9), roster_file)  # and a workbook the job saved
     assert view(load_workbook(decorated)) == view(openpyxl.load_workbook(decorated))
+    assert loaded(load_workbook(decorated)) == loaded(openpyxl.load_workbook(decorated))
 
 
 def test_a_sync_keeps_what_a_person_set_in_the_workbook(decorated, tmp_path, roster_file):
@@ -157,6 +161,7 @@ def test_a_workbook_libreoffice_saved_loads_as_openpyxl_loads_it_and_syncs(decor
                                                                           libreoffice):  # noqa: F811
     libreoffice_save(libreoffice, decorated)
     assert view(load_workbook(decorated)) == view(openpyxl.load_workbook(decorated))
+    assert loaded(load_workbook(decorated)) == loaded(openpyxl.load_workbook(decorated))
     kept = tmp_path / "as-saved.xlsx"
     shutil.copy(decorated, kept)
     before = openpyxl.load_workbook(kept)[PEOPLE_TAB]
@@ -168,3 +173,90 @@ def test_a_workbook_libreoffice_saved_loads_as_openpyxl_loads_it_and_syncs(decor
 
     assert values(after) == values(before)
     assert sorted(map(str, after.merged_cells.ranges)) == sorted(map(str, before.merged_cells.ranges))
+
+
+def _department_tab_with(wb, cid: str):
+    for ws in wb.worksheets:
+        head = [english_header(c.value) for c in ws[1]]
+        if ws.title != "Comments" and "Comment ID" in head:
+            k = head.index("Comment ID") + 1
+            if any(ws.cell(r, k).value == cid for r in range(2, ws.max_row + 1)):
+                return ws, head
+    raise KeyError(cid)
+
+
+def _rows_by_id(ws, head) -> dict:
+    k = head.index("Comment ID") + 1
+    return {ws.cell(r, k).value: r for r in range(2, ws.max_row + 1) if ws.cell(r, k).value}
+
+
+def test_a_department_tab_keeps_its_rows_that_stay_with_a_persons_own_column(tmp_path, roster_file):
+    path = tmp_path / "tracker.xlsx"
+    sync(path, export_of(tmp_path, 5), roster_file)
+    wb = openpyxl.load_workbook(path)
+    ws, head = _department_tab_with(wb, "C001")
+    own = ws.max_column + 1
+    ws.cell(1, own, "Ward (ours)")
+    for cid, row in _rows_by_id(ws, head).items():
+        ws.cell(row, own, f"ward of {cid}")
+    ws.cell(_rows_by_id(ws, head)["C002"], 1).fill = PatternFill("solid", fgColor="C6EFCE")
+    comments = wb["Comments"]
+    top = [english_header(c.value) for c in comments[1]]
+    for r in range(2, comments.max_row + 1):
+        if comments.cell(r, top.index("Comment ID") + 1).value == "C000":
+            comments.cell(r, top.index("Reply") + 1).value = "answered in the master"
+    title = ws.title
+    wb.save(path)
+
+    result = sync(path, export_of(tmp_path, 7), roster_file)  # C005 and C006 arrive, C000 leaves
+    assert result.plan.summary()["comments_added"] == 2
+    ws = openpyxl.load_workbook(path)[title]
+    head = [english_header(c.value) for c in ws[1]]
+    rows = _rows_by_id(ws, head)
+    assert sorted(rows) == ["C001", "C002", "C003", "C004", "C005", "C006"]
+    assert head[own - 1] == "Ward (ours)"
+    for cid, row in rows.items():  # the rows that stayed kept the person's cells; new ones have none
+        assert ws.cell(row, own).value == (f"ward of {cid}" if cid <= "C004" else None), cid
+        assert ws.cell(row, head.index("Comment") + 1).value.startswith("घंटागाडी आली नाही")
+    assert ws.cell(rows["C002"], 1).fill.fgColor.rgb == "00C6EFCE"
+    link = head.index("Link") + 1
+    for cid, row in rows.items():  # each row's link moved with it (openpyxl keeps a link's own ref)
+        cell = ws.cell(row, link)
+        assert cell.value.endswith(f"comment_id={cid}") and cell.hyperlink.target == cell.value, cid
+    assert "ward of C000" not in [c.value for c in ws[openpyxl.utils.get_column_letter(own)]]
+
+
+def test_a_save_failing_after_a_department_tab_moved_its_rows_loses_nothing(tmp_path, roster_file,
+                                                                            monkeypatch):
+    from sheets_sync.backends import xlsx
+    from sheets_sync.errors import TrackerError
+
+    path = tmp_path / "tracker.xlsx"
+    sync(path, export_of(tmp_path, 5), roster_file)
+    wb = openpyxl.load_workbook(path)
+    ws, head = _department_tab_with(wb, "C001")
+    title = ws.title
+    ws.cell(_rows_by_id(ws, head)["C001"], head.index("Reply") + 1).value = "उत्तर टॅबमध्ये / typed in the tab"
+    wb.save(path)
+    before = path.read_bytes()
+
+    def failing(workbook, filename):  # the new file half written, then the disk fails
+        Path(filename).write_bytes(b"PK half a workbook")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xlsx, "save_workbook", failing)
+    with pytest.raises(TrackerError):
+        sync(path, export_of(tmp_path, 7), roster_file)
+    assert path.read_bytes() == before  # the workbook as the person left it
+    monkeypatch.undo()
+    sync(path, export_of(tmp_path, 7), roster_file)
+    wb = openpyxl.load_workbook(path)
+    comments = wb["Comments"]
+    top = [english_header(c.value) for c in comments[1]]
+    key, typed = top.index("Comment ID") + 1, top.index("Reply") + 1
+    reply = {comments.cell(r, key).value: comments.cell(r, typed).value
+             for r in range(2, comments.max_row + 1)}
+    assert reply["C001"] == "उत्तर टॅबमध्ये / typed in the tab"
+    ws = wb[title]
+    head = [english_header(c.value) for c in ws[1]]
+    assert sorted(_rows_by_id(ws, head)) == ["C000", "C002", "C003", "C004", "C005", "C006"]

@@ -159,3 +159,50 @@ def test_libreoffice_opens_the_fast_save(tmp_path):
     text = (tmp_path / "fast.csv").read_text(encoding="utf-8")
     # (how it shows a literal "_x0041_" is its own reading; openpyxl's save writes the same bytes)
     assert "कचरा उचला" in text and "पानी नहीं आया" in text and "merged" in text
+
+
+def loaded(wb) -> dict:
+    """What a load gives of a workbook, strictly: every cell's value, type and style ids as
+    held (not only as resolved), its link and note; every row's and column's dimensions."""
+    out = {}
+    for ws in wb.worksheets:
+        out[ws.title] = (
+            sorted((k, type(c).__name__, repr(c.value), c.data_type, tuple(c._style) if c._style else None,
+                    (c.hyperlink.target, c.hyperlink.ref) if c.hyperlink else None,
+                    c.comment.text if c.comment else None) for k, c in ws._cells.items()),
+            sorted((k, repr(d)) for k, d in ws.row_dimensions.items()),
+            sorted((k, repr(d)) for k, d in ws.column_dimensions.items()),
+            ws._current_row, ws.max_row, ws.max_column, str(ws.merged_cells))
+    return out
+
+
+ODD_CELLS = (  # cells a job's save never writes, as other tools may
+    '<row r="40" ht="20" customHeight="1"><c r="A40" t="str"><v>a formula result</v></c>'
+    '<c r="B40" t="e"><v>#DIV/0!</v></c><c r="C40" t="d"><v>2026-12-03T09:30:00</v></c>'
+    '<c r="D40" t="b"><v>1</v></c><c r="E40"><v>1.5E3</v></c><c r="F40"><v></v></c><c r="G40" s="1"/>'
+    '<c r="H40" t="inlineStr"><is><r><rPr><b/></rPr><t>rich</t></r><r><t> run</t></r></is></c>'
+    '<c r="I40" t="inlineStr"/><c r="J40"><f>1+1</f><v>2</v></c></row>'
+    '<row><c t="inlineStr"><is><t>no reference</t></is></c><c><v>5</v></c></row>'
+    '<row r="43" spans="1:3"><c r="a43"><v>7</v></c>'
+    '<c r="XFD43" t="inlineStr"><is><t>last column</t></is></c></row>')
+
+
+def with_odd_cells(source, target) -> None:
+    with zipfile.ZipFile(source) as z, zipfile.ZipFile(target, "w") as out:
+        for name in z.namelist():
+            data = z.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", ODD_CELLS.encode() + b"</sheetData>")
+            out.writestr(name, data)
+
+
+def test_the_quick_load_builds_the_cells_openpyxl_builds(tmp_path):
+    build(tmp_path).save(tmp_path / "openpyxl.xlsx")  # shared strings
+    save_workbook(build(tmp_path), tmp_path / "fast.xlsx")  # inline strings
+    with_odd_cells(tmp_path / "openpyxl.xlsx", tmp_path / "odd.xlsx")
+    for name in ("openpyxl.xlsx", "fast.xlsx", "odd.xlsx"):
+        assert loaded(fast_load(tmp_path / name)) == loaded(load_workbook(tmp_path / name)), name
+    odd = fast_load(tmp_path / "odd.xlsx")["Comments"]
+    assert odd["H40"].value == "rich run" and odd["J40"].value == "=1+1"
+    assert odd["A41"].value == "no reference"
+    assert odd["C40"].data_type == "d" and odd["XFD43"].value == "last column" and odd["A43"].value == 7

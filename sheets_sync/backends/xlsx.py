@@ -14,27 +14,31 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import openpyxl
 from filelock import FileLock, Timeout
-from openpyxl.styles import Alignment, Font
-from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils.exceptions import InvalidFileException
 
 from sheets_sync.backends.base import Backend, TrackerSession
 from sheets_sync.backends.office_lock import find_office_lock
-from sheets_sync.backends.xlsx_file import _disk_mark, _keep_access, _new_save_file, _remove_abandoned_saves
+from sheets_sync.backends.xlsx_cells import _set_cell, _Styles, _text
+from sheets_sync.backends.xlsx_file import (
+    _disk_mark,
+    _keep_access,
+    _new_save_file,
+    _remove_abandoned_saves,
+)
 from sheets_sync.backends.xlsx_layout import TOP, WRAP, render_layout
 from sheets_sync.backends.xlsx_reader import load_workbook
+from sheets_sync.backends.xlsx_replace import replace_rows
 from sheets_sync.backends.xlsx_tabs import find_department_tabs, mark
 from sheets_sync.backends.xlsx_writer import save_workbook
 from sheets_sync.errors import Busy, TrackerError
-from sheets_sync.layout import is_link, tab_layout
+from sheets_sync.gcpause import gc_paused
+from sheets_sync.layout import tab_layout
 from sheets_sync.roster import Department
 from sheets_sync.schema import Schema, Tab, normalize_header
 from sheets_sync.table import (
@@ -47,17 +51,10 @@ from sheets_sync.table import (
     TrackerRead,
     UpdateRow,
     guard_broken,
-    is_number,
-    kept_by_key,
     missing_tab,
     with_copies,
 )
-from sheets_sync.timeutil import SHEET_FORMAT
 
-# Characters XML 1.0 cannot hold; openpyxl refuses them. Shown as U+FFFD.
-_ILLEGAL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]}
-_LINK_FONT = Font(color="0563C1", underline="single")
-_PLAIN_FONT = Font()
 log = logging.getLogger("sheets_sync")
 
 
@@ -103,6 +100,7 @@ class XlsxSession(TrackerSession):
             self.close()
             raise
 
+    @gc_paused
     def _load(self) -> openpyxl.Workbook:
         if not self.path.exists():
             wb = openpyxl.Workbook()
@@ -145,6 +143,7 @@ class XlsxSession(TrackerSession):
                 return self.wb[title]
         return None
 
+    @gc_paused
     def ensure_structure(self, departments: Sequence[Department] = (), *,
                          only: Sequence[str] | None = None, furnish: Sequence[str] = (),
                          cell_editors: Sequence[str] = ()) -> list[str]:
@@ -196,6 +195,7 @@ class XlsxSession(TrackerSession):
 
     # -- reading -----------------------------------------------------------------
 
+    @gc_paused
     def read(self, tabs: Sequence[str], *,
              fields: Mapping[str, Sequence[str]] | None = None) -> TrackerRead:
         # The whole workbook is in memory and locked already: fields change nothing.
@@ -234,6 +234,7 @@ class XlsxSession(TrackerSession):
 
     # -- writing -----------------------------------------------------------------
 
+    @gc_paused
     def apply(self, changes: Sequence[Change]) -> None:
         if not self.write:
             raise TrackerError("this session is read-only (dry run)")
@@ -252,10 +253,7 @@ class XlsxSession(TrackerSession):
                 continue
             for change in tab_changes:
                 if isinstance(change, ReplaceRows):
-                    rows = self._merged_rows(ws, tab, change)
-                    if ws.max_row >= 2:
-                        ws.delete_rows(2, ws.max_row - 1)
-                    self._apply_rows(ws, tab, [AddRow(name, row) for row in rows])
+                    replace_rows(ws, tab, change, self._table(ws).records(tab), self._row_writer(ws, tab))
             self._apply_rows(ws, tab, [c for c in tab_changes if isinstance(c, AddRow | UpdateRow)])
             deletes = [c for c in tab_changes if isinstance(c, DeleteRows)]
             if deletes:  # after the updates, which find their rows by key too
@@ -281,33 +279,9 @@ class XlsxSession(TrackerSession):
         for departments, only, furnish in repairs:  # the run's repairs, on their save
             self.ensure_structure(departments, only=only, furnish=furnish)
 
-    def _merged_rows(self, ws, tab: Tab, change: ReplaceRows) -> list[dict]:
-        """The tab's rows as ``change`` wants them: a row it keeps (same key, same
-        order) keeps its other cells; any other row is taken whole."""
-        want_keys, kept = kept_by_key(self._table(ws).records(tab), change.rows, tab)
-        out = []
-        for values, key in zip(change.rows, want_keys, strict=True):
-            old = kept.get(key) if key is not None else None
-            out.append({**old.values, **values} if old is not None else dict(values))
-        return out
-
     def _apply_rows(self, ws, tab: Tab, changes: Sequence[Change]) -> None:
-        positions = self._positions(ws)
-
-        def column_of(field_name: str) -> int:
-            header = tab.header_of(field_name)
-            index = tab.index_of(field_name, positions)
-            if index is None:
-                raise TrackerError(f"tab {ws.title!r}: column {header!r} not found in row 1; "
-                                   "restore the header or run `python cli.py init`")
-            return index
-
-        layout = tab_layout(self.schema, tab)
-        # Tall rows read from the top: long text wraps, the rest sits beside its first line.
-        aligned = {c.field: WRAP if c.wrap else TOP for c in layout.columns if layout.row_height}
-        links = {c.field for c in layout.columns if c.link}
+        write = self._row_writer(ws, tab)
         rows_by_key: dict[tuple, int] | None = None
-        styles = _Styles(self.wb)
         next_row = _last_used_row(ws) + 1
         for change in changes:
             if isinstance(change, AddRow):
@@ -315,21 +289,48 @@ class XlsxSession(TrackerSession):
                 next_row += 1
             elif isinstance(change, UpdateRow):
                 if rows_by_key is None:
-                    rows_by_key = self._rows_by_key(ws, tab, positions)
+                    rows_by_key = self._rows_by_key(ws, tab, self._positions(ws))
                 row = rows_by_key.get(tuple(change.key))
                 if row is None:
                     raise TrackerError(f"tab {ws.title!r}: row {change.key} vanished during the run; "
                                        "nothing was written, run again")
                 # The row as a person may have saved it meanwhile (see _take_in_saves_made_meanwhile).
-                broken = guard_broken(change, lambda f, r=row: _text(ws.cell(r, column_of(f)).value))
+                broken = guard_broken(change, lambda f, r=row: _text(ws.cell(r, write.column_of(f)).value))
                 if broken is not None:
                     self.conflicts.append(broken)
                     continue
             else:  # pragma: no cover
                 raise TypeError(change)
-            for field_name, value in change.values.items():
+            write(row, change.values)
+
+    def _row_writer(self, ws, tab: Tab) -> Callable[[int, Mapping], None]:
+        """What sets a row's cells of ``ws`` from field → value, in the job's styles."""
+        positions = self._positions(ws)
+        columns: dict[str, int] = {}
+
+        def column_of(field_name: str) -> int:
+            index = columns.get(field_name)
+            if index is None:
+                index = tab.index_of(field_name, positions)
+                if index is None:
+                    raise TrackerError(f"tab {ws.title!r}: column {tab.header_of(field_name)!r} not found "
+                                       "in row 1; restore the header or run `python cli.py init`")
+                columns[field_name] = index
+            return index
+
+        layout = tab_layout(self.schema, tab)
+        # Tall rows read from the top: long text wraps, the rest sits beside its first line.
+        aligned = {c.field: WRAP if c.wrap else TOP for c in layout.columns if layout.row_height}
+        links = {c.field for c in layout.columns if c.link}
+        styles = _Styles(self.wb)
+
+        def write(row: int, values: Mapping) -> None:
+            for field_name, value in values.items():
                 _set_cell(ws.cell(row, column_of(field_name)), value, styles, align=aligned.get(field_name),
                           link=field_name in links)
+
+        write.column_of = column_of  # type: ignore[attr-defined]  # the guards look cells up too
+        return write
 
     def _rows_by_key(self, ws, tab: Tab, positions: dict[str, int]) -> dict[tuple, int]:
         columns = [tab.index_of(k, positions) for k in tab.key]
@@ -402,76 +403,3 @@ def _values_by_row(ws) -> dict[int, dict[int, object]]:
         if value is not None:
             out.setdefault(row, {})[column] = value
     return out
-
-
-# XML readers turn a raw carriage return into a line feed; OOXML's escape
-# _xHHHH_ keeps it, and a literal "_x0041_" a citizen typed is escaped in turn.
-_OOXML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
-_OOXML_UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-def _escape(text: str) -> str:
-    return _OOXML_ESCAPE.sub(r"_x005F_\1", text).replace("\r", "_x000D_")
-
-
-def _unescape(text: str) -> str:
-    return _OOXML_UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
-
-
-class _Styles:
-    """The ids of the few styles the job sets, looked up once per write. openpyxl looks a
-    style up by hashing it on every cell it is set on: a third of the time of a write of
-    1,000 comments and their departments' tabs, for the same three or four styles."""
-
-    def __init__(self, wb) -> None:
-        self.wb = wb
-        self._ids: dict[tuple[str, int], int] = {}
-
-    def set(self, cell, collection: str, key: str, value) -> None:
-        found = self._ids.get((collection, id(value)))
-        if found is None:
-            found = self._ids[(collection, id(value))] = getattr(self.wb, collection).add(value)
-        if not cell._style:  # as openpyxl's StyleDescriptor does
-            cell._style = StyleArray()
-        setattr(cell._style, key, found)
-
-
-def _set_cell(cell, value, styles: _Styles, *, align: Alignment | None = None, link: bool = False) -> None:
-    if is_number(value):  # the job's own figures: a number cell (see table.CellValue)
-        cell.value = value
-        if align is not None:
-            styles.set(cell, "_alignments", "alignmentId", align)
-        return
-    text = _escape(str(value).translate(_ILLEGAL))
-    cell.value = text if text else None
-    if align is not None:
-        styles.set(cell, "_alignments", "alignmentId", align)
-    if link:
-        # A real hyperlink on the cell, only for a web address; its text stays the value.
-        cell.hyperlink = str(value).strip() if text and is_link(str(value)) else None
-        styles.set(cell, "_fonts", "fontId", _LINK_FONT if cell.hyperlink is not None else _PLAIN_FONT)
-    if text:
-        # openpyxl turns a string starting with "=" into a formula; citizen text
-        # must stay text, and the quote prefix tells Excel/LibreOffice so too.
-        cell.data_type = "s"
-        if text[0] in "=+-@":
-            cell.quotePrefix = True
-
-
-def _text(value) -> str:
-    """A cell's value as the text a person sees."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return _unescape(value)
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, datetime):
-        return value.strftime(SHEET_FORMAT)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return value.strftime("%H:%M")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 
-from openpyxl.cell import MergedCell
+from openpyxl.cell import Cell, MergedCell
 from openpyxl.cell.text import Text
 from openpyxl.comments.comment_sheet import CommentSheet
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
@@ -28,8 +28,9 @@ from openpyxl.packaging.relationship import RelationshipList, get_dependents, ge
 from openpyxl.pivot.table import TableDefinition
 from openpyxl.reader.drawings import find_images
 from openpyxl.reader.excel import ExcelReader
-from openpyxl.utils import coordinate_to_tuple
-from openpyxl.worksheet._reader import WorkSheetParser, WorksheetReader
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import column_index_from_string
+from openpyxl.worksheet._reader import WorkSheetParser, WorksheetReader, _cast_number
 from openpyxl.worksheet.table import Table
 from openpyxl.xml.constants import COMMENTS_NS, SHARED_STRINGS, SHEET_MAIN_NS
 from openpyxl.xml.functions import fromstring, iterparse
@@ -37,7 +38,9 @@ from openpyxl.xml.functions import fromstring, iterparse
 _SI = f"{{{SHEET_MAIN_NS}}}si"
 _T = f"{{{SHEET_MAIN_NS}}}t"
 _IS = f"{{{SHEET_MAIN_NS}}}is"
-_F = f"{{{SHEET_MAIN_NS}}}f"
+_V = f"{{{SHEET_MAIN_NS}}}v"
+_DIGITS = "0123456789"
+_new_cell = Cell.__new__
 
 
 def load_workbook(path):
@@ -78,27 +81,117 @@ class _RelationshipsById:
 
 
 class _SheetParser(WorkSheetParser):
-    def parse_cell(self, element):
-        # A plain text cell as openpyxl writes it (an inline string of one run, no
-        # formula): its text directly. Anything else, openpyxl's own way.
-        coordinate = element.get("r")
-        if element.get("t") != "inlineStr" or not coordinate or self.rich_text:
-            return super().parse_cell(element)
-        child = element.find(_IS)
-        if child is None or len(child) != 1 or child[0].tag != _T or element.find(_F) is not None:
-            return super().parse_cell(element)
-        row, column = coordinate_to_tuple(coordinate)
-        self.col_counter = column
-        style_id = element.get("s", 0)
-        return {"row": row, "column": column, "value": child[0].text or "", "data_type": "s",
-                "style_id": int(style_id) if style_id else 0}
+    """openpyxl's sheet parser, giving each row's cells as openpyxl's Cell objects.
+
+    The common cells (text inline or shared, a number not shown as a date, a boolean, an
+    error, an empty styled cell; no formula) are built here straight from the element;
+    any other (a formula, rich text, a date, a cell without its reference, anything
+    unexpected) goes through openpyxl's own ``parse_cell``, and its cell is built as
+    openpyxl's ``bind_cells`` builds it. Rows, their dimensions and everything else in
+    the sheet are openpyxl's."""
+
+    def __init__(self, ws, *args) -> None:
+        super().__init__(*args)
+        self.ws = ws
+        self._styles = ws.parent._cell_styles
+        self._columns: dict[str, int] = {}
+
+    def parse_row(self, row):
+        number, parsed = super().parse_row(_NoCells(row))
+        return number, [self._cell(element) for element in row]
+
+    def _cell(self, element) -> Cell:
+        fast = self._fast(element)
+        if fast is None:
+            found = self.parse_cell(element)
+            fast = found["row"], found["column"], found["value"], found["data_type"], found["style_id"]
+        row, column, value, data_type, style_id = fast
+        cell = _new_cell(Cell)  # what Cell(ws, row, column, style_array=...) makes
+        cell.parent = self.ws
+        cell._style = StyleArray(self._styles[style_id])
+        cell.row, cell.column, cell._value, cell.data_type = row, column, value, data_type
+        cell._hyperlink = cell._comment = None
+        return cell
+
+    def _fast(self, element):
+        """(row, column, value, type, style id) as openpyxl's parse_cell reads the cell, or
+        None for a cell to leave to it."""
+        place = self._place(element.get("r"))
+        style = element.get("s")
+        if place is None or not (style is None or (style.isascii() and style.isdigit())):
+            return None
+        style_id = int(style) if style else 0
+        data_type = element.get("t", "n")
+        if data_type == "inlineStr":
+            if self.rich_text or len(element) != 1 or element[0].tag != _IS:
+                return None
+            child = element[0]
+            if len(child) != 1 or child[0].tag != _T:
+                return None
+            value, data_type = child[0].text or "", "s"
+        else:
+            if len(element) > 1 or (len(element) == 1 and element[0].tag != _V):
+                return None  # a formula, or something openpyxl knows better
+            value = (element[0].text or None) if len(element) else None
+            if value is not None:
+                if data_type == "n" and style_id in self.date_formats or data_type not in _TYPES:
+                    return None
+                value, data_type = _TYPES[data_type](self, value)
+        self.col_counter = place[1]
+        return place[0], place[1], value, data_type, style_id
+
+    def _place(self, coordinate: str | None) -> tuple[int, int] | None:
+        """A cell reference ("AB12") as (row, column); None for anything else."""
+        if not coordinate:
+            return None
+        letters = coordinate.rstrip(_DIGITS)
+        column = self._columns.get(letters)
+        if column is None:
+            if not (letters.isascii() and letters.isalpha() and letters.isupper() and len(letters) <= 3):
+                return None
+            column = self._columns[letters] = column_index_from_string(letters)
+        digits = coordinate[len(letters):]
+        if not digits or not digits.isascii() or not digits.isdigit():
+            return None
+        return int(digits), column
+
+
+# A cell's value by its type, as openpyxl's parse_cell reads it (a number shown as a date
+# and the types not here are left to it).
+_TYPES = {
+    "n": lambda parser, value: (_cast_number(value), "n"),
+    "s": lambda parser, value: (parser.shared_strings[int(value)], "s"),
+    "b": lambda parser, value: (bool(int(value)), "b"),
+    "str": lambda parser, value: (value, "s"),
+    "e": lambda parser, value: (value, "e"),
+}
+
+
+class _NoCells:
+    """A row element as openpyxl's parse_row sees it, with its cells left out: its own
+    code reads the row's attributes (number, height, style) and the cells are read above."""
+
+    def __init__(self, row) -> None:
+        self.attrib = row.attrib
+
+    def __iter__(self):
+        return iter(())
 
 
 class _WorksheetReader(WorksheetReader):
     def __init__(self, ws, xml_source, shared_strings, data_only, rich_text):
         super().__init__(ws, xml_source, shared_strings, data_only, rich_text)
-        self.parser = _SheetParser(xml_source, shared_strings, data_only, ws.parent.epoch,
+        self.parser = _SheetParser(ws, xml_source, shared_strings, data_only, ws.parent.epoch,
                                    ws.parent._date_formats, ws.parent._timedelta_formats, rich_text)
+
+    def bind_cells(self):
+        # openpyxl's bind_cells, with the cells already built by the parser.
+        cells = self.ws._cells
+        for _, row in self.parser.parse():
+            for cell in row:
+                cells[(cell.row, cell.column)] = cell
+        if cells:
+            self.ws._current_row = self.ws.max_row  # use cells not row dimensions
 
     def bind_hyperlinks(self):
         rels = self.ws._rels
