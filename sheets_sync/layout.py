@@ -69,6 +69,15 @@ class PrintSetup:
     landscape: bool = True
     pages_wide: int = 1
     repeat_header: bool = True
+    #: The last column printed (a field), or None for every column: the Content and
+    #: Comments tabs' 28 to 33 columns on one page wide print too small to read.
+    through: str | None = None
+
+
+#: How the main tabs print (a department's tab prints whole): the cell prints the list of
+#: requests up to their Status, and the comments up to Overdue; the rest stays on screen.
+PRINTED = {"content": PrintSetup(through="status"), "comments": PrintSetup(through="overdue"),
+           "posts": PrintSetup()}
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ def tab_layout(schema: Schema, tab: Tab) -> TabLayout:
         frozen_columns=1 if work else 0,
         row_height=TALL_ROW if work and any(c.wrap for c in columns) else None,
         header_height=45 if schema.language != "en" else 30,
-        print_setup=PrintSetup() if tab.department is not None or tab.name == "content" else None)
+        print_setup=PRINTED.get(tab.name, PrintSetup() if tab.department is not None else None))
 
 
 def is_link(value: str) -> bool:

@@ -4,6 +4,9 @@ as an officer would."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import openpyxl
@@ -48,7 +51,7 @@ def test_the_layout_is_pure_and_puts_the_answer_beside_the_comment():
     assert [c.field for c in comments.columns if c.link] == list(LINK_FIELDS)
     assert comments.column("status").choices == tuple(schema.status_names)
     assert "Not required" in comments.column("status").help
-    assert comments.print_setup is None and comments.row_height
+    assert comments.print_setup.through == "overdue" and comments.row_height
     assert tab_layout(schema, schema.tab("comments")) == comments  # computed again: the same
     department = tab_layout(schema, schema.pending_tab.__class__(**{
         **schema.pending_tab.__dict__, "name": "pending:SWM", "title": "SWM", "department": "SWM"}))
@@ -280,3 +283,51 @@ def test_approve_is_a_tick_box_the_cell_alone_may_tick(tmp_path):
     assert columns["approve"].checkbox and columns["approve"].cell_only and columns["approve"].people
     assert columns["move_to"].cell_only and not columns["reply"].cell_only
     assert columns["reply_url"].link
+
+
+def _printed_columns(ws) -> list[str]:
+    """The headers inside a tab's print area (the whole row when it has none)."""
+    area = ws.print_area
+    if not area:
+        return [english_header(c.value) for c in ws[1]]
+    last = openpyxl.utils.column_index_from_string(area.split(":")[-1].strip("$").rstrip("0123456789$"))
+    return [english_header(c.value) for c in ws[1][:last]]
+
+
+def test_the_main_tabs_print_what_the_cell_reads_on_paper(tmp_path, monkeypatch):
+    """A4 landscape, one page wide: the Content tab its requests up to the Status, the
+    Comments tab up to Overdue (28 to 33 columns on one page print too small to read), the
+    Posts tab whole; each header two lines high, so the English half is not cut."""
+    from sheets_sync.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["sync"], catch_exceptions=False).exit_code == 0
+    wb = openpyxl.load_workbook(tmp_path / "tracker.xlsx")
+    printed = {title: _printed_columns(wb[title]) for title in ("Content", "Comments", "Posts")}
+    assert printed["Content"][0] == "Request" and printed["Content"][-1] == "Status"
+    assert "Planned date" in printed["Content"] and "Message id" not in printed["Content"]
+    assert printed["Comments"][:2] == ["Comment", "Status"] and printed["Comments"][-1] == "Overdue"
+    assert printed["Posts"] == [english_header(c.value) for c in wb["Posts"][1]]
+    for title in printed:
+        ws = wb[title]
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows.replace("$", "") == "1:1"
+        assert ws.row_dimensions[1].height >= 30
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_prints_the_comments_tab_on_a_few_pages(tmp_path, monkeypatch):
+    """The sample's 131 comments: 119 pages before the print set-up, a handful now."""
+    from sheets_sync.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["sync"], catch_exceptions=False).exit_code == 0
+    wb = openpyxl.load_workbook(tmp_path / "tracker.xlsx")
+    for title in wb.sheetnames:
+        if title != "Comments":
+            del wb[title]
+    wb.save(tmp_path / "comments.xlsx")
+    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                    str(tmp_path / "comments.xlsx")], check=True, capture_output=True, timeout=180)
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", (tmp_path / "comments.pdf").read_bytes()))
+    assert 1 <= pages <= 10, pages

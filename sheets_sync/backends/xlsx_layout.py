@@ -32,9 +32,14 @@ def render_layout(ws, tab: Tab, schema: Schema, positions: dict[str, int]) -> No
     if layout.row_height:
         ws.sheet_format.defaultRowHeight = layout.row_height
         ws.sheet_format.customHeight = True
+    if layout.row_height or ws.row_dimensions[1].height is None:
+        # Two-language headers wrap: one line high, LibreOffice and Excel cut the second
+        # (a height a person set on another tab's header is theirs).
         ws.row_dimensions[1].height = layout.header_height
     if layout.print_setup:
-        _print_setup(ws, layout.print_setup, layout.frozen_rows)
+        _print_setup(ws, layout.print_setup, layout.frozen_rows,
+                     tab.column(layout.print_setup.through).index_in(positions)
+                     if layout.print_setup.through else None)
     if ws.max_row >= 1 and ws.max_column >= 1:
         ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{max(ws.max_row, 2)}"
 
@@ -92,8 +97,9 @@ def _row_colours(ws, tab: Tab, layout: TabLayout, schema: Schema, positions: dic
             formula=[rule.formula], fill=PatternFill("solid", fgColor=rule.colour), stopIfTrue=True))
 
 
-def _print_setup(ws, setup: PrintSetup, header_rows: int) -> None:
-    """A4 landscape, one page wide, the header on every page (Google has no such settings)."""
+def _print_setup(ws, setup: PrintSetup, header_rows: int, last: int | None) -> None:
+    """A4 landscape, one page wide, the header on every page (Google has no such settings);
+    only the columns up to ``last`` (1-based) when given."""
     if setup.paper == "A4":
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape" if setup.landscape else "portrait"
@@ -102,3 +108,5 @@ def _print_setup(ws, setup: PrintSetup, header_rows: int) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     if setup.repeat_header:
         ws.print_title_rows = f"1:{header_rows}"
+    if last:
+        ws.print_area = f"A1:{get_column_letter(last)}1048576"  # (rows yet to come too)
