@@ -280,6 +280,43 @@ def test_a_dead_runs_lock_is_removed_at_once_on_any_tab(google, tmp_path, roster
     assert_all_well(google, ["C1", "C2", "C3", "C4"])
 
 
+def _leave_named_range(harness, name: str, title: str) -> None:
+    sheet = harness.server.spreadsheet(harness.sid).sheet_by_title(title)
+    harness.server.as_user(JOB_EMAIL).batch_update(harness.sid, [{"addNamedRange": {"namedRange": {
+        "name": name, "range": {"sheetId": sheet.props["sheetId"]}}}}])
+
+
+def _named_ranges(harness) -> list[str]:
+    return sorted(n["name"] for n in harness.server.spreadsheet(harness.sid).named_ranges)
+
+
+def test_a_dead_runs_named_ranges_are_removed_with_its_lock_and_a_persons_kept(google, tmp_path, roster_file):
+    """A run killed while it read the departments' tabs by id (a tab renamed) leaves its
+    named ranges beside its lock: the next run removes both in one request, and leaves a
+    named range a person made; while another run is live, nothing of it is touched."""
+    folder = export(tmp_path, "e0", 4)
+    sync(google, folder, roster_file)
+    _leave_named_range(google, "ward_list", "Comments")  # a person's
+    _leave_named_range(google, f"{gsheets.READ_NAME_PREFIX}otherhost003_7", SWM)
+    _leave_lock(google, SWM, _mark("otherhost003", 4242, "cron-server", 2))
+    with pytest.raises(Busy):
+        sync(google, folder, roster_file, now=LATER)
+    assert _named_ranges(google) == [f"{gsheets.READ_NAME_PREFIX}otherhost003_7", "ward_list"]
+    _leave_named_range(google, f"{gsheets.READ_NAME_PREFIX}deadrun00003_7", SWM)
+    for pr in [pr for s in google.server.spreadsheet(google.sid).sheets for pr in s.protected_ranges
+               if "otherhost003" in pr.get("description", "")]:
+        google.server.as_user(JOB_EMAIL).batch_update(google.sid, [{"deleteProtectedRange": {
+            "protectedRangeId": pr["protectedRangeId"]}}])  # that run ended, its lock went
+    _leave_lock(google, "Comments", _mark("deadrun00003", _dead_pid(), _host(), 1))
+    google.server.clear_requests()
+    sync(google, folder, roster_file, now=LATER)
+    assert locks_left(google) == [] and _named_ranges(google) == ["ward_list"]
+    cleaning = len(google.server.requests)
+    google.server.clear_requests()
+    sync(google, folder, roster_file, now=LATER)  # nothing left: nothing more asked
+    assert cleaning == len(google.server.requests) + 1  # with the dead lock, in one request
+
+
 def test_a_lock_of_this_process_whose_run_ended_is_dead(google, tmp_path, roster_file):
     import os
 

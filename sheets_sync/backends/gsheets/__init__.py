@@ -37,13 +37,20 @@ from collections.abc import Callable
 from sheets_sync.backends.base import Backend
 from sheets_sync.backends.gsheets.cells import stable_sheet_id
 from sheets_sync.backends.gsheets.client import RetryingHTTPClient, UncertainWrite, load_credentials
-from sheets_sync.backends.gsheets.locks import _LIVE_RUNS, LOCK_PREFIX, LOCK_TRIES, STALE_LOCK
+from sheets_sync.backends.gsheets.locks import (
+    _LIVE_RUNS,
+    LOCK_PREFIX,
+    LOCK_TRIES,
+    READ_NAME_PREFIX,
+    STALE_LOCK,
+)
 from sheets_sync.backends.gsheets.session import GoogleSheetsSession
 from sheets_sync.backends.gsheets.write import MAX_PAYLOAD
 from sheets_sync.endpoint import session_for
 from sheets_sync.schema import Schema
 
-__all__ = ["LOCK_PREFIX", "LOCK_TRIES", "MAX_PAYLOAD", "STALE_LOCK", "GoogleSheetsBackend",
+__all__ = ["LOCK_PREFIX", "LOCK_TRIES", "MAX_PAYLOAD", "READ_NAME_PREFIX", "STALE_LOCK",
+           "GoogleSheetsBackend",
            "GoogleSheetsSession", "RetryingHTTPClient", "UncertainWrite", "_LIVE_RUNS", "load_credentials",
            "stable_sheet_id"]
 

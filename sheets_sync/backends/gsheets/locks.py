@@ -27,6 +27,8 @@ from sheets_sync.errors import Busy, TrackerError
 log = logging.getLogger(__name__)
 
 LOCK_PREFIX = "sheets-sync lock"
+#: The named ranges a run reads departments' tabs through, by id (see LockMixin.read_by_id).
+READ_NAME_PREFIX = "sheets_sync_read_"
 # A lock of a run that may still be alive on another machine counts as left behind
 # (removed by the next run) once it is this old. A lock whose run is known to be
 # gone (its process on this machine has ended) is removed at once.
@@ -130,6 +132,7 @@ class LockMixin:
     # (made with the lock, their ids in read_names, removed with it).
     read_by_id = False
     read_names: list[str] = []  # noqa: RUF012 - set per session before use
+    named_reads: list[dict] = []  # noqa: RUF012 - such named ranges as the lock's reply lists them
 
     def _lock(self, names: Sequence[str], read: Callable[[], list[tuple[str | int, str]]] | None = None
               ) -> tuple[list[tuple[str | int, str]], list[dict]] | None:
@@ -194,6 +197,8 @@ class LockMixin:
                                for r in reply.get("replies", []) if "addNamedRange" in r]
             spreadsheet = reply.get("updatedSpreadsheet", {})
             self._absorb(spreadsheet)
+            self.named_reads = [n for n in spreadsheet.get("namedRanges", [])
+                                if n.get("name", "").startswith(READ_NAME_PREFIX)]
             if ranges:
                 read_with = self._read_in(spreadsheet, ranges)
             else:
@@ -220,7 +225,7 @@ class LockMixin:
 
     def _read_name(self, sheet_id: int) -> str:
         """The name of this run's named range over a department's tab, to read it by id."""
-        return f"sheets_sync_read_{self.run_id}_{sheet_id}"
+        return f"{READ_NAME_PREFIX}{self.run_id}_{sheet_id}"
 
     def _after_refusal(self, refusal: Exception, ids: list[int], *, last: bool) -> list[int]:
         """The tabs to lock after Google refused the lock (and applied nothing) because
@@ -255,7 +260,7 @@ class LockMixin:
             sheets += ",data(startRow,startColumn,rowData(values(formattedValue)))"
         fields = ("replies(addProtectedRange(protectedRange(protectedRangeId)),"
                   "addNamedRange(namedRange(namedRangeId))),"
-                  f"updatedSpreadsheet({sheets}))")
+                  f"updatedSpreadsheet({sheets}),namedRanges(namedRangeId,name))")
         payload: dict = {"requests": body, "includeSpreadsheetInResponse": True}
         if ranges:
             # (The mask decides what comes back; Google ignores responseIncludeGridData when
@@ -312,16 +317,24 @@ class LockMixin:
             self.close()
             raise Busy(_busy_message(live[0].get("description", "")))
         dead = [pr["protectedRangeId"] for pr, _ in others]
-        if not dead:
+        # A run's named ranges go with its lock; a run killed holding them left them in
+        # the spreadsheet's list of named ranges, where people would see them pile up.
+        # No other run is live now, so every one not of this run is a dead run's.
+        mine = self._read_name("")
+        names = [n["namedRangeId"] for n in self.named_reads
+                 if not n.get("name", "").startswith(mine)]
+        if not dead and not names:
             return
         try:
-            self._batch_update([{"deleteProtectedRange": {"protectedRangeId": i}} for i in dead],
+            self._batch_update([*({"deleteProtectedRange": {"protectedRangeId": i}} for i in dead),
+                                *({"deleteNamedRange": {"namedRangeId": i}} for i in names)],
                                "removing locks left by runs that did not finish")
-            log.warning("removed %d lock(s) left by a run that did not finish", len(dead))
+            log.warning("removed %d lock(s) and %d named range(s) left by a run that did not finish",
+                        len(dead), len(names))
         except (TrackerError, UncertainWrite):
             # Another run removed them first, or no answer: the next run looks again.
-            log.warning("could not remove %d lock(s) left by a run that did not finish; the next "
-                        "run will", len(dead))
+            log.warning("could not remove %d lock(s) and %d named range(s) left by a run that did "
+                        "not finish; the next run will", len(dead), len(names))
 
     def finished_runs(self) -> list[str]:
         """The runs whose last write went in, newest first, as the first request read them."""
