@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import openpyxl
@@ -303,34 +303,9 @@ class XlsxSession(TrackerSession):
                 raise TypeError(change)
             write(row, change.values)
 
-    def _row_writer(self, ws, tab: Tab) -> Callable[[int, Mapping], None]:
+    def _row_writer(self, ws, tab: Tab) -> _RowWriter:
         """What sets a row's cells of ``ws`` from field → value, in the job's styles."""
-        positions = self._positions(ws)
-        columns: dict[str, int] = {}
-
-        def column_of(field_name: str) -> int:
-            index = columns.get(field_name)
-            if index is None:
-                index = tab.index_of(field_name, positions)
-                if index is None:
-                    raise TrackerError(f"tab {ws.title!r}: column {tab.header_of(field_name)!r} not found "
-                                       "in row 1; restore the header or run `python cli.py init`")
-                columns[field_name] = index
-            return index
-
-        layout = tab_layout(self.schema, tab)
-        # Tall rows read from the top: long text wraps, the rest sits beside its first line.
-        aligned = {c.field: WRAP if c.wrap else TOP for c in layout.columns if layout.row_height}
-        links = {c.field for c in layout.columns if c.link}
-        styles = _Styles(self.wb)
-
-        def write(row: int, values: Mapping) -> None:
-            for field_name, value in values.items():
-                _set_cell(ws.cell(row, column_of(field_name)), value, styles, align=aligned.get(field_name),
-                          link=field_name in links)
-
-        write.column_of = column_of  # type: ignore[attr-defined]  # the guards look cells up too
-        return write
+        return _RowWriter(ws, tab, self._positions(ws), tab_layout(self.schema, tab), _Styles(self.wb))
 
     def _rows_by_key(self, ws, tab: Tab, positions: dict[str, int]) -> dict[tuple, int]:
         columns = [tab.index_of(k, positions) for k in tab.key]
@@ -403,3 +378,32 @@ def _values_by_row(ws) -> dict[int, dict[int, object]]:
         if value is not None:
             out.setdefault(row, {})[column] = value
     return out
+
+
+class _RowWriter:
+    """Sets a row's cells of one worksheet from field → value, in the job's styles;
+    ``column_of`` finds a field's column (the Content guards look cells up through it)."""
+
+    def __init__(self, ws, tab: Tab, positions: dict[str, int], layout, styles: _Styles) -> None:
+        self.ws, self.tab, self.positions, self.styles = ws, tab, positions, styles
+        self.columns: dict[str, int] = {}
+        # Tall rows read from the top: long text wraps, the rest sits beside its first line.
+        self.aligned = {c.field: WRAP if c.wrap else TOP for c in layout.columns if layout.row_height}
+        self.links = {c.field for c in layout.columns if c.link}
+
+    def column_of(self, field_name: str) -> int:
+        index = self.columns.get(field_name)
+        if index is None:
+            index = self.tab.index_of(field_name, self.positions)
+            if index is None:
+                raise TrackerError(f"tab {self.ws.title!r}: column {self.tab.header_of(field_name)!r} not "
+                                   "found in row 1; restore the header or run `python cli.py init`")
+            self.columns[field_name] = index
+        return index
+
+    def __call__(self, row: int, values: Mapping) -> None:
+        cell, column_of, styles, aligned, links = (self.ws.cell, self.column_of, self.styles,
+                                                   self.aligned, self.links)  # (a hot loop)
+        for field_name, value in values.items():
+            _set_cell(cell(row, column_of(field_name)), value, styles, align=aligned.get(field_name),
+                      link=field_name in links)
