@@ -29,6 +29,7 @@ from sheets_sync.content_filing import (
     file_mail,
 )
 from sheets_sync.content_settings import ASKED, CLOSED, RECEIVED, SENT, WITHDRAWN, ContentSettings
+from sheets_sync.mail.dates import find_dates
 from sheets_sync.mail.message import Attachment, Mail
 from sheets_sync.planner import cell_text
 from sheets_sync.roster import Roster, tokenize
@@ -46,6 +47,11 @@ _CODE_RE = re.compile(r"\b([A-Z]{1,6})-(\d{1,6})\b")
 GUARDED = ("status", "draft_link", "planned_date")
 FACTS = frozenset({"follow_ups", "attachments", "head_answer"})
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+# Where the tracker shows dates month first (Google in an en_US locale), 12/5/2026 is what
+# Google made of what was typed: 5 December. Text it could not read so (13/12/2026) was
+# typed day first all the same.
+_MONTH_FIRST = ("%m/%d/%Y",)
+_DIGIT = re.compile(r"[0-9०-९]")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class ContentView:
     roster: Roster
     checkpoints: Mapping[str, str] = field(default_factory=dict)  # the Sync State
     mail_log_codes: tuple[str, ...] = ()  # codes the Mail Log names ("request CR-0042")
+    dates_month_first: bool = False  # the Content tab showed its dates month first (see Table)
 
 
 @dataclass
@@ -158,7 +165,7 @@ def plan_mail(view: ContentView, mails: Sequence[Mail], checkpoint: str | None, 
             _file_suggestion(supervision, mail, filing, cell_limit)
         filed.append(Filed(mail, filing))
         log.append(AddRow("mail_log", _log_row(mail, filing, stamp, cell_limit)))
-    notes = follow_up(content, settings, now, view.roster)
+    notes = follow_up(content, settings, now, view.roster, month_first=view.dates_month_first)
     changes: list[Change] = [*content.changes("content", GUARDED, FACTS), *log,
                              *supervision.changes("suggestion")]
     changes += _sync_state(view.checkpoints, checkpoint_key, checkpoint, codes, stamp)
@@ -295,14 +302,16 @@ def _sync_state(checkpoints: Mapping[str, str], key: str, checkpoint: str | None
 # --- the follow-up of every request ------------------------------------------------------------
 
 
-def follow_up(content: _Rows, settings: ContentSettings, now: datetime, roster: Roster) -> list[str]:
+def follow_up(content: _Rows, settings: ContentSettings, now: datetime, roster: Roster, *,
+              month_first: bool = False) -> list[str]:
     """Lead time and Late, approvals to ask, reminders, the flag on the planned date: the job's
-    columns of every request as the write leaves it. Says what it set in motion."""
+    columns of every request as the write leaves it (``month_first``: the dates as read show
+    month first). Says what it set in motion."""
     notes: list[str] = []
     stamp = to_sheet(now)
     for (code,), row in content.rows.items():
         status = settings.status(row.get("status", ""))
-        planned, problem = planned_date(row.get("planned_date", ""))
+        planned, problem = planned_date(row.get("planned_date", ""), month_first=month_first)
         values = {"lead_days": "", "late": ""}
         received = from_sheet(row.get("received", ""))
         if planned and received:
@@ -370,21 +379,28 @@ def _dept_ask(code: str, row: Mapping[str, str], status: str, settings: ContentS
             "dept_reminded_at": ""}
 
 
-def planned_date(text: str) -> tuple[date | None, str]:
-    """A planned date as typed (2026-12-05, 05/12/2026…), or a note saying what to type."""
+def planned_date(text: str, *, month_first: bool = False) -> tuple[date | None, str]:
+    """A planned date as the cell shows it (2026-12-05, 05/12/2026, 5 Dec 2026, दि. ५ डिसेंबर
+    २०२६…), or a note saying what to type. ``month_first``: the tracker shows dates month
+    first (see ``_MONTH_FIRST``)."""
     text = str(text).strip()
     if not text:
         return None, ""
-    for fmt in _DATE_FORMATS:
+    for fmt in (*_MONTH_FIRST, *_DATE_FORMATS) if month_first else _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date(), ""
         except ValueError:
             continue
+    # The forms a mail states a date in, as the mail's reader knows them: one date, and no
+    # other figure ("5 or 6 Dec 2026" is no date to plan by).
+    found = find_dates(text)
+    if len(found) == 1 and not _DIGIT.search(text[:found[0].start] + text[found[0].end:]):
+        return found[0].when, ""
     return None, f"Planned date {text!r} is not a date: type it as YYYY-MM-DD (2026-12-05)"
 
 
 def view_from_read(tables: Mapping[str, list[Record]], roster: Roster,
-                   checkpoints: Mapping[str, str]) -> ContentView:
+                   checkpoints: Mapping[str, str], *, dates_month_first: bool = False) -> ContentView:
     """The plan's view of the Content, Mail Log and Supervision tabs as read (records)."""
     requests: dict[str, Record] = {}
     for rec in tables.get("content", []):
@@ -400,7 +416,8 @@ def view_from_read(tables: Mapping[str, list[Record]], roster: Roster,
     return ContentView(requests, frozenset(r.get("mail_key").strip() for r in log),
                        frozenset(r.get("message_id").strip() for r in log if r.get("message_id").strip()),
                        supervision, roster, checkpoints,
-                       tuple(r.get("filed_as") for r in log if r.get("filed_as").startswith("request ")))
+                       tuple(r.get("filed_as") for r in log if r.get("filed_as").startswith("request ")),
+                       dates_month_first)
 
 
 def waiting_on(requests: Mapping[str, Mapping[str, str]], code: str,

@@ -32,6 +32,7 @@ from sheets_sync.content_settings import content_settings
 from sheets_sync.emailer import Delivery, Outgoing, SmtpFactory, connect, send_messages
 from sheets_sync.errors import ConfigError, DeliveryError, TrackerError
 from sheets_sync.mail.message import Mail
+from sheets_sync.roster import Roster
 from sheets_sync.schema import Schema
 from sheets_sync.table import AddRow, Conflict, Record, Table, UpdateRow, require_headers
 from sheets_sync.timeutil import IST, now_ist, to_sheet
@@ -72,8 +73,18 @@ def content_records(table: Table, tab, *, optional: bool = False) -> list[Record
     return table.records(tab)
 
 
+@dataclass
+class ContentRead:
+    records: dict[str, list[Record]]  # the pipeline's tabs, by name
+    roster: Roster
+    checkpoints: dict[str, str]
+    sync_log: list[Record]
+    warnings: list[str]
+    dates_month_first: bool  # the Content tab showed its dates month first (table.Table)
+
+
 def read_content(session: TrackerSession, schema: Schema, roster_path, *, names=CONTENT_TABS,
-                 dry_run: bool = False):
+                 dry_run: bool = False) -> ContentRead:
     """The pipeline's tabs, the roster and the checkpoints as the tracker holds them."""
     from sheets_sync.sync import _checkpoints, tracker_roster
 
@@ -81,7 +92,8 @@ def read_content(session: TrackerSession, schema: Schema, roster_path, *, names=
     records = {n: content_records(read[n], schema.tab(n), optional=dry_run) for n in names}
     roster, warnings = tracker_roster(read["departments"], schema, roster_path, is_new=session.is_new())
     sync_log = read["sync_log"].records(schema.tab("sync_log")) if read["sync_log"].header else []
-    return records, roster, _checkpoints(read["sync_state"], schema), sync_log, warnings
+    return ContentRead(records, roster, _checkpoints(read["sync_state"], schema), sync_log, warnings,
+                       read["content"].dates_month_first)
 
 
 def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | None = None,
@@ -107,9 +119,9 @@ def run_mail(backend: Backend, schema: Schema, fetch: Fetch, *, now: datetime | 
         mails, checkpoint, fetched = _fetch(fetch, checkpoints.get(checkpoint_key) or None)
         if not dry_run:
             session.lock([*CONTENT_TABS, "sync_state"])
-        records, roster, checkpoints, sync_log, warnings = read_content(session, schema, roster_path,
-                                                                        dry_run=dry_run)
-        view = view_from_read(records, roster, checkpoints)
+        got = read_content(session, schema, roster_path, dry_run=dry_run)
+        roster, sync_log, warnings = got.roster, got.sync_log, got.warnings
+        view = view_from_read(got.records, roster, got.checkpoints, dates_month_first=got.dates_month_first)
         cell = tuple(getattr(smtp, "cell", ()) or ())
         warnings += fetched
         plan = plan_mail(view, list(mails), checkpoint, settings, now, cell_limit=session.cell_limit,

@@ -280,9 +280,8 @@ def content(tracker: Tracker):
 
     backend, schema = tracker.open()
     with backend.open(schema, write=False) as session:
-        records, roster, _, _, _ = read_content(session, schema, tracker.roster_path, names=("content",),
-                                                dry_run=True)
-    return backend.location, records["content"], roster
+        got = read_content(session, schema, tracker.roster_path, names=("content",), dry_run=True)
+    return backend.location, got.records["content"], got.roster
 
 
 __all__ = ["Overdue", "Pending", "ReportRun", "Tracker", "archive", "archive_restore", "content", "digest",

@@ -23,6 +23,9 @@ class Table:
     rows: list[list[str]] = field(default_factory=list)
     # The sheet row number (1-based) of each entry of ``rows``.
     row_numbers: list[int] = field(default_factory=list)
+    # The dates a person typed show month first (5/12/2026 is 12 May): Google shows
+    # them so in a month-first locale (en_US) until the job sets the spreadsheet's.
+    dates_month_first: bool = False
 
     def positions(self) -> dict[str, int]:
         """Normalised header → 0-based column index (the first one wins)."""

@@ -95,9 +95,9 @@ OUT_OF_SCOPE = {
     "WorksheetTest.test_get_notes": "cell notes" + _NOT_USED,
     "WorksheetTest.test_get_notes_2nd_sheet": "cell notes" + _NOT_USED,
     "WorksheetTest.test_worksheet_notes": "cell notes" + _NOT_USED,
-    "WorksheetTest.test_get_all_records_value_render_options": "USER_ENTERED dates and formula "
-                                                               "evaluation; the job writes "
-                                                               "text only" + _NOT_USED,
+    "WorksheetTest.test_get_all_records_value_render_options": "formula evaluation (=4/2 reads "
+                                                               "2); its dates are checked in "
+                                                               "tests/test_fake_dates.py" + _NOT_USED,
 }
 # Read-only requests not replayed inside in-scope cassettes (skipping them changes no
 # state): (method, regex on the recorded path, reason).

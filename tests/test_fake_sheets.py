@@ -132,8 +132,9 @@ def test_raw_keeps_text_user_entered_parses_what_the_fake_knows(fake_sheets, she
     assert ws.get("A2:E2", value_render_option="FORMULA")[0] == [
         formula, 42, True, "=4/2", "=text"]
     assert ws.get("A1:F1")[0] == raw  # RAW: exactly as typed
-    # What Google would read as a date or a "+" formula is refused, not stored wrongly.
-    for typed in ("+91 98765 43210", "2020-01-01", "10%"):
+    # What Google would read as a date (in a form the fake does not model, see
+    # tests/test_fake_dates.py) or a "+" formula is refused, not stored wrongly.
+    for typed in ("+91 98765 43210", "2020/01/01", "5 Dec 2026", "10%"):
         with pytest.raises(gspread.exceptions.APIError) as exc:
             ws.update(values=[[typed]], range_name="A3", value_input_option="USER_ENTERED")
         assert error_of(exc.value)["message"] == (

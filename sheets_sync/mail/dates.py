@@ -75,6 +75,7 @@ class Found:
     when: date
     start: int  # position in the searched text
     cue: int  # 2 publication, 1 event, 0 none
+    end: int = 0  # where the date's words end
 
 
 def find_dates(text: str, *, received: date | None = None) -> list[Found]:
@@ -96,7 +97,7 @@ def find_dates(text: str, *, received: date | None = None) -> list[Found]:
             if when is None:
                 continue
             taken.append(range(m.start(), m.end()))
-            found[m.start()] = Found(when, m.start(), _cue(plain, m.start()))
+            found[m.start()] = Found(when, m.start(), _cue(plain, m.start()), m.end())
     return [found[k] for k in sorted(found)]
 
 

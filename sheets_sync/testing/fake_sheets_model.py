@@ -7,13 +7,14 @@ Nothing here knows about HTTP.  The pieces are:
   :class:`Cell`, :class:`Sheet`, :class:`Spreadsheet` -- the state.  Cells are
   immutable and kept in a sparse ``dict[(row, col)] -> Cell`` so that a whole
   spreadsheet can be cloned cheaply (shallow dict copies) for atomic writes;
-* value input (RAW, and USER_ENTERED for numbers, TRUE/FALSE and ``=`` formulas)
-  and rendering (FORMATTED_VALUE / UNFORMATTED_VALUE / FORMULA, and CellData).
+* value input (RAW, and USER_ENTERED for numbers, TRUE/FALSE, ``=`` formulas and
+  the dates of :mod:`.fake_sheets_dates`) and rendering (FORMATTED_VALUE /
+  UNFORMATTED_VALUE / FORMULA, and CellData; a date in the spreadsheet's locale).
 
 Left out, because neither the backend nor the simulated people use them: named
 ranges, merges, filters, notes, colours, formula evaluation (a formula keeps its
-text; its value reads as ``#N/A``), and USER_ENTERED dates, times and percentages
-(refused).
+text; its value reads as ``#N/A``), and USER_ENTERED times, percentages and the
+date forms :mod:`.fake_sheets_dates` does not model (refused).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .fake_sheets_dates import NotModelled, is_date, shown_date, typed_date
 
 MAX_CELL_CHARS = 50_000
 MAX_CELLS = 10_000_000
@@ -318,37 +321,52 @@ def check_length(value: Any) -> None:
                           "in a single cell.")
 
 
-def parse_input(value: Any, user_entered: bool) -> dict | None:
-    """One JSON value from a values request -> ExtendedValue (None clears the cell).
+def parse_input(value: Any, user_entered: bool, locale: str = "en_US",
+                number_format: dict | None = None) -> tuple[dict | None, dict | None]:
+    """One JSON value from a values request, typed into a cell of ``number_format`` in a
+    spreadsheet of ``locale`` -> (its ExtendedValue, None to clear the cell; the number
+    format the cell gets, None to keep its own).
 
     RAW stores strings exactly as typed.  USER_ENTERED parses the way the Sheets UI
-    does for the cases the fake knows: ``'`` forces text, ``=...`` is a formula, and
-    numbers and TRUE/FALSE are parsed.  Text Google would read as a date, time,
-    percentage, grouped number or ``+``/``-`` formula is refused (not implemented).
+    does for the cases the fake knows: ``'`` forces text, ``=...`` is a formula,
+    numbers and TRUE/FALSE are parsed, and the dates of :mod:`.fake_sheets_dates`.
+    Other text Google would read as a date, time, percentage, grouped number or
+    ``+``/``-`` formula is refused (not implemented).
     """
     check_length(value)
     if isinstance(value, bool):
-        return {"boolValue": value}
+        return {"boolValue": value}, None
     if isinstance(value, (int, float)):
-        return {"numberValue": value}
+        return {"numberValue": value}, None
     if not isinstance(value, str):
         value = json.dumps(value)
     if value == "":
-        return None
+        return None, None
     if not user_entered:
-        return {"stringValue": value}
+        return {"stringValue": value}, None
+    return _typed(value, locale, number_format)
+
+
+def _typed(value: str, locale: str, number_format: dict | None) -> tuple[dict, dict | None]:
+    """USER_ENTERED text, as :func:`parse_input` says."""
     if value.startswith("'"):
-        return {"stringValue": value[1:]}
+        return {"stringValue": value[1:]}, None
     if value.startswith("=") and len(value) > 1:
-        return {"formulaValue": value}
+        return {"formulaValue": value}, None
     stripped = value.strip()
     if _NUMBER_RE.match(stripped):
-        return {"numberValue": json_number(float(stripped))}
+        return {"numberValue": json_number(float(stripped))}, None
     if stripped.upper() in ("TRUE", "FALSE"):
-        return {"boolValue": stripped.upper() == "TRUE"}
+        return {"boolValue": stripped.upper() == "TRUE"}, None
+    try:
+        typed = typed_date(value, locale, number_format)
+    except NotModelled as exc:
+        raise not_implemented(str(exc)) from None
+    if typed is not None:
+        return typed
     if _NOT_PARSED.search(stripped):
         raise not_implemented(f"USER_ENTERED parsing of {value!r} (send it RAW)")
-    return {"stringValue": value}
+    return {"stringValue": value}, None
 
 
 def effective_value(cell: Cell) -> dict:
@@ -376,7 +394,19 @@ def formatted_value(ev: dict) -> str:
     return "#N/A" if "errorValue" in ev else ""
 
 
-def render(cell: Cell | None, option: str) -> Any:
+def shown_value(cell: Cell, ev: dict, locale: str) -> str:
+    """What the cell shows: a number in a DATE number format as a date (in the spreadsheet's
+    locale when the format has no pattern of its own), anything else as above."""
+    number_format = (cell.fmt or {}).get("numberFormat")
+    if "numberValue" in ev and is_date(number_format):
+        try:
+            return shown_date(ev["numberValue"], number_format, locale)
+        except NotModelled as exc:
+            raise not_implemented(str(exc)) from None
+    return formatted_value(ev)
+
+
+def render(cell: Cell | None, option: str, locale: str = "en_US") -> Any:
     """One cell for ``values.get``: FORMATTED_VALUE / UNFORMATTED_VALUE / FORMULA."""
     if cell is None or cell.value is None:
         return ""
@@ -384,9 +414,9 @@ def render(cell: Cell | None, option: str) -> Any:
         return cell.formula
     ev = effective_value(cell)
     if option == "FORMATTED_VALUE" or "errorValue" in ev:
-        return formatted_value(ev)
+        return shown_value(cell, ev, locale)
     if "numberValue" in ev:
-        return json_number(ev["numberValue"])
+        return json_number(ev["numberValue"])  # a date too: its serial
     return ev.get("boolValue", ev.get("stringValue", ""))
 
 
@@ -400,13 +430,13 @@ def json_copy(value: Any) -> Any:
     return value
 
 
-def cell_data(cell: Cell) -> dict:
+def cell_data(cell: Cell, locale: str = "en_US") -> dict:
     """CellData as ``spreadsheets.get`` with grid data returns it (no effectiveFormat)."""
     out: dict[str, Any] = {}
     if cell.value is not None:
         ev = effective_value(cell)
         out.update(userEnteredValue=dict(cell.value), effectiveValue=ev,
-                   formattedValue=formatted_value(ev))
+                   formattedValue=shown_value(cell, ev, locale))
     if cell.fmt:
         out["userEnteredFormat"] = json_copy(cell.fmt)
     if cell.validation:

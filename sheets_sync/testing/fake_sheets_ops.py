@@ -18,8 +18,8 @@ only; ``values.get/update/append`` serve gspread in the benchmark (and the peopl
 by clearing its sheet, so the conformance replay could not begin without it.
 
 Left out: ``values:batchUpdate`` / ``values:batchClear``, ``includeValuesInResponse``,
-append's ``INSERT_ROWS``, ``dateTimeRenderOption`` (nothing here holds dates) and
-developer metadata.
+append's ``INSERT_ROWS``, ``dateTimeRenderOption`` (a date reads as its serial, the
+default, under UNFORMATTED_VALUE) and developer metadata.
 """
 
 from __future__ import annotations
@@ -178,8 +178,9 @@ def value_range(book: Spreadsheet, range_text: str, major: str, option: str) -> 
     outer = range(rect.c0, rect.c1) if columns else range(rect.r0, rect.r1)
     inner = range(rect.r0, rect.r1) if columns else range(rect.c0, rect.c1)
     rows: list[list] = []
+    locale = book.properties.get("locale", "en_US")
     for a in outer:
-        row = [render(sheet.cells.get((b, a) if columns else (a, b)), option) for b in inner]
+        row = [render(sheet.cells.get((b, a) if columns else (a, b)), option, locale) for b in inner]
         while row and row[-1] == "":  # Google trims trailing blanks and blank rows.
             row.pop()
         rows.append(row)
@@ -266,10 +267,13 @@ def write_grid(book: Spreadsheet, identity: str, sheet: Sheet, r0: int, c0: int,
         check_cells(book, identity, sheet, runs(written, sheet.sheet_id))
     except ApiError as e:
         raise e.prefixed("Invalid data[0]: ") from None  # as Google words it for values calls
+    locale = book.properties.get("locale", "en_US")
     for r, c in written:
         old = sheet.get(r, c) or Cell()
-        value = parse_input(rows[r - r0][c - c0], user_entered)
-        sheet.put(r, c, Cell(value, old.fmt, old.validation))
+        value, number_format = parse_input(rows[r - r0][c - c0], user_entered, locale,
+                                           (old.fmt or {}).get("numberFormat"))
+        fmt = {**(old.fmt or {}), "numberFormat": number_format} if number_format else old.fmt
+        sheet.put(r, c, Cell(value, fmt, old.validation))
     # Google leaves out counts that are zero.
     out = {"spreadsheetId": book.id,
            "updatedRange": rect.a1(sheet.title) if height and width else None,
@@ -399,7 +403,7 @@ def _dim_meta(meta: dict | None, default_size: int) -> dict:
     return {"pixelSize": default_size, **{k: v for k, v in (meta or {}).items() if v}}
 
 
-def _grid_data(sheet: Sheet, rect: Rect) -> dict:
+def _grid_data(sheet: Sheet, rect: Rect, locale: str) -> dict:
     data: dict[str, Any] = {}
     if rect.r0:
         data["startRow"] = rect.r0
@@ -414,7 +418,7 @@ def _grid_data(sheet: Sheet, rect: Rect) -> dict:
         for r in range(rect.r0, max(by_row) + 1):
             cells = by_row.get(r, {})
             width = (max(cells) - rect.c0 + 1) if cells else 0
-            values = [cell_data(cells[c]) if c in cells else {}
+            values = [cell_data(cells[c], locale) if c in cells else {}
                       for c in range(rect.c0, rect.c0 + width)]
             data["rowData"].append({"values": values} if values else {})
     data["rowMetadata"] = [_dim_meta(sheet.row_meta.get(r), 21) for r in range(rect.r0, rect.r1)]
@@ -458,7 +462,7 @@ def spreadsheet_json(book: Spreadsheet, identity: str, ranges: list[str],
             continue
         entry: dict[str, Any] = {"properties": sheet_props_out(sheet)}
         if include_grid:
-            entry["data"] = [_grid_data(sheet, r)
+            entry["data"] = [_grid_data(sheet, r, book.properties.get("locale", "en_US"))
                              for r in wanted.get(sheet.sheet_id, [sheet.whole()])]
         if sheet.conditional_formats:
             entry["conditionalFormats"] = [

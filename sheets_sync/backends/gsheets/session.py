@@ -93,6 +93,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, Che
         self.unchecked: list[str] = []
         self.unchecked_with: tuple[Sequence, Sequence] = ((), ())
         self.time_zone: str | None = None  # the spreadsheet's, as the first request read it
+        self.locale: str | None = None  # likewise (it decides how dates typed are read and shown)
         # The tabs to lock, once asked: the lock is sent with the read (one request for both).
         self.pending_lock: list[str] | None = None
         # The structure's check and repairs asked for before that read, done right after it
@@ -110,8 +111,9 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, Che
                     "frozenRowCount,frozenColumnCount)),protectedRanges(protectedRangeId,description,range,editors,"
                     f"warningOnly,unprotectedRanges),{_RULE_FIELDS})")
 
-    # The time zone NOW() runs in (the overdue colour): read with request 1, at no cost.
-    _ZONE_FIELD = "properties.timeZone"
+    # File > Settings, read with request 1 at no cost: the time zone NOW() runs in (the
+    # overdue colour), and the locale Google reads and shows typed dates in.
+    _SETTINGS_FIELD = "properties(timeZone,locale)"
 
     def _call(self, what: str, func, *args, **kwargs):
         """One API call; Google's refusals become one-line TrackerErrors."""
@@ -138,19 +140,21 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, Che
                   if tab.name not in self.PREFETCHED]
         ranges += [_quote(self.schema.tab(name).title) for name in self.PREFETCHED]
         fields = self._META_FIELDS[:-1] + ",data(startRow,rowData(values(formattedValue)))),"
-        fields += self._ZONE_FIELD
+        fields += self._SETTINGS_FIELD
         try:
             meta = self._call_raw(lambda: self.client.spreadsheets_get(
                 self.id, {"ranges": ranges, "fields": fields}))
         except _ParseRange:
             # A schema tab is missing: list every tab, read what exists.
-            meta = self._get({"fields": f"{self._META_FIELDS},{self._ZONE_FIELD}"})
+            meta = self._get({"fields": f"{self._META_FIELDS},{self._SETTINGS_FIELD}"})
             self.listed = True
         self._absorb(meta, with_data=True)
 
     def _absorb(self, meta: dict, *, with_data: bool = False) -> None:
         """Take in what a get (or the lock's reply) says about the sheets."""
-        self.time_zone = meta.get("properties", {}).get("timeZone", self.time_zone)
+        settings = meta.get("properties", {})
+        self.time_zone = settings.get("timeZone", self.time_zone)
+        self.locale = settings.get("locale", self.locale)
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
             grid = props.get("gridProperties", {})
@@ -171,6 +175,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, Che
                 self.headers[tab.name] = rows[0] if rows else []
                 if tab.name in self.PREFETCHED:
                     self.prefetched[tab.name] = _table(info.title, rows, first_row=1)
+                    self._dates_as_shown([self.prefetched[tab.name]])
 
     def _adopt_title(self, info: SheetInfo) -> None:
         """A department's tab is known by its id: if a person renamed it, keep their name."""
@@ -234,6 +239,7 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, Che
             if not self.locks and not self.listed and any(self.tab(t).department for t in tabs):
                 self._refresh_all()  # department tabs are not in the first read
             out = self._read_tabs(tabs, fields)
+        self._dates_as_shown(out.values())  # before the repairs that follow change the locale
         repaired = self._deferred_repairs(tabs, out, fields)
         for name, table in out.items():
             self._remember_read(name, table, fields.get(name))
@@ -297,7 +303,9 @@ class GoogleSheetsSession(StructureMixin, LockMixin, WriteMixin, GuardMixin, Che
         late = [t for t in tabs if t not in read_before and t not in self.created
                 and self._sheet(self.tab(t)) is not None]
         if late:
-            out.update(self._read_tabs(late, fields))
+            again = self._read_tabs(late, fields)
+            self._dates_as_shown(again.values())
+            out.update(again)
         return done
 
     def _read_tabs(self, tabs: Sequence[str], fields: Mapping[str, Sequence[str]]) -> dict[str, Table]:

@@ -33,6 +33,12 @@ CELL_TAB = "sheets-sync: the cell's tab (only the cell may edit)"
 # The content pipeline's tabs (requests, the mail read, supervision): the cell's alone.
 CELL_TABS = ("content", "mail_log", "supervision")
 TRACKER_TIME_ZONE = IST.key  # the zone of every time the job writes
+# Dates typed and shown day first (dd/MM/yyyy), as India writes them.
+TRACKER_LOCALE = "en_IN"
+# The locales Google reads and shows dates month first in, which the job sets to
+# TRACKER_LOCALE: en_US is what a spreadsheet made by a service account gets (recorded
+# traffic). Any other locale a person chose is left alone.
+MONTH_FIRST_LOCALES = frozenset({"en_US"})
 
 
 class StructureMixin:
@@ -69,7 +75,7 @@ class StructureMixin:
                                            and (t.name in ("comments", "posts") or t.department)])
         if seed:
             done += self._seed_departments(departments, current.get("departments"), requests_)
-        requests_ += self._time_zone_repair(done)
+        requests_ += self._settings_repair(done)
         if requests_:
             self._batch_update(requests_, "setting up the tracker's tabs")
         return done
@@ -153,17 +159,29 @@ class StructureMixin:
         self.prefetched.pop("departments", None)
         return [f"added {len(new)} department(s) to {dept_tab.title!r}"]
 
-    def _time_zone_repair(self, done: list[str]) -> list[dict]:
-        """The spreadsheet's time zone set to IST when it is another: the overdue colour
-        compares IST due times with NOW(), which runs in that zone. No request when it is
-        IST already, or when this run did not read it."""
-        if self.time_zone in (None, TRACKER_TIME_ZONE):
+    def _settings_repair(self, done: list[str]) -> list[dict]:
+        """The spreadsheet's settings put right, in one request: the time zone IST when it is
+        another (the overdue colour compares IST due times with NOW(), which runs in that
+        zone), and a month-first locale en_IN (Google reads a date a person types in the
+        locale's order: in en_US, 05/12/2026 is 12 May). No request when neither needs it,
+        or when this run did not read them."""
+        properties = {}
+        if self.time_zone not in (None, TRACKER_TIME_ZONE):
+            done.append(f"set the spreadsheet's time zone to {TRACKER_TIME_ZONE} (it was "
+                        f"{self.time_zone}), so overdue rows turn red at the right hour")
+            properties["timeZone"] = self.time_zone = TRACKER_TIME_ZONE
+        if self.locale in MONTH_FIRST_LOCALES:
+            done.append(f"set the spreadsheet's locale to {TRACKER_LOCALE} (it was {self.locale}), so a "
+                        "date typed 05/12/2026 means 5 December")
+            properties["locale"] = self.locale = TRACKER_LOCALE
+        if not properties:
             return []
-        done.append(f"set the spreadsheet's time zone to {TRACKER_TIME_ZONE} (it was "
-                    f"{self.time_zone}), so overdue rows turn red at the right hour")
-        self.time_zone = TRACKER_TIME_ZONE
-        return [{"updateSpreadsheetProperties": {"properties": {"timeZone": TRACKER_TIME_ZONE},
-                                                 "fields": "timeZone"}}]
+        return [{"updateSpreadsheetProperties": {"properties": properties, "fields": ",".join(properties)}}]
+
+    def _dates_as_shown(self, tables) -> None:
+        """Say how the tables just read show dates: month first in the locale as it is now."""
+        for table in tables:
+            table.dates_month_first = self.locale in MONTH_FIRST_LOCALES
 
     def _rules_extended(self, sheets: Sequence[SheetInfo]) -> list[dict]:
         """The job's row-colour rules stored ending above the sheet's last row, open-ended again.
