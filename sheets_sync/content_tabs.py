@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from sheets_sync.content import planned_date
 from sheets_sync.table import Record, Table
 
 PLATFORM = "request"
@@ -25,8 +26,12 @@ SENT = "sent for approval"
 ASKED = "asked of department"  # the cell asks the department itself (content_settings.ASKED)
 
 
-def waiting_requests(records: Sequence[Record], roster) -> dict[str, list[dict[str, str]]]:
-    """Department code → its requests waiting for its head's approval (Content rows), by code."""
+def waiting_requests(records: Sequence[Record], roster, *, month_first: bool = False
+                     ) -> dict[str, list[dict[str, str]]]:
+    """Department code → its requests waiting for its head's approval (Content rows), by code;
+    the planned date as YYYY-MM-DD when it reads as a date (``month_first``: the tracker
+    showed it month first), so the tab's Reply due and its red rule read it in any locale."""
+
     out: dict[str, list[dict[str, str]]] = {}
     for rec in sorted(records, key=lambda r: r.get("request")):
         status = " ".join(rec.get("status").split()).casefold()
@@ -36,7 +41,11 @@ def waiting_requests(records: Sequence[Record], roster) -> dict[str, list[dict[s
             continue  # not e-mailed yet (nothing typed in Asked of the department): nothing to answer
         code = roster.resolve(rec.get("department")) if rec.get("department").strip() else None
         if code:
-            out.setdefault(code, []).append(dict(rec.values))
+            row = dict(rec.values)
+            when, _ = planned_date(row.get("planned_date", ""), month_first=month_first)
+            if when is not None:
+                row["planned_date"] = when.isoformat()
+            out.setdefault(code, []).append(row)
     return out
 
 

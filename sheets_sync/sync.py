@@ -315,7 +315,8 @@ def request_posts(read: Mapping[str, Table], schema: Schema,
 def _waiting(read: Mapping[str, Table], schema: Schema, roster: Roster) -> dict[str, list]:
     if "content" not in read or not read["content"].header:
         return {}
-    return waiting_requests(read["content"].records(schema.tab("content"), SYNC_FIELDS["content"]), roster)
+    return waiting_requests(read["content"].records(schema.tab("content"), SYNC_FIELDS["content"]), roster,
+                            month_first=read["content"].dates_month_first)
 
 
 def _without_archived(batches: dict[str, Batch], view: TrackerView, backend: Backend,

@@ -19,9 +19,10 @@ import pytest
 from sheets_sync import jobs
 from sheets_sync.content import planned_date
 from sheets_sync.schema import load_schema
-from tests.content_world import Mailbox, content_rows, later, tracker_for
+from tests.content_world import Mailbox, content_rows, later, tracker_for, type_in_content
+from tests.helpers import comment, post, write_export
 from tests.test_google_backend import api_calls, export_of, sync
-from tests.trackers import OWNER, GoogleHarness, XlsxHarness, _letter, _q, english_header
+from tests.trackers import OWNER, GoogleHarness, XlsxHarness, _letter, _q, english_header, records
 
 LOCALE_FIXED = ("set the spreadsheet's locale to en_IN (it was en_US), so a date typed 05/12/2026 "
                 "means 5 December")
@@ -257,3 +258,17 @@ def test_a_date_cell_typed_in_a_workbook_is_read_as_that_date(tmp_path, roster_f
     row = content_rows(harness)["CR-0001"]
     assert row["Planned date"] == "2026-12-11 00:00"
     assert row["Lead time (days)"] == "10" and row["Late"] == "" and row["Sync notes"] == ""
+
+
+def test_a_department_tab_shows_a_planned_date_read_month_first_as_yyyy_mm_dd(world, tmp_path):
+    """A sync reads, then sets the locale: the department's tab must not copy 12/11/2026 as
+    shown in en_US, which its red rule would read as 12 November once the locale is en_IN."""
+    google, tracker, _ = world
+    type_planned(google, "CR-0001", "12/11/2026")  # en_US: 11 December
+    type_in_content(google, "CR-0001", "Draft link", "https://drive.example/d/1")
+    type_in_content(google, "CR-0001", "Status", "Sent for approval")
+    folder = write_export(tmp_path / "e", [post("P1")], [comment("C1", "P1")])
+    jobs.sync(tracker, f"files:{folder}", now=later(1))
+    assert locale(google) == "en_IN"
+    row = {r["Comment ID"]: r for r in records(google.values("Solid Waste Management"))}["CR-0001"]
+    assert row["Reply due (IST)"] == "2026-12-11"
