@@ -110,8 +110,8 @@ def start(drive, parent: str, name: str, size: int | None, fields: str = "", who
     if size is not None:
         headers["X-Upload-Content-Length"] = str(size)
     meta = {"name": name, "parents": [parent], "appProperties": props or {}, "mimeType": "video/mp4"}
-    return drive("POST", UPLOAD, who, params={"uploadType": "resumable", **({"fields": fields} if fields else {})},
-                 json=meta, headers=headers)
+    params = {"uploadType": "resumable", **({"fields": fields} if fields else {})}
+    return drive("POST", UPLOAD, who, params=params, json=meta, headers=headers)
 
 
 def session_path(reply: requests.Response) -> str:
@@ -146,7 +146,8 @@ def test_a_resumable_upload_in_drives_shapes(drive):
     assert done.status_code == 200
     made = done.json()
     assert made == {"id": made["id"], "name": "वॉर्ड.mp4", "mimeType": "video/mp4",
-                    "md5Checksum": hashlib.md5(data).hexdigest(), "appProperties": {"sheets_sync_key": "7-1-1"},
+                    "md5Checksum": hashlib.md5(data).hexdigest(),
+                    "appProperties": {"sheets_sync_key": "7-1-1"},
                     "parents": [folder], "size": str(size)}  # masked by the POST's fields
     assert drive.server.drive_files[made["id"]].data == data
     # Asked again, or its last bytes sent again: the same one file, never a second.
@@ -185,7 +186,8 @@ def test_what_a_session_refuses(drive):
     other = session_path(start(drive, folder, "w.mp4", 3))
     drive.server.expire_upload_sessions()
     refused(put(drive, other, b"abc"), 404, "notFound")
-    refused(put(drive, UPLOAD + "?uploadType=resumable&upload_id=nope", content_range="bytes */3"), 404, "notFound")
+    unknown = UPLOAD + "?uploadType=resumable&upload_id=nope"
+    refused(put(drive, unknown, content_range="bytes */3"), 404, "notFound")
     # The folder is checked when the session begins.
     readonly = drive.server.make_drive_folder("R", OWNER, shared={JOB: "reader"})
     refused(start(drive, readonly, "v.mp4", 3), 403, "insufficientFilePermissions")
@@ -196,7 +198,8 @@ def test_a_full_drive_refuses_a_session_at_its_start_and_at_its_last_bytes(drive
     path = session_path(start(drive, folder, "v.mp4", 3))
     drive.server.fill_drive_storage()
     refused = start(drive, folder, "w.mp4", 3)
-    assert refused.status_code == 403 and refused.json()["error"]["errors"][0]["reason"] == "storageQuotaExceeded"
+    assert refused.status_code == 403
+    assert refused.json()["error"]["errors"][0]["reason"] == "storageQuotaExceeded"
     late = put(drive, path, b"abc")
     assert late.status_code == 403 and late.json()["error"]["errors"][0]["reason"] == "storageQuotaExceeded"
     assert drive.server.children(folder) == []
