@@ -235,3 +235,21 @@ def test_a_folder_no_longer_writable_refuses_the_video_at_once_one_line_exit_2(d
     assert "refused" in line and "sufficient permissions" in line and "Editor" in line
     assert drive.state() == before and drive.uploads() == []
     assert [r[:2] for r in drive.upload_requests()] == [("POST", "resumable")]  # not retried
+
+
+def test_only_drives_rate_limit_403_is_retried_not_a_sheets_refusal(fake_sheets, service_account_key):
+    """Sheets says "not shared" with a 403 too (PERMISSION_DENIED, no Drive reason): one try."""
+    from gspread.exceptions import APIError
+
+    from sheets_sync.backends.gsheets.client import load_credentials
+    from sheets_sync.endpoint import session_for
+
+    creds = load_credentials(service_account_key)
+    client = RetryingHTTPClient(creds, session_for(fake_sheets.url, creds), sleep=lambda s: None)
+    sid = fake_sheets.create_spreadsheet("Someone's", OWNER)
+    with pytest.raises(APIError) as refused:
+        client.request("get", f"https://sheets.googleapis.com/v4/spreadsheets/{sid}")
+    assert refused.value.response.status_code == 403 and len(fake_sheets.requests) == 1
+    fake_sheets.throttle_next(count=2, path=r"^/drive/v3/files$")
+    listed = client.request("get", "https://www.googleapis.com/drive/v3/files")
+    assert listed.status_code == 200 and [r["status"] for r in fake_sheets.requests[1:]] == [403, 403, 200]
