@@ -35,8 +35,9 @@ class DriveWorld:
         return result
 
     def deliver(self, subject: str, name: str, data: bytes, *, sender: str = NODAL,
-                folder: str = "INBOX") -> EmailMessage:
-        msg = message(sender, subject, "Details attached.", attachment=(name, data))
+                folder: str = "INBOX", mime: str = "application/pdf") -> EmailMessage:
+        msg = message(sender, subject, "Details attached.")
+        msg.add_attachment(data, maintype=mime.split("/")[0], subtype=mime.split("/")[1], filename=name)
         self.box.deliver(msg, received=NOW, folder=folder)
         return msg
 
@@ -65,6 +66,11 @@ class DriveWorld:
 
     def drive_requests(self) -> list[dict]:
         return [r for r in self.server.requests if r["kind"] == "drive"]
+
+    def upload_requests(self) -> list[tuple[str, str, int, int | None]]:
+        """The uploads sent, in order: (method, uploadType, bytes sent, status; None: no answer)."""
+        return [(r["method"], (r["query"].get("uploadType") or [""])[0], r["request_bytes"], r["status"])
+                for r in self.drive_requests() if r["path"] == "/upload/drive/v3/files"]
 
 
 @pytest.fixture

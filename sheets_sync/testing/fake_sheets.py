@@ -27,6 +27,7 @@ What it serves (one port):
 Test knobs: per-identity quotas answering Google's 429 (a sliding window; GET is a
 read, everything else a write, Drive not counted), latency, injected 5xx or dropped
 connections before or after a request is applied (:meth:`FakeSheetsServer.fail_next`),
+Drive's rate-limit 403/429 (:meth:`FakeSheetsServer.throttle_next`),
 and ``on_request`` hooks through which simulated people act during the job's requests
 (:meth:`FakeSheetsServer.as_user`, :mod:`.fake_sheets_people`).
 
@@ -40,11 +41,12 @@ asks for cells back, ``response_ranges`` (what it read).  Token requests are log
 
 * ``/drive/v3/files`` (GET) -- listing by ``q``, and ``…/permissions`` -- who a file is
   shared with, and sharing it (the archive finds, makes and shares its spreadsheets).
-* Drive folders and uploads (``/upload/drive/v3/files``), ``files.get`` and ``files.update``
-  of them: the mail job's attachments (:mod:`.fake_sheets_drive_files`).
+* Drive folders (:mod:`.fake_sheets_drive_files`), uploads (``/upload/drive/v3/files``,
+  multipart and resumable: :mod:`.fake_sheets_drive_uploads`), ``files.get`` and
+  ``files.update`` of them: the mail job's attachments.
 
 Left out (not used by the backend or the people): the rest of Drive (export, copy,
-downloads, resumable uploads), ``spreadsheets.create``, ``values:batchUpdate`` /
+downloads), ``spreadsheets.create``, ``values:batchUpdate`` /
 ``batchClear`` and developer metadata; they answer 404 "Method not found".
 """
 
@@ -72,8 +74,9 @@ from .fake_sheets_auth import (
     redirect_session,
     token_grant,
 )
-from .fake_sheets_drive import DriveMixin
+from .fake_sheets_drive import DriveMixin, Reply
 from .fake_sheets_drive_files import DriveFilesMixin
+from .fake_sheets_drive_uploads import DriveUploadsMixin
 from .fake_sheets_knobs import Drop, Knobs, RequestInfo
 from .fake_sheets_model import (
     DEFAULT_FORMAT,
@@ -116,11 +119,15 @@ _ROUTES = [
     ("GET", rf"^/drive/v3/files/{_SID}$", "drive_get", "drive"),
     ("PATCH", rf"^/drive/v3/files/{_SID}$", "drive_update", "drive"),
     ("POST", r"^/upload/drive/v3/files$", "drive_upload", "drive"),
+    ("PUT", r"^/upload/drive/v3/files$", "drive_upload_put", "drive"),
     ("GET", rf"^/drive/v3/files/{_SID}/permissions$", "drive_permissions", "drive"),
     ("POST", rf"^/drive/v3/files/{_SID}/permissions$", "drive_share", "drive"),
     ("DELETE", rf"^/drive/v3/files/{_SID}$", "drive_delete", "drive"),
 ]
 _COMPILED = [(m, re.compile(p), name, kind) for m, p, name, kind in _ROUTES]
+# Uploads are not JSON (multipart, media bytes) and need their headers: their handlers
+# get the raw body.
+_RAW = ("drive_upload", "drive_upload_put")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -140,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
 
-class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
+class FakeSheetsServer(DriveMixin, DriveFilesMixin, DriveUploadsMixin, Knobs):
     """The fake, on ``127.0.0.1`` (``port=0`` picks a free port).  See the module docstring;
     the knobs (quotas, latency, faults, hooks) come from :class:`.fake_sheets_knobs.Knobs`."""
 
@@ -189,6 +196,7 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
         with self._lock:
             self._books.clear()
             self.reset_drive_files()
+            self.reset_uploads()
             self.tokens.clear()
             self.clear_requests()
             self.reset_knobs()
@@ -309,7 +317,7 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
                  "identity": None, "request_bytes": len(raw_body), "response_bytes": 0,
                  "spreadsheet_id": None, "kind": None, "time": time.time()}
         try:
-            status, body = self._api(h, split.path, path, query, raw_body, entry)
+            status, body, headers = self._api(h, split.path, path, query, raw_body, entry)
         except Drop:
             entry["dropped"] = True
             with self._lock:
@@ -323,13 +331,13 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
         entry["status"] = status
         # Google's system parameter: prettyPrint=false drops the indentation.
         pretty = (query.get("prettyPrint") or ["true"])[-1].lower() != "false"
-        entry["response_bytes"] = self._send(h, status, body, pretty=pretty)
+        entry["response_bytes"] = self._send(h, status, body, pretty=pretty, headers=headers)
         with self._lock:
             self._log.append(entry)
         return None
 
     def _api(self, h: _Handler, raw_path: str, path: str, query: dict, raw_body: bytes,
-             entry: dict) -> tuple[int, Any]:
+             entry: dict) -> tuple[int, Any, dict]:
         """Authenticate, route, apply; knobs act before (quota, fault, hooks) and after."""
         try:
             self.apply_late()
@@ -337,15 +345,16 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
             entry["identity"] = identity
             route = self._route(h.command, raw_path)
             if route is None:
-                return 404, ApiError(404, f"Method not found: {h.command} {path}").body()
+                return 404, ApiError(404, f"Method not found: {h.command} {path}").body(), {}
             name, kind, groups = route
             entry["kind"], entry["spreadsheet_id"] = kind, groups.get("sid")
             try:
-                body = json.loads(raw_body) if raw_body.strip() and name != "drive_upload" else {}
+                body = json.loads(raw_body) if raw_body.strip() and name not in _RAW else {}
             except ValueError:
                 body = None
-            if name == "drive_upload":  # multipart/related, not JSON: the handler splits it
-                body = {"_raw": raw_body, "_content_type": h.headers.get("Content-Type") or ""}
+            if name in _RAW:
+                body = {"_raw": raw_body, "_content_type": h.headers.get("Content-Type") or "",
+                        "_headers": {k.lower(): v for k, v in h.headers.items()}}
             info = RequestInfo(h.command, path, query, identity, groups.get("sid"), kind, body)
             if isinstance(body, dict) and body.get("responseRanges"):
                 entry["response_ranges"] = list(body["responseRanges"])
@@ -355,19 +364,23 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
                 raise Drop()
             self.fault(h.command, path, "before")
             self.run_hooks(info, "before")
+            extra: dict = {}  # an answer's own headers (an upload session's Location, Range)
             try:
                 if not isinstance(body, dict):
                     raise ApiError(400, "Invalid JSON payload received.")
                 result = getattr(self, "_h_" + name)(identity, groups, query, body)
-                status, out = (204, None) if result is None else (200, result)
+                if isinstance(result, Reply):
+                    status, out, extra = result.status, result.body, result.headers
+                else:
+                    status, out = (204, None) if result is None else (200, result)
             except ApiError as e:
                 status, out = e.code, e.body()
             info.status = status
             self.run_hooks(info, "after")
             self.fault(h.command, path, "after")
-            return status, out
+            return status, out, extra
         except ApiError as e:
-            return e.code, e.body()
+            return e.code, e.body(), {}
 
     @staticmethod
     def _route(method: str, raw_path: str) -> tuple[str, str, dict] | None:
@@ -379,7 +392,8 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
         return None
 
     @staticmethod
-    def _send(h: _Handler, status: int, body: Any, *, pretty: bool = True) -> int:
+    def _send(h: _Handler, status: int, body: Any, *, pretty: bool = True,
+              headers: dict[str, str] | None = None) -> int:
         data = b"" if body is None else (
             (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8") if pretty else
             json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -389,6 +403,8 @@ class FakeSheetsServer(DriveMixin, DriveFilesMixin, Knobs):
         h.send_header("Content-Length", str(len(data)))
         if status == 401:
             h.send_header("WWW-Authenticate", 'Bearer realm="https://accounts.google.com/"')
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
         h.end_headers()
         if data:
             h.wfile.write(data)

@@ -5,21 +5,50 @@ listing and the sharing here serve both."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from .fake_sheets_model import ApiError
 
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 
 
+@dataclass
+class Reply:
+    """An answer a handler gives with its own status and headers (Drive's upload session:
+    200 with a ``Location`` and no body, "308 Resume Incomplete" with a ``Range``)."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class DriveError(ApiError):
     """Drive v3 answers errors with an ``errors`` list and no ``status``."""
 
-    def __init__(self, code: int, message: str, reason: str):
+    def __init__(self, code: int, message: str, reason: str, domain: str = "global"):
         super().__init__(code, message)
         self.reason = reason
+        self.domain = domain
 
     def body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "errors": [
-            {"message": self.message, "domain": "global", "reason": self.reason}]}}
+            {"message": self.message, "domain": self.domain, "reason": self.reason}]}}
+
+
+def throttle_error(status: int, reason: str, project_number: int) -> DriveError:
+    """Drive's answer to a caller over its rate limit: 403 ``userRateLimitExceeded`` (the
+    per-user quota) or ``rateLimitExceeded``, or 429 ``rateLimitExceeded`` (the backend's
+    own checks), domain ``usageLimits`` (Drive's "Resolve errors" guide)."""
+    if reason == "userRateLimitExceeded":
+        message = ("User Rate Limit Exceeded. Rate of requests for user exceed configured project quota. "
+                   "You may consider re-evaluating expected per-user traffic to the API and adjust "
+                   "project quota limits accordingly. You may monitor aggregate quota usage and adjust "
+                   "limits in the API Console: https://console.developers.google.com/apis/api/"
+                   f"drive.googleapis.com/quotas?project={project_number}")
+    else:
+        message = "Rate Limit Exceeded"
+    return DriveError(status, message, reason, "usageLimits")
 
 
 class DriveMixin:

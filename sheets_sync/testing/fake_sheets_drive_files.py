@@ -3,9 +3,7 @@ files (the mail job's attachments on the Google backend).
 
 * ``POST /drive/v3/files`` with ``mimeType`` ``application/vnd.google-apps.folder``:
   a folder (metadata only), with ``parents`` and ``appProperties``;
-* ``POST /upload/drive/v3/files?uploadType=multipart``: a ``multipart/related`` body of
-  the JSON metadata then the media; the reply is Drive's default ``{kind, id, name,
-  mimeType}`` unless ``fields`` asks for more;
+* uploaded files, made by :mod:`.fake_sheets_drive_uploads` (multipart and resumable);
 * ``GET /drive/v3/files/{id}`` (``files.get``) and ``PATCH /drive/v3/files/{id}``
   (``appProperties`` merged, a ``null`` value removes one; ``name``);
 * ``files.list`` (:func:`matches`): ``q`` terms ``name =``, ``mimeType =``/``!=``,
@@ -18,15 +16,15 @@ files (the mail job's attachments on the Google backend).
 Access: the owner (who made it), whoever a file is shared with, and whoever may see a
 folder above it; ``writer`` or ``owner`` may add children. The knob
 :meth:`DriveFilesMixin.fill_drive_storage` makes every upload answer Drive's 403
-``storageQuotaExceeded``, as a full Drive (or a service account's, which has none) does.
+``storageQuotaExceeded``, as a full Drive (or a service account's, which has none) does
+(a resumable one at its start and at its last bytes).
 Left out: shared drives (``supportsAllDrives`` is accepted and changes nothing),
-resumable uploads, file contents' download, trash and delete of these files.
+file contents' download, trash and delete of these files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 import string
@@ -147,19 +145,6 @@ class DriveFilesMixin:
                                  f"{parent}.", "insufficientFilePermissions")
         return parents
 
-    def _h_drive_upload(self, who: str, g: dict, q: dict, body: dict) -> dict:
-        if (q.get("uploadType") or [""])[0] != "multipart":
-            raise DriveError(400, "The fake serves uploadType=multipart only.", "badRequest")
-        meta, media, media_type = _multipart(body.get("_raw", b""), body.get("_content_type", ""))
-        if getattr(self, "_storage_full", False):
-            raise DriveError(403, QUOTA_MESSAGE, "storageQuotaExceeded")
-        f = DriveFile(_new_id(), meta.get("name") or "Untitled", meta.get("mimeType") or media_type
-                      or "application/octet-stream", who, app_properties=_props(meta), data=media)
-        with self._lock:
-            f.parents = self._parents(meta, who)
-            self.drive_files[f.id] = f
-            return _masked(f.resource("owner"), q, default=True)
-
     def _h_drive_get(self, who: str, g: dict, q: dict, body: dict) -> dict:
         with self._lock:
             if g["sid"] not in self.drive_files:
@@ -229,27 +214,6 @@ def page(files: list[dict], q: dict) -> dict:
         out["files"] = [{k: f[k] for k in ("kind", "id", "name", "mimeType") if k in f} for f in out["files"]]
         return out
     return apply_fields(out, parse_fields(fields))
-
-
-def _multipart(raw: bytes, content_type: str) -> tuple[dict, bytes, str]:
-    found = re.search(r'boundary="?([^";]+)"?', content_type or "")
-    if not content_type.lower().startswith("multipart/related") or not found:
-        raise DriveError(400, "Content-Type must be multipart/related with a boundary.", "badContent")
-    delimiter = b"--" + found.group(1).encode()
-    parts = []
-    for chunk in raw.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, _, content = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        parts.append((head.decode("latin-1").lower(), content.removesuffix(b"\r\n")))
-    if len(parts) != 2 or "application/json" not in parts[0][0]:
-        raise DriveError(400, "A multipart upload is the metadata (JSON) then the media.", "badContent")
-    try:
-        meta = json.loads(parts[0][1].decode("utf-8"))
-    except ValueError:
-        raise DriveError(400, "Invalid JSON payload received.", "parseError") from None
-    media_type = re.search(r"content-type:\s*([^\r\n;]+)", parts[1][0])
-    return meta, parts[1][1], media_type.group(1).strip() if media_type else ""
 
 
 # ---------------------------------------------------------------------- the q language

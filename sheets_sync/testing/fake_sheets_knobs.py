@@ -9,6 +9,8 @@ fake misbehave on purpose, the way Google does on a bad day:
 * faults at an exact request: a 5xx or a dropped connection, ``before`` the request
   is applied (nothing happened) or ``after`` (it happened; the client does not know),
   matched by method and path, after letting ``skip`` matching requests through;
+* Drive's throttling at an exact request (:meth:`Knobs.throttle_next`): 403
+  ``userRateLimitExceeded``/``rateLimitExceeded`` or 429, never applied;
 * ``on_request`` hooks called before and after each API request, through which the
   simulated people act in the middle of the job's work.
 
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fake_sheets_drive import throttle_error
 from .fake_sheets_model import ApiError
 
 _SERVER_ERRORS = {
@@ -96,6 +99,7 @@ class _Fault:
     when: str = "before"  # "before", "after", or "late" (applied later, answer dropped now)
     skip: int = 0  # matching requests to let through first (to hit the Nth part of a write)
     later: int = 1  # "late": applied just before the this-many-th API request after it
+    reason: str | None = None  # Drive's throttling reason: its usageLimits body, not a 5xx
 
     def matches(self, method: str, path: str) -> bool:
         return (self.count > 0 and (self.method is None or self.method.upper() == method)
@@ -171,6 +175,14 @@ class Knobs:
         with self._lock:
             self.config.faults.append(_Fault(count, None, method, path, when, skip))
 
+    def throttle_next(self, count: int = 1, status: int = 403, reason: str = "userRateLimitExceeded",
+                      method: str | None = None, path: str | None = None, skip: int = 0) -> None:
+        """Answer the next ``count`` matching requests as Drive does a caller over its rate
+        limit (403 or 429, ``reason`` ``userRateLimitExceeded`` or ``rateLimitExceeded``),
+        before applying them, as Google refuses a request over quota."""
+        with self._lock:
+            self.config.faults.append(_Fault(count, status, method, path, "before", skip, reason=reason))
+
     def late_next(self, count: int = 1, method: str | None = None, path: str | None = None,
                   after: int = 1, skip: int = 0) -> None:
         """The next ``count`` matching requests land late: the connection is dropped at once
@@ -221,7 +233,8 @@ class Knobs:
 
         ``{"quotas": {"read_per_minute": 60, "write_per_minute": 60, "window_seconds": 60},
         "latency": 0.05, "faults": [{"count": 1, "status": 503, "method": "POST",
-        "path": ":batchUpdate", "when": "after"}, {"count": 1, "drop": true}],
+        "path": ":batchUpdate", "when": "after"}, {"count": 1, "drop": true},
+        {"count": 1, "status": 403, "reason": "userRateLimitExceeded", "path": "^/upload/"}],
         "clear_faults": true, "api_disabled": false, "token_lifetime": 5, "expire_tokens": true,
         "clock_offset": 3600}``
         """
@@ -245,7 +258,10 @@ class Knobs:
                 self.config.faults.clear()
         for f in settings.get("faults") or []:
             where = (f.get("method"), f.get("path"), f.get("when", "before"), f.get("skip", 0))
-            if f.get("late"):
+            if f.get("reason"):
+                self.throttle_next(f.get("count", 1), f.get("status", 403), f["reason"], f.get("method"),
+                                   f.get("path"), f.get("skip", 0))
+            elif f.get("late"):
                 self.late_next(f.get("count", 1), f.get("method"), f.get("path"), f.get("after", 1),
                                f.get("skip", 0))
             elif f.get("drop"):
@@ -311,5 +327,7 @@ class Knobs:
             self.config.faults = [f for f in self.config.faults if f.count > 0]
         if fault.status is None:
             raise Drop()
+        if fault.reason:
+            raise throttle_error(fault.status, fault.reason, self.project_number)
         message, status = _SERVER_ERRORS.get(fault.status, ("Injected fault.", None))
         raise ApiError(fault.status, message, status)

@@ -19,10 +19,31 @@ twice; an upload whose answer was lost is looked up again before it is sent agai
 the mailbox is renumbered (a new UIDVALIDITY) the keys change: a file in the folder with
 the same name and the same MD5 is the same attachment, and is used again.
 
+Uploads: a file of up to 5 MB (:data:`MULTIPART_MAX_BYTES`) goes in one multipart
+request, as Google documents for small files. A larger one (the videos departments send,
+up to ``SHEETS_SYNC_MAIL_MAX_ATTACHMENT_MB``, 25 by default) goes by the resumable
+protocol: a ``POST`` begins a session (the metadata, no bytes, no file yet), then one
+``PUT`` to the session URI carries all the bytes and makes the file. One ``PUT`` rather
+than 256 KiB-multiple chunks: the bytes are in memory already, Google's own Python
+client sends up to 100 MB in one request by default, and each chunk would cost a
+request; a ``PUT`` cut off part-way loses nothing, as the session keeps what arrived.
+A ``PUT`` whose answer is lost (a 5xx, a dropped connection) is followed by the
+session's status query (``bytes */<size>``): 200 means the file is made, a 308's
+``Range`` says how much Drive has, and only the rest is sent. A session makes one file
+at most, so no look-up is needed while it lasts; one answering 404 (gone after its
+week) is given up, the key looked up, and a new one begun. A run killed between the
+``POST`` and the ``PUT`` leaves a session no one uses, which Drive forgets; the next run
+finds no file for the key and begins again. Every send counts against ``UPLOAD_TRIES``.
+Drive's rate-limit answers (403 ``userRateLimitExceeded``/``rateLimitExceeded``, 429) are
+retried with backoff by :class:`~.client.RetryingHTTPClient`; a full Drive or a missing
+permission is not.
+
 Requests: one ``files.list`` (the folder; ``files.get`` for a given one) a run, and per
-attachment one ``files.list`` plus, for a new file, one upload. The first run makes the
-folder and shares it: ``files.create``, ``permissions.list``, one ``permissions.create``
-per person, one ``files.update``.
+attachment one ``files.list``, plus, for a new file, one multipart upload (2 in all) or,
+above 5 MB, the session's ``POST`` and one ``PUT`` (3 in all); a ``PUT`` whose answer is
+lost adds the status query, and a ``PUT`` of the bytes Drive lacks when it lacks any.
+The first run makes the folder and shares it: ``files.create``, ``permissions.list``,
+one ``permissions.create`` per person, one ``files.update``.
 """
 
 from __future__ import annotations
@@ -34,11 +55,17 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from gspread.exceptions import APIError
 from gspread.urls import DRIVE_FILES_API_V3_URL
 
-from sheets_sync.backends.gsheets.client import RetryingHTTPClient, UncertainWrite, load_credentials
+from sheets_sync.backends.gsheets.client import (
+    THROTTLED,
+    RetryingHTTPClient,
+    UncertainWrite,
+    load_credentials,
+)
 from sheets_sync.backends.gsheets.sharing import share_like_tracker
 from sheets_sync.endpoint import session_for
 from sheets_sync.errors import TrackerError
@@ -50,8 +77,15 @@ UPLOAD_URL = "https://www.googleapis.com/upload/drive/v3/files"
 SETTING = "SHEETS_SYNC_ATTACHMENTS_DRIVE_FOLDER"
 TRACKER_TAG, SHARED_TAG, KEY_TAG = "sheets_sync_tracker", "sheets_sync_shared", "sheets_sync_key"
 FILE_FIELDS = "id,name,md5Checksum,webViewLink,appProperties"
-#: An upload whose answer is lost is looked up, then sent again, at most this many times.
+#: An upload whose answer is lost is looked up (or its session asked), then sent again, at
+#: most this many times in all.
 UPLOAD_TRIES = 3
+#: Google documents multipart uploads for files of 5 MB or less and resumable ones above.
+#: "5 MB" is read as 5,000,000 bytes, the smaller of its two meanings: a file between
+#: the two costs one request more, never a refusal.
+MULTIPART_MAX_BYTES = 5_000_000
+_SESSION_URI = re.compile(r"^https://[A-Za-z0-9.-]+\.googleapis\.com/")
+_RANGE = re.compile(r"^bytes=0-(\d+)$")
 _ALL_DRIVES = {"supportsAllDrives": "true"}
 _FOLDER_ID = re.compile(r"(?:/folders/|[?&]id=)([A-Za-z0-9_-]{10,})|^([A-Za-z0-9_-]{10,})$")
 
@@ -79,6 +113,29 @@ def folder_id(setting: str) -> str:
 
 def _quoted(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@dataclass
+class _Session:
+    """A resumable upload begun: where its bytes go, and whether Drive may already hold some."""
+
+    uri: str
+    media_type: str
+    unsure: bool = False  # a PUT went without an answer: ask the status before sending more
+
+
+class _SessionGone(UncertainWrite):
+    """The session answered 404 (expired after its week, or unknown): look up, then begin again."""
+
+
+def _kept(status, size: int) -> int:
+    """How many bytes Drive has, from a 308's ``Range: bytes=0-<last>`` (none: nothing yet)."""
+    found = _RANGE.match(status.headers.get("Range") or "")
+    kept = int(found.group(1)) + 1 if found else 0
+    if status.status_code != 308 or not kept < size:
+        raise _SessionGone(f"the upload session answered {status.status_code} "
+                           f"{status.headers.get('Range')!r}")  # not the protocol's: start again
+    return kept
 
 
 class DriveStore:
@@ -192,15 +249,24 @@ class DriveStore:
         if self.dry_run:
             return f"{self.folder.get('webViewLink') or self.folder['id']} (dry run: not uploaded)"
         md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - Drive's own checksum, not security
+        session: _Session | None = None  # a resumable upload's, kept while it is usable
         for _ in range(UPLOAD_TRIES):
-            found = self._lookup(key, name, md5)
-            if found is not None:
-                return found.get("webViewLink") or found["id"]
+            if session is None:  # a session makes one file at most: with one, no look-up is needed
+                found = self._lookup(key, name, md5)
+                if found is not None:
+                    return found.get("webViewLink") or found["id"]
             try:
-                made = self._upload(key, name, data, content_type)
+                if len(data) <= MULTIPART_MAX_BYTES:
+                    made = self._multipart(key, name, data, content_type)
+                else:
+                    session = session or self._begin(key, name, data, content_type)
+                    made = self._send_bytes(session, name, data)
                 return made.get("webViewLink") or made["id"]
-            except UncertainWrite:
-                log.warning("the upload of %s may not have landed; looked up before it is sent again", key)
+            except UncertainWrite as exc:
+                if isinstance(exc, _SessionGone):
+                    session = None  # looked up again, then a new session
+                log.warning("the upload of %s may not have landed; %s before it is sent again", key,
+                            "Drive is asked what it has" if session else "looked up")
         raise AttachmentsUnavailable(f"Google Drive did not confirm the upload of attachment {name!r} after "
                                      f"{UPLOAD_TRIES} tries; run again (no mail was filed)")
 
@@ -223,7 +289,7 @@ class DriveStore:
                 return same
             params = {**params, "pageToken": reply["nextPageToken"]}
 
-    def _upload(self, key: str, name: str, data: bytes, content_type: str) -> dict:
+    def _multipart(self, key: str, name: str, data: bytes, content_type: str) -> dict:
         meta = {"name": name, "parents": [self.folder["id"]], "appProperties": {KEY_TAG: key}}
         boundary = "sheets-sync-" + secrets.token_hex(12)
         media_type = content_type or "application/octet-stream"
@@ -237,13 +303,57 @@ class DriveStore:
                           data=body, headers={"Content-Type": f"multipart/related; boundary={boundary}"},
                           uncertain=True)
 
+    def _begin(self, key: str, name: str, data: bytes, content_type: str) -> _Session:
+        """A resumable session for this file: its metadata now, no bytes, no file yet (an
+        answer lost here leaves a session no one uses, which Drive forgets in a week)."""
+        media_type = content_type or "application/octet-stream"
+        meta = {"name": name, "parents": [self.folder["id"]], "appProperties": {KEY_TAG: key},
+                "mimeType": media_type}
+        what = f"starting the upload of attachment {name!r} to Drive"
+        began = self._response(what, "post", UPLOAD_URL, json=meta, uncertain=True,
+                               params={"uploadType": "resumable", "fields": FILE_FIELDS, **_ALL_DRIVES},
+                               headers={"X-Upload-Content-Type": media_type,
+                                        "X-Upload-Content-Length": str(len(data))})
+        uri = began.headers.get("Location") or ""
+        if not _SESSION_URI.match(uri):  # the token goes with the bytes: only to Google
+            raise AttachmentsUnavailable(f"{what}: Google Drive answered with no upload address "
+                                         f"({uri[:80]!r}); run again (no mail was filed)")
+        return _Session(uri, media_type)
+
+    def _send_bytes(self, session: _Session, name: str, data: bytes) -> dict:
+        """The file, made by the session: all the bytes in one PUT, or, after a PUT whose
+        answer was lost, the session's status and then only the bytes Drive lacks."""
+        size = len(data)
+        kept = 0
+        if session.unsure:
+            status = self._session_put(f"asking Drive how much of attachment {name!r} it has", session.uri,
+                                       b"", {"Content-Range": f"bytes */{size}"}, safe=True)
+            if status.status_code in (200, 201):
+                return status.json()  # it was all there: the file is made
+            kept = _kept(status, size)
+        session.unsure = True  # until Drive answers, it may have any part of the bytes
+        reply = self._session_put(f"uploading attachment {name!r} to Drive", session.uri,
+                                  data[kept:] if kept else data,
+                                  {"Content-Type": session.media_type,
+                                   "Content-Range": f"bytes {kept}-{size - 1}/{size}"})
+        if reply.status_code in (200, 201):
+            return reply.json()
+        # 308 to all the bytes: Drive kept only part of them; its status says how much.
+        raise UncertainWrite(f"Drive kept part of the bytes ({reply.status_code})")
+
+    def _session_put(self, what: str, uri: str, data: bytes, headers: dict, *, safe: bool = False):
+        # The session URI is sent as Google gave it (params=[]: no prettyPrint added); its
+        # 308 is an answer, not a redirect; a status query may be sent again as it is.
+        return self._response(what, "put", uri, params=[], data=data, headers=headers, uncertain=not safe,
+                              session=True, safe=safe, redirects=False)
+
     # ------------------------------------------------------------------ Google's answers
 
     def _call(self, what: str, method: str, url: str, **kwargs) -> dict:
         return self._response(what, method, url, **kwargs).json()
 
     def _response(self, what: str, method: str, url: str, *, refused: str = "", uncertain: bool = False,
-                  **kwargs):
+                  session: bool = False, **kwargs):
         assert self.client is not None
         try:
             return self.client.request(method, url, **kwargs)
@@ -256,6 +366,8 @@ class DriveStore:
             raise AttachmentsUnavailable(f"{what}: Google Drive did not answer after retries; check the "
                                          "network and run again (no mail was filed)") from None
         except APIError as exc:
+            if session and exc.response.status_code in (404, 410):
+                raise _SessionGone(f"the upload session answered {exc.response.status_code}") from None
             raise self._refusal(exc, what, refused) from None
 
     def _refusal(self, exc: APIError, what: str, refused: str) -> Exception:
@@ -263,7 +375,7 @@ class DriveStore:
         error = exc.error if isinstance(exc.error, dict) else {}
         reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)}
         message = str(error.get("message") or "no details")
-        if code >= 500 or code == 429 or reasons & {"userRateLimitExceeded", "rateLimitExceeded"}:
+        if code >= 500 or code == 429 or reasons & THROTTLED:
             return AttachmentsUnavailable(f"{what}: Google Drive answered {code} ({message}) after retries; "
                                           "run again later (no mail was filed)")
         if "storageQuotaExceeded" in reasons:

@@ -81,9 +81,14 @@ class RetryingHTTPClient(gspread.HTTPClient):
     """gspread's client with timeouts and a bounded, jittered retry.
 
     gspread's own BackOffHTTPClient never gives up and retries writes that
-    may already have been applied. Here reads and quota refusals (429, never
-    applied) are retried; a write that failed after it may have reached Google
-    raises :class:`UncertainWrite` so the caller can check before resending.
+    may already have been applied. Here reads and quota refusals (429, and
+    Drive's 403 ``userRateLimitExceeded``/``rateLimitExceeded``: never applied)
+    are retried; a write that failed after it may have reached Google raises
+    :class:`UncertainWrite` so the caller can check before resending.
+
+    ``safe=True`` marks a request other than a GET that may be sent again as it
+    is (a resumable upload's status query); ``redirects=False`` keeps a 3xx
+    answer as the answer (Drive's "308 Resume Incomplete" is no redirect).
     """
 
     retry = RetryPolicy(attempts=6, base_delay=1.0, max_delay=32.0)
@@ -93,8 +98,9 @@ class RetryingHTTPClient(gspread.HTTPClient):
         self.sleep = sleep
         self.timeout = TIMEOUT
 
-    def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None):
-        safe = method.lower() == "get"
+    def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None, *,
+                safe: bool | None = None, redirects: bool = True):
+        safe = method.lower() == "get" if safe is None else safe
         # Google's replies are indented unless asked not to: a third of a big read's bytes.
         if params is None or isinstance(params, dict):
             params = {"prettyPrint": "false", **(params or {})}
@@ -107,8 +113,8 @@ class RetryingHTTPClient(gspread.HTTPClient):
 
         def once():
             try:
-                return super(RetryingHTTPClient, self).request(method, endpoint, params=params, data=data,
-                                                               json=json, files=files, headers=headers)
+                return self._send(method, endpoint, params=params, data=data, files=files, headers=headers,
+                                  redirects=redirects)
             except APIError as exc:
                 if exc.response.status_code >= 500 and not safe:
                     raise UncertainWrite(f"HTTP {exc.response.status_code}") from exc
@@ -119,10 +125,11 @@ class RetryingHTTPClient(gspread.HTTPClient):
                 raise
 
         def temporary(exc: BaseException) -> bool:
-            # A quota refusal (429) was never applied; a read may always be sent again.
+            # A quota refusal (429, Drive's rate-limit 403) was never applied; a read may
+            # always be sent again.
             if isinstance(exc, APIError):
                 code = exc.response.status_code
-                return code == 429 or (code >= 500 and safe)
+                return code == 429 or throttled(exc) or (code >= 500 and safe)
             return isinstance(exc, requests.ConnectionError | requests.Timeout | TransportError)
 
         try:
@@ -130,6 +137,29 @@ class RetryingHTTPClient(gspread.HTTPClient):
         except (requests.ConnectionError, requests.Timeout, TransportError) as exc:
             raise TrackerError(f"Google Sheets did not answer after {self.retry.attempts} tries "
                                f"({type(exc).__name__}); check the network and run again") from None
+
+    def _send(self, method, endpoint, *, params, data, files, headers, redirects: bool):
+        if redirects:
+            return super().request(method, endpoint, params=params, data=data, files=files, headers=headers)
+        # gspread's request follows redirects (requests' default); this is the same request without.
+        response = self.session.request(method, endpoint, params=params, data=data, files=files,
+                                        headers=headers, timeout=self.timeout, allow_redirects=False)
+        if not response.ok:
+            raise APIError(response)
+        return response
+
+
+#: Drive's reasons for a 403 that only says "slow down" (a full Drive or a missing
+#: permission is a 403 too, and is not retried).
+THROTTLED = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
+
+
+def throttled(exc: APIError) -> bool:
+    """Drive's 403 rate limit: ``{"error": {"errors": [{"reason": "userRateLimitExceeded"}]}}``."""
+    error = exc.error if isinstance(exc.error, Mapping) else {}
+    errors = error.get("errors") if isinstance(error.get("errors"), list) else []
+    return exc.response.status_code == 403 and any(
+        isinstance(e, Mapping) and e.get("reason") in THROTTLED for e in errors)
 
 
 class UncertainWrite(Exception):
