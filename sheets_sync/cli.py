@@ -98,7 +98,10 @@ roster_option = click.option(
 _OPENPYXL_NOISE = (r".* extension is not supported and will be removed",
                    r"Workbook contains no default style, apply openpyxl's default",
                    r"Cannot parse header or footer so it will be ignored",
-                   r".* image format is not supported so the image is being dropped")
+                   r".* image format is not supported so the image is being dropped",
+                   # A print area of whole columns ($A:$J), as both suites save the job's: the
+                   # job sets it again on the tabs it lays out.
+                   r"Print area cannot be set to Defined name")
 
 
 def _quiet_libraries() -> None:
