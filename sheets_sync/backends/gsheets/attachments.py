@@ -64,6 +64,7 @@ from sheets_sync.backends.gsheets.client import (
     THROTTLED,
     RetryingHTTPClient,
     UncertainWrite,
+    error_reasons,
     load_credentials,
 )
 from sheets_sync.backends.gsheets.sharing import share_like_tracker
@@ -289,8 +290,12 @@ class DriveStore:
                 return same
             params = {**params, "pageToken": reply["nextPageToken"]}
 
+    def _metadata(self, key: str, name: str) -> dict:
+        """A new file's metadata: in the folder, tagged with its key (found again by it)."""
+        return {"name": name, "parents": [self.folder["id"]], "appProperties": {KEY_TAG: key}}
+
     def _multipart(self, key: str, name: str, data: bytes, content_type: str) -> dict:
-        meta = {"name": name, "parents": [self.folder["id"]], "appProperties": {KEY_TAG: key}}
+        meta = self._metadata(key, name)
         boundary = "sheets-sync-" + secrets.token_hex(12)
         media_type = content_type or "application/octet-stream"
         body = b"".join([
@@ -307,8 +312,7 @@ class DriveStore:
         """A resumable session for this file: its metadata now, no bytes, no file yet (an
         answer lost here leaves a session no one uses, which Drive forgets in a week)."""
         media_type = content_type or "application/octet-stream"
-        meta = {"name": name, "parents": [self.folder["id"]], "appProperties": {KEY_TAG: key},
-                "mimeType": media_type}
+        meta = {**self._metadata(key, name), "mimeType": media_type}
         what = f"starting the upload of attachment {name!r} to Drive"
         began = self._response(what, "post", UPLOAD_URL, json=meta, uncertain=True,
                                params={"uploadType": "resumable", "fields": FILE_FIELDS, **_ALL_DRIVES},
@@ -373,7 +377,7 @@ class DriveStore:
     def _refusal(self, exc: APIError, what: str, refused: str) -> Exception:
         code = exc.response.status_code
         error = exc.error if isinstance(exc.error, dict) else {}
-        reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)}
+        reasons = error_reasons(exc)
         message = str(error.get("message") or "no details")
         if code >= 500 or code == 429 or reasons & THROTTLED:
             return AttachmentsUnavailable(f"{what}: Google Drive answered {code} ({message}) after retries; "

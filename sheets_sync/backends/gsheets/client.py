@@ -154,12 +154,16 @@ class RetryingHTTPClient(gspread.HTTPClient):
 THROTTLED = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 
 
-def throttled(exc: APIError) -> bool:
-    """Drive's 403 rate limit: ``{"error": {"errors": [{"reason": "userRateLimitExceeded"}]}}``."""
+def error_reasons(exc: APIError) -> set[str]:
+    """The ``reason`` of each of a Google error's ``errors`` (Drive's way of saying which 403)."""
     error = exc.error if isinstance(exc.error, Mapping) else {}
     errors = error.get("errors") if isinstance(error.get("errors"), list) else []
-    return exc.response.status_code == 403 and any(
-        isinstance(e, Mapping) and e.get("reason") in THROTTLED for e in errors)
+    return {e["reason"] for e in errors if isinstance(e, Mapping) and isinstance(e.get("reason"), str)}
+
+
+def throttled(exc: APIError) -> bool:
+    """Drive's 403 rate limit: ``{"error": {"errors": [{"reason": "userRateLimitExceeded"}]}}``."""
+    return exc.response.status_code == 403 and bool(error_reasons(exc) & THROTTLED)
 
 
 class UncertainWrite(Exception):
