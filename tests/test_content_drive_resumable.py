@@ -67,13 +67,19 @@ def test_a_6_mb_video_goes_up_in_one_session_and_one_put_and_a_small_file_in_one
     assert drive.upload_requests() == [] and len(drive.uploads()) == 2 and len(drive.log()) == 2
 
 
+def lose(world, how: str, method: str, when: str) -> None:
+    """The next upload request of ``method`` fails ``when`` (before or after Drive applied
+    it): a 503, or the connection dropped with no answer."""
+    if how == "503":
+        world.server.fail_next(status=503, method=method, path=UPLOAD, when=when)
+    else:
+        world.server.drop_next(method=method, path=UPLOAD, when=when)
+
+
 @pytest.mark.parametrize("how", ["503", "drop"])
 def test_the_answer_to_the_put_lost_after_drive_made_the_file_is_asked_not_sent_again(drive, how):  # noqa: F811
     video(drive)
-    if how == "503":
-        drive.server.fail_next(status=503, method="PUT", path=UPLOAD, when="after")
-    else:
-        drive.server.drop_next(method="PUT", path=UPLOAD, when="after")
+    lose(drive, how, "PUT", "after")
     drive.mail()
     settled(drive, 1, ["CR-0001"])
     # The bytes once, then the status query (no bytes) answered with the file.
@@ -86,10 +92,7 @@ def test_the_answer_to_the_put_lost_after_drive_made_the_file_is_asked_not_sent_
 @pytest.mark.parametrize("how", ["503", "drop"])
 def test_a_put_that_failed_before_drive_applied_it_is_sent_again_after_asking(drive, how):  # noqa: F811
     video(drive)
-    if how == "503":
-        drive.server.fail_next(status=503, method="PUT", path=UPLOAD, when="before")
-    else:
-        drive.server.drop_next(method="PUT", path=UPLOAD, when="before")
+    lose(drive, how, "PUT", "before")
     drive.mail()
     settled(drive, 1, ["CR-0001"])
     puts = [r[1:] for r in drive.upload_requests() if r[0] == "PUT"]
@@ -112,10 +115,7 @@ def test_a_put_cut_part_way_sends_only_the_bytes_drive_lacks(drive):  # noqa: F8
 @pytest.mark.parametrize("how", ["503", "drop"])
 def test_a_session_whose_answer_was_lost_is_left_and_another_begun(drive, how):  # noqa: F811
     video(drive)
-    if how == "503":
-        drive.server.fail_next(status=503, method="POST", path=UPLOAD, when="after")
-    else:
-        drive.server.drop_next(method="POST", path=UPLOAD, when="after")
+    lose(drive, how, "POST", "after")
     drive.mail()
     settled(drive, 1, ["CR-0001"])
     assert [r[:2] for r in drive.upload_requests()] == [("POST", "resumable"), ("POST", "resumable"),
